@@ -1,0 +1,42 @@
+# chaperone — one Makefile for set-up, build, lint, tests, the demo and benchmarks.
+# Every target installs what it needs itself and is safe to run again.
+
+SHELL := /bin/bash
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chaperone
+STAMP := node_modules/.chaperone-deps
+APT_PACKAGES := postgresql-client postgresql pgbouncer
+
+.PHONY: deps build lint test unit integration demo bench clean
+
+# System packages (psql, pgbench, PostgreSQL server binaries, PgBouncer) and npm packages.
+deps: $(STAMP)
+$(STAMP): package.json package-lock.json packages/*/package.json test/package.json
+	@scripts/install-system-deps.sh $(APT_PACKAGES)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	npx tsc -b
+
+lint: deps
+	npx eslint .
+	npx tsc -b
+
+# The whole suite: unit tests beside the code, then integration tests under test/.
+test: build
+	node scripts/run-tests.mjs
+
+unit: build
+	node scripts/run-tests.mjs --unit
+
+integration: build
+	node scripts/run-tests.mjs --integration
+
+demo: build
+	node packages/cli/bin/chaperone.js demo
+
+bench: build
+	node test/dist/bench/pgbench.js
+
+clean:
+	rm -rf packages/*/dist test/dist node_modules

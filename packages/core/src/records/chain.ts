@@ -1,0 +1,46 @@
+// Hash chaining of session records: canonical JSON, sealing and verification.
+import { createHash } from 'node:crypto';
+import type { RecordEvent, SessionRecord } from './types.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** JSON with object keys sorted at every depth, so both ends hash the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+export function hashRecord(record: Omit<SessionRecord, 'hash'>): string {
+  const { session, seq, time, prevHash, event } = record;
+  return createHash('sha256').update(canonicalJson({ session, seq, time, prevHash, event })).digest('hex');
+}
+
+/** Builds the next record of a session's chain. */
+export function sealRecord(session: string, seq: number, prevHash: string, event: RecordEvent, time = new Date()): SessionRecord {
+  const unsealed = { session, seq, time: time.toISOString(), prevHash, event };
+  return { ...unsealed, hash: hashRecord(unsealed) };
+}
+
+export type ChainCheck =
+  | { ok: true }
+  | { ok: false; seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'gap' };
+
+/**
+ * Verifies consecutive records of one session. `previous` is the last stored record before
+ * `records[0]` (undefined when records[0] must be seq 0).
+ */
+export function verifyChain(records: readonly SessionRecord[], previous?: Pick<SessionRecord, 'seq' | 'hash'>): ChainCheck {
+  let expectedSeq = previous ? previous.seq + 1 : 0;
+  let expectedPrev = previous ? previous.hash : GENESIS_HASH;
+  for (const r of records) {
+    if (r.seq !== expectedSeq) return { ok: false, seq: expectedSeq, reason: 'gap' };
+    if (r.prevHash !== expectedPrev) return { ok: false, seq: r.seq, reason: 'prev-hash-mismatch' };
+    if (hashRecord(r) !== r.hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
+    expectedSeq = r.seq + 1;
+    expectedPrev = r.hash;
+  }
+  return { ok: true };
+}
