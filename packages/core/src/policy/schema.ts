@@ -1,0 +1,182 @@
+// zod schemas that turn parsed YAML into exactly the policy documents of policy/types.ts.
+import { z } from 'zod';
+import { expandKinds } from '../sql/kinds.js';
+import { API_VERSION } from './types.js';
+import type { AccessPolicyDoc, ConnectionDoc, PolicyDoc } from './types.js';
+
+// Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label), so the same
+// documents can later be served as CRDs.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const objectName = z.string()
+  .max(253, 'must be at most 253 characters')
+  .regex(DNS_SUBDOMAIN, 'must be a DNS-1123 name: lower-case letters, digits, "-" and "."');
+const namespaceName = z.string()
+  .max(63, 'must be at most 63 characters')
+  .regex(DNS_LABEL, 'must be a DNS-1123 label: lower-case letters, digits and "-"');
+const port = z.number().int('must be an integer').min(1, 'must be 1..65535').max(65535, 'must be 1..65535');
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const metadata = z.strictObject({
+  name: objectName,
+  namespace: namespaceName.optional(),
+  labels: z.record(nonEmpty, z.string()).optional(),
+});
+
+const postgresTarget = z.strictObject({
+  host: nonEmpty.regex(/^\S+$/, 'must not contain whitespace'),
+  port,
+  database: nonEmpty,
+  sslmode: z.enum(['disable', 'prefer', 'require', 'verify-full']).optional(),
+});
+
+const connectionCommon = {
+  credentials: z.strictObject({ secretRef: z.strictObject({ name: objectName, namespace: namespaceName.optional() }) }),
+  listen: z.strictObject({ port }),
+};
+
+// ssh and kubernetes targets are owned by their protocol modules; until those define their
+// shape the target is any mapping.
+const connectionSpec = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('postgres'), target: postgresTarget, ...connectionCommon }),
+  z.strictObject({ type: z.literal('ssh'), target: z.record(z.string(), z.unknown()), ...connectionCommon }),
+  z.strictObject({ type: z.literal('kubernetes'), target: z.record(z.string(), z.unknown()), ...connectionCommon }),
+]);
+
+export const ConnectionSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Connection'),
+  metadata,
+  spec: connectionSpec,
+});
+
+const DURATION = /^([1-9][0-9]*)(s|m|h)$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
+/** Longest approval wait a rule may ask for: a held statement keeps a database session open. */
+export const MAX_APPROVAL_SECONDS = 24 * 3600;
+export const DEFAULT_APPROVAL_TIMEOUT = '10m';
+
+/** `30s`, `10m`, `1h` → seconds; anything else → undefined. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * UNIT_SECONDS[m[2] as keyof typeof UNIT_SECONDS];
+}
+
+const duration = z.string().superRefine((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (seconds === undefined) ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 30s, 10m or 1h` });
+  else if (seconds > MAX_APPROVAL_SECONDS) ctx.addIssue({ code: 'custom', message: 'must be at most 24h' });
+});
+
+// One or two dot-separated parts (`table`, `schema.table`), `*` as a wildcard inside a part.
+const qualifiedPattern = (what: string, minParts: number, maxParts: number) =>
+  z.string().superRefine((v, ctx) => {
+    const parts = v.split('.');
+    if (/\s/.test(v) || parts.length < minParts || parts.length > maxParts || parts.some((p) => p === '')) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a ${what} pattern` });
+    }
+  });
+
+const statementKinds = z.array(z.string()).min(1, 'must list at least one statement kind').superRefine((names, ctx) => {
+  names.forEach((name, i) => {
+    if (expandKinds([name]).unknown.length > 0) ctx.addIssue({ code: 'custom', path: [i], message: `unknown statement kind "${name}"` });
+  });
+});
+
+const ruleMatch = z.strictObject({
+  statements: statementKinds.optional(),
+  tables: z.array(qualifiedPattern('table ([schema.]table)', 1, 2)).min(1, 'must not be empty').optional(),
+  functions: z.array(qualifiedPattern('function ([schema.]function)', 1, 2)).min(1, 'must not be empty').optional(),
+  columns: z.array(qualifiedPattern('column ([schema.]table.column)', 2, 3)).min(1, 'must not be empty').optional(),
+  detectors: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a detector name like credit_card'))
+    .min(1, 'must not be empty').optional(),
+});
+
+const RULE_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
+
+// One flat object checked field by field, then per action, so every message names the field.
+const rule = z.strictObject({
+  action: z.enum(['allow', 'deny', 'approve', 'mask']),
+  match: ruleMatch,
+  message: nonEmpty.optional(),
+  name: z.string().max(63, 'must be at most 63 characters').regex(RULE_NAME, 'must be letters, digits, "-", "_" and "."').optional(),
+  approvers: z.array(nonEmpty).min(1, 'must name at least one approver').optional(),
+  timeout: duration.optional(),
+  strategy: nonEmpty.optional(),
+}).superRefine((r, ctx) => {
+  const only = (field: 'approvers' | 'timeout' | 'strategy', action: string) => {
+    if (r[field] !== undefined && r.action !== action) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `${field} is only for ${action} rules` });
+    }
+  };
+  only('approvers', 'approve');
+  only('timeout', 'approve');
+  only('strategy', 'mask');
+  if (r.action === 'approve' && r.approvers === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'approve rules need approvers' });
+  }
+  const m = r.match;
+  if (r.action === 'mask') {
+    if (m.columns === undefined && m.detectors === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['match'], message: 'mask rules need columns or detectors' });
+    }
+    for (const field of ['statements', 'tables', 'functions'] as const) {
+      if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', field], message: `mask rules match on columns and detectors, not ${field}` });
+    }
+  } else {
+    for (const field of ['columns', 'detectors'] as const) {
+      if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', field], message: `${field} is only for mask rules` });
+    }
+    // An empty match would match every statement; `default` says that more plainly.
+    if (m.statements === undefined && m.tables === undefined && m.functions === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['match'], message: `${r.action} rules need statements, tables or functions (use default for everything)` });
+    }
+  }
+}).transform((r) => (r.action === 'approve' && r.timeout === undefined ? { ...r, timeout: DEFAULT_APPROVAL_TIMEOUT } : r));
+
+const subject = z.strictObject({
+  serviceAccount: z.strictObject({
+    namespace: namespaceName,
+    name: z.union([z.literal('*'), objectName], { error: 'must be a service account name or "*"' }),
+  }).optional(),
+  group: nonEmpty.optional(),
+}).superRefine((s, ctx) => {
+  if ((s.serviceAccount === undefined) === (s.group === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'a subject is exactly one of serviceAccount or group' });
+  }
+});
+
+const accessPolicySpec = z.strictObject({
+  subjects: z.array(subject).min(1, 'must name at least one subject'),
+  connections: z.array(objectName).min(1, 'must name at least one connection'),
+  rules: z.array(rule).default([]),
+  // Fail closed: a policy that does not say otherwise denies what no rule matches.
+  default: z.enum(['allow', 'deny']).default('deny'),
+}).superRefine((spec, ctx) => {
+  const seen = new Set<string>();
+  spec.rules.forEach((r, i) => {
+    if (r.name === undefined) return;
+    if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name "${r.name}"` });
+    seen.add(r.name);
+  });
+});
+
+export const AccessPolicySchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('AccessPolicy'),
+  metadata,
+  spec: accessPolicySpec,
+});
+
+export const PolicyDocSchema = z.discriminatedUnion('kind', [ConnectionSchema, AccessPolicySchema]);
+
+// The schemas' output must be exactly the hand-written types, both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _connectionExact: Same<z.output<typeof ConnectionSchema>['spec']['type'], ConnectionDoc['spec']['type']> = true;
+const _connectionFits: (d: z.output<typeof ConnectionSchema>) => ConnectionDoc = (d) => d;
+const _policyFits: (d: z.output<typeof AccessPolicySchema>) => AccessPolicyDoc = (d) => d;
+const _policyExact: Same<z.output<typeof AccessPolicySchema>['spec']['default'], AccessPolicyDoc['spec']['default']> = true;
+const _docFits: (d: z.output<typeof PolicyDocSchema>) => PolicyDoc = (d) => d;
+void _connectionExact; void _connectionFits; void _policyFits; void _policyExact; void _docFits;
