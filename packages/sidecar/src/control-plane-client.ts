@@ -1,0 +1,143 @@
+// The sidecar's client for the control plane's /v1 API, over undici's fetch (node's own fetch).
+import { readFileSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
+import { ChaperoneError } from '@chaperone/core/errors';
+import type { DevTokenRequest, DevTokenResponse, ExchangeResponse, RecordsBatch, RecordsResult } from '@chaperone/core/api';
+import type { PolicyBundle } from '@chaperone/core/policy/types';
+
+/**
+ * Error codes of this client. UNREACHABLE is worth retrying (connection refused, timeout, 5xx,
+ * 408, 429, an unreadable 2xx body); REJECTED is not (a 4xx other than 401: retrying the same
+ * request gets the same answer); UNAUTHORIZED means the token or grant must be renewed.
+ */
+export const CP_ERR_UNREACHABLE = 'CP_ERR_UNREACHABLE';
+export const CP_ERR_REJECTED = 'CP_ERR_REJECTED';
+export const CP_ERR_UNAUTHORIZED = 'CP_ERR_UNAUTHORIZED';
+
+export interface ControlPlaneClientOptions {
+  /** Base URL, e.g. `https://chaperone.chaperone-system.svc:8443`. */
+  url: string;
+  /** PEM file of the CA that signed the control plane's certificate. */
+  caFile?: string;
+  /** The same, as PEM text (wins over caFile). */
+  ca?: string;
+  /** Per-request timeout for everything but the long-poll's wait; default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+export type BundlePoll = { changed: true; bundle: PolicyBundle } | { changed: false };
+
+export class ControlPlaneClient {
+  private readonly base: URL;
+  private readonly dispatcher: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ControlPlaneClientOptions) {
+    this.base = new URL(opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
+    const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined);
+    // Long-polls hold a request open for up to `wait` seconds; the per-call signal bounds them.
+    this.dispatcher = new Agent({ connect: ca ? { ca } : {}, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+    this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
+  }
+
+  /** POST /v1/exchange: the sidecar's own token for a grant, the bundle and the credentials. */
+  exchange(token: string, connections?: string[], signal?: AbortSignal): Promise<ExchangeResponse> {
+    return this.json<ExchangeResponse>('POST', 'v1/exchange', { body: JSON.stringify({ token, connections }), signal });
+  }
+
+  /** GET /v1/bundle long-poll: 200 with a bundle other than `version`, 304 when none came in `waitSeconds`. */
+  async waitBundle(version: string, grant: string, waitSeconds: number, signal?: AbortSignal): Promise<BundlePoll> {
+    const path = `v1/bundle?version=${encodeURIComponent(version)}&wait=${waitSeconds}`;
+    const res = await this.request('GET', path, { grant, signal, timeoutMs: waitSeconds * 1000 + this.timeoutMs });
+    if (res.status === 304) return { changed: false };
+    return { changed: true, bundle: parseJson<PolicyBundle>(res) };
+  }
+
+  /** POST /v1/records. `batch` may be given already serialized (the recorder builds bodies from spooled lines). */
+  sendRecords(grant: string, batch: RecordsBatch | string, signal?: AbortSignal): Promise<RecordsResult> {
+    const body = typeof batch === 'string' ? batch : JSON.stringify(batch);
+    return this.json<RecordsResult>('POST', 'v1/records', { body, grant, signal });
+  }
+
+  /** POST /v1/dev/tokens: the development issuer of the local stack. */
+  devToken(req: DevTokenRequest, signal?: AbortSignal): Promise<DevTokenResponse> {
+    return this.json<DevTokenResponse>('POST', 'v1/dev/tokens', { body: JSON.stringify(req), signal });
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  private async json<T>(method: string, path: string, opts: RequestOptions): Promise<T> {
+    return parseJson<T>(await this.request(method, path, opts));
+  }
+
+  private async request(method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
+    const url = new URL(path, this.base);
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.grant !== undefined) headers.authorization = `Bearer ${opts.grant}`;
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(url, { method, headers, body: opts.body, signal, dispatcher: this.dispatcher });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      const why = signal.aborted && !opts.signal?.aborted ? 'timed out' : describe(err);
+      throw new ChaperoneError(CP_ERR_UNREACHABLE, `control plane ${method} /${pathOnly(path)}: ${why}`, { url: url.origin }, { cause: err });
+    }
+    if (status < 300 || status === 304) return { status, text, path };
+    const server = serverError(text);
+    const details = { status, serverCode: server.code, path: `/${pathOnly(path)}` };
+    const message = `control plane ${method} /${pathOnly(path)} answered ${status}${server.code ? ` ${server.code}` : ''}: ${server.message}`;
+    if (status === 401) throw new ChaperoneError(CP_ERR_UNAUTHORIZED, message, details);
+    if (status >= 500 || status === 408 || status === 429) throw new ChaperoneError(CP_ERR_UNREACHABLE, message, details);
+    throw new ChaperoneError(CP_ERR_REJECTED, message, details);
+  }
+}
+
+interface RequestOptions {
+  body?: string;
+  grant?: string;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number;
+}
+
+interface RawResponse { status: number; text: string; path: string }
+
+function parseJson<T>(res: RawResponse): T {
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    throw new ChaperoneError(CP_ERR_UNREACHABLE, `control plane /${pathOnly(res.path)} answered ${res.status} with a body that is not JSON`, { status: res.status });
+  }
+}
+
+/** The `{error:{code,message}}` body of /v1 errors, or whatever the server (or a proxy) sent. */
+function serverError(text: string): { code: string | undefined; message: string } {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const code = typeof body.error?.code === 'string' ? body.error.code : undefined;
+    const message = typeof body.error?.message === 'string' ? body.error.message : text.slice(0, 200);
+    return { code, message };
+  } catch {
+    return { code: undefined, message: text.slice(0, 200) };
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof Error) return `${err.message} (${(cause as { code?: string }).code ?? cause.message})`;
+    return err.message;
+  }
+  return String(err);
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}

@@ -1,0 +1,139 @@
+// The sidecar's Prometheus metrics: one Registry per sidecar, pre-bound children for the hot path.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DecisionAction } from '@chaperone/core/decision';
+import type { Protocol } from '@chaperone/core/records/types';
+
+const PREFIX = 'chaperone_sidecar_';
+
+/** 50 µs to 10 s: the proxy adds tens of µs, real statements take ms to seconds. */
+export const STATEMENT_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** What the recorder reports; read at scrape time so recording costs no metric update per record. */
+export interface RecorderGauges {
+  queued(): number;
+  spooled(): number;
+  /** Epoch ms of the oldest record not yet acknowledged by the control plane, if any. */
+  oldestUndeliveredMs(): number | undefined;
+}
+
+export type ExchangeResult = 'ok' | 'unreachable' | 'unauthorized' | 'rejected' | 'error';
+
+/** A pre-bound counter child: one increment per statement, no label lookup. */
+export interface BoundCounter { inc(n?: number): void }
+/** A pre-bound histogram child. */
+export interface BoundHistogram { observe(seconds: number): void }
+/** A pre-bound gauge child. */
+export interface BoundGauge { inc(n?: number): void; dec(n?: number): void }
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  private recorderGauges: RecorderGauges | undefined;
+  private bundleVersion: string | undefined;
+  private readonly statementChildren = new Map<string, BoundCounter>();
+  private readonly durationChildren = new Map<string, BoundHistogram>();
+
+  private readonly statements = new Counter({
+    name: `${PREFIX}statements_total`, help: 'Statements seen, by policy decision.',
+    labelNames: ['protocol', 'connection', 'decision'] as const, registers: [this.registry],
+  });
+  private readonly statementDuration = new Histogram({
+    name: `${PREFIX}statement_duration_seconds`, help: 'Time from receiving a statement to its completion.',
+    labelNames: ['protocol', 'connection'] as const, buckets: STATEMENT_BUCKETS, registers: [this.registry],
+  });
+  private readonly connectionsActive = new Gauge({
+    name: `${PREFIX}connections_active`, help: 'Agent connections open now.',
+    labelNames: ['protocol', 'connection'] as const, registers: [this.registry],
+  });
+  private readonly connections = new Counter({
+    name: `${PREFIX}connections_total`, help: 'Agent connections accepted.',
+    labelNames: ['protocol', 'connection'] as const, registers: [this.registry],
+  });
+  readonly recordsSent = new Counter({
+    name: `${PREFIX}records_sent_total`, help: 'Session records acknowledged by the control plane.', registers: [this.registry],
+  });
+  readonly recordsRejected = new Counter({
+    name: `${PREFIX}records_rejected_total`, help: 'Session records the control plane refused (kept in the spool rejected/ folder).', registers: [this.registry],
+  });
+  private readonly exchanges = new Counter({
+    name: `${PREFIX}exchanges_total`, help: 'Token exchanges with the control plane, by result.',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+  private readonly bundleInfo = new Gauge({
+    name: `${PREFIX}bundle_version_info`, help: 'The policy bundle version in force (value 1).',
+    labelNames: ['version'] as const, registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    const source = (): RecorderGauges | undefined => this.recorderGauges;
+    new Gauge({
+      name: `${PREFIX}records_queued`, help: 'Session records in memory waiting for delivery.', registers: [this.registry],
+      collect() { this.set(source()?.queued() ?? 0); },
+    });
+    new Gauge({
+      name: `${PREFIX}records_spooled`, help: 'Session records on disk not yet delivered.', registers: [this.registry],
+      collect() { this.set(source()?.spooled() ?? 0); },
+    });
+    new Gauge({
+      name: `${PREFIX}record_delivery_lag_seconds`, help: 'Age of the oldest record not yet delivered (0 when none).', registers: [this.registry],
+      collect() {
+        const oldest = source()?.oldestUndeliveredMs();
+        this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+      },
+    });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+  }
+
+  /** The recorder registers itself here; its gauges are read at scrape time. */
+  bindRecorder(source: RecorderGauges): void {
+    this.recorderGauges = source;
+  }
+
+  statementCounter(connection: string, decision: DecisionAction, protocol: Protocol = 'postgres'): BoundCounter {
+    const key = `${protocol}\0${connection}\0${decision}`;
+    let child = this.statementChildren.get(key);
+    if (!child) {
+      child = this.statements.labels({ protocol, connection, decision });
+      this.statementChildren.set(key, child);
+    }
+    return child;
+  }
+
+  statementDurationHistogram(connection: string, protocol: Protocol = 'postgres'): BoundHistogram {
+    const key = `${protocol}\0${connection}`;
+    let child = this.durationChildren.get(key);
+    if (!child) {
+      child = this.statementDuration.labels({ protocol, connection });
+      this.durationChildren.set(key, child);
+    }
+    return child;
+  }
+
+  /** Both connection metrics for one listener, bound once when the listener starts. */
+  connectionMetrics(connection: string, protocol: Protocol = 'postgres'): { active: BoundGauge; total: BoundCounter } {
+    return {
+      active: this.connectionsActive.labels({ protocol, connection }),
+      total: this.connections.labels({ protocol, connection }),
+    };
+  }
+
+  exchange(result: ExchangeResult): void {
+    this.exchanges.inc({ result });
+  }
+
+  setBundleVersion(version: string): void {
+    if (this.bundleVersion === version) return;
+    if (this.bundleVersion !== undefined) this.bundleInfo.remove({ version: this.bundleVersion });
+    this.bundleInfo.set({ version }, 1);
+    this.bundleVersion = version;
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
