@@ -1,0 +1,37 @@
+// Every error code the control plane answers with, and the HTTP status it maps to.
+import { ChaperoneError } from '@chaperone/core/errors';
+
+/** The registry: code → HTTP status. A code not listed here is a bug (answered as 500). */
+export const ERROR_STATUS = {
+  API_ERR_VALIDATION: 400,
+  API_ERR_NOT_FOUND: 404,
+  API_ERR_BODY_TOO_LARGE: 413,
+  API_ERR_INTERNAL: 500,
+  AUTH_ERR_TOKEN_MISSING: 401,
+  AUTH_ERR_TOKEN_MALFORMED: 401,
+  AUTH_ERR_TOKEN_INVALID: 401,
+  AUTH_ERR_TOKEN_EXPIRED: 401,
+  AUTH_ERR_TOKEN_AUDIENCE: 401,
+  AUTH_ERR_TOKEN_SUBJECT: 401,
+  AUTH_ERR_GRANT_INVALID: 401,
+  AUTH_ERR_GRANT_EXPIRED: 401,
+  AUTH_ERR_ADMIN_REQUIRED: 401,
+  EXCHANGE_ERR_NO_POLICY: 403,
+  EXCHANGE_ERR_CREDENTIAL_MISSING: 503,
+  RECORDS_ERR_FORBIDDEN: 403,
+  SESSIONS_ERR_NOT_FOUND: 404,
+  STORE_ERR_UNAVAILABLE: 503,
+  EMBEDDED_ERR_START: 500,
+  EMBEDDED_ERR_DATA_DIR: 500,
+  CONFIG_ERR_INVALID: 500,
+} as const;
+
+export type ControlPlaneErrorCode = keyof typeof ERROR_STATUS;
+
+export function cpError(code: ControlPlaneErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown): ChaperoneError {
+  return new ChaperoneError(code, message, details, cause === undefined ? undefined : { cause });
+}
+
+export function statusForCode(code: string): number {
+  return (ERROR_STATUS as Record<string, number>)[code] ?? 500;
+}
