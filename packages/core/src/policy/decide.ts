@@ -1,0 +1,227 @@
+// Decides each classified SQL query string against the compiled policies of one connection.
+// Runs on every statement: compiled once per bundle, then a WeakMap hit per statement shape.
+import type { Decision } from '../decision.js';
+import type { Classification, StatementFacts } from '../sql/facts.js';
+import { expandKinds } from '../sql/kinds.js';
+import type { StatementKind } from '../sql/kinds.js';
+import { DEFAULT_APPROVAL_TIMEOUT, parseDuration } from './schema.js';
+import type { AccessPolicyDoc, Rule } from './types.js';
+
+/** The decision plus whether literals must be redacted from the recorded statement text. */
+export type SqlDecision = Decision & { redactLiterals: boolean };
+
+/** Tests a relation or function name as the classifier reports it (`name` or `schema.name`). */
+export type NameMatcher = (name: string) => string | undefined;
+
+export interface CompiledRule {
+  readonly policy: string;
+  /** rule.name, or `<policy>#<index>` with the index in the policy's rules. */
+  readonly rule: string;
+  readonly action: 'allow' | 'deny' | 'approve';
+  readonly kinds: ReadonlySet<StatementKind> | undefined;
+  readonly tables: NameMatcher | undefined;
+  readonly functions: NameMatcher | undefined;
+  readonly message: string | undefined;
+  readonly approvers: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly source: Rule;
+}
+
+export interface CompiledPolicy {
+  readonly connection: string;
+  /** Names of the policies that cover the connection, in their given order. */
+  readonly policies: readonly string[];
+  /** Deny rules, then approve, then allow; each group in document order. First match decides. */
+  readonly rules: readonly CompiledRule[];
+  /** The first covering policy whose default is deny: it decides what no rule matches. */
+  readonly defaultDenyPolicy: string | undefined;
+  /** Table parts of mask column patterns. */
+  readonly maskTables: readonly NameMatcher[];
+  /** A detector mask rule applies: every statement may carry sensitive literals. */
+  readonly maskAlways: boolean;
+  readonly cache: WeakMap<Classification, SqlDecision>;
+}
+
+/** What a rule matched on, for messages and explanations. */
+export interface RuleHit {
+  kind: StatementKind;
+  /** The touched name and the rule pattern that matched it. */
+  table?: { name: string; pattern: string };
+  function?: { name: string; pattern: string };
+}
+
+const RANK = { deny: 0, approve: 1, allow: 2 } as const;
+
+export function compilePolicies(policies: readonly AccessPolicyDoc[], connection: string): CompiledPolicy {
+  const covering = policies.filter((p) => p.spec.connections.includes(connection));
+  const rules: CompiledRule[] = [];
+  const maskTables: NameMatcher[] = [];
+  let maskAlways = false;
+  for (const p of covering) {
+    p.spec.rules.forEach((r, i) => {
+      const name = r.name ?? `${p.metadata.name}#${i}`;
+      if (r.action === 'mask') {
+        if (r.match.detectors !== undefined && r.match.detectors.length > 0) maskAlways = true;
+        for (const column of r.match.columns ?? []) maskTables.push(compileNames([column.slice(0, column.lastIndexOf('.'))], true));
+        return;
+      }
+      const restrictive = r.action !== 'allow';
+      rules.push({
+        policy: p.metadata.name,
+        rule: name,
+        action: r.action,
+        kinds: r.match.statements === undefined ? undefined : expandKinds(r.match.statements).kinds,
+        tables: r.match.tables === undefined ? undefined : compileNames(r.match.tables, restrictive),
+        functions: r.match.functions === undefined ? undefined : compileNames(r.match.functions, restrictive),
+        message: r.message,
+        approvers: Object.freeze([...(r.approvers ?? [])]),
+        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
+        source: r,
+      });
+    });
+  }
+  rules.sort((a, b) => RANK[a.action] - RANK[b.action]); // stable: document order within an action
+  return {
+    connection,
+    policies: covering.map((p) => p.metadata.name),
+    rules,
+    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
+    maskTables,
+    maskAlways,
+    cache: new WeakMap(),
+  };
+}
+
+/** Deny wins over approve, approve over allow, over every statement of the query string. */
+export function decide(compiled: CompiledPolicy, c: Classification): SqlDecision {
+  const hit = compiled.cache.get(c);
+  if (hit !== undefined) return hit;
+  const decision = Object.freeze(decideUncached(compiled, c));
+  compiled.cache.set(c, decision);
+  return decision;
+}
+
+function decideUncached(compiled: CompiledPolicy, c: Classification): SqlDecision {
+  if (compiled.policies.length === 0) {
+    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${compiled.connection}" for this identity`, redactLiterals: false };
+  }
+  if (!c.ok) {
+    // Unparsed text may carry anything a mask rule protects.
+    const redactLiterals = compiled.maskAlways || compiled.maskTables.length > 0;
+    return { action: 'deny', policy: '', rule: 'unclassified', message: `statement could not be classified and is denied: ${c.error}`, redactLiterals };
+  }
+  const redactLiterals = compiled.maskAlways || c.statements.some((s) => touchesMasked(compiled, s));
+  let strongest: Decision | undefined;
+  for (const s of c.statements) {
+    const d = decideStatement(compiled, s);
+    if (d.action === 'deny') return { ...d, redactLiterals };
+    if (strongest === undefined || RANK[d.action] < RANK[strongest.action]) strongest = d;
+  }
+  // A query string with no statement (only comments or `;`) runs nothing.
+  return { ...(strongest ?? { action: 'allow', policy: '', rule: 'empty' }), redactLiterals };
+}
+
+/** One statement: the first matching rule in precedence order, else the policies' default. */
+export function decideStatement(compiled: CompiledPolicy, s: StatementFacts): Decision {
+  for (const r of compiled.rules) {
+    const hit = matchRule(r, s);
+    if (hit === undefined) continue;
+    const ref = { policy: r.policy, rule: r.rule };
+    switch (r.action) {
+      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${describe(hit)} denied by policy ${r.policy}` };
+      case 'approve': return {
+        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
+        message: r.message ?? `${describe(hit)} needs approval under policy ${r.policy}`,
+      };
+      case 'allow': return { action: 'allow', ...ref };
+    }
+  }
+  const kind = s.kinds[0] ?? 'other';
+  if (compiled.defaultDenyPolicy !== undefined) {
+    const policy = compiled.defaultDenyPolicy;
+    return { action: 'deny', policy, rule: 'default', message: `statement kind "${kind}" is not allowed by any rule of policy ${policy} (default deny)` };
+  }
+  return { action: 'allow', policy: compiled.policies[0] ?? '', rule: 'default' };
+}
+
+/** A rule matches when every criterion it gives matches the statement. */
+export function matchRule(r: CompiledRule, s: StatementFacts): RuleHit | undefined {
+  let kind: StatementKind | undefined = s.kinds[0];
+  if (r.kinds !== undefined) {
+    kind = s.kinds.find((k) => r.kinds!.has(k));
+    if (kind === undefined) return undefined;
+  }
+  const hit: RuleHit = { kind: kind ?? 'other' };
+  if (r.tables !== undefined) {
+    const table = firstMatch(r.tables, s.tables);
+    if (table === undefined) return undefined;
+    hit.table = table;
+  }
+  if (r.functions !== undefined) {
+    const fn = firstMatch(r.functions, s.functions);
+    if (fn === undefined) return undefined;
+    hit.function = fn;
+  }
+  return hit;
+}
+
+function describe(hit: RuleHit): string {
+  let out = `statement kind "${hit.kind}"`;
+  if (hit.table !== undefined) out += ` on table ${describeName(hit.table)}`;
+  if (hit.function !== undefined) out += ` calling function ${describeName(hit.function)}`;
+  return out;
+}
+
+// A bare name caught by a qualified pattern surprises people unless the message says why.
+function describeName(m: { name: string; pattern: string }): string {
+  const why = !m.name.includes('.') && m.pattern.includes('.') ? ` (unqualified, may resolve to "${m.pattern}")` : '';
+  return `"${m.name}"${why}`;
+}
+
+function firstMatch(matcher: NameMatcher, names: readonly string[]): { name: string; pattern: string } | undefined {
+  for (const name of names) {
+    const pattern = matcher(name);
+    if (pattern !== undefined) return { name, pattern };
+  }
+  return undefined;
+}
+
+function touchesMasked(compiled: CompiledPolicy, s: StatementFacts): boolean {
+  return compiled.maskTables.some((m) => firstMatch(m, s.tables) !== undefined);
+}
+
+/**
+ * Name patterns, `*` matching any run of characters within one part, case-insensitively.
+ * `orders` matches `orders` in any schema; `public.orders` matches `public.orders`. An
+ * unqualified name in SQL resolves through the session's search_path, which policy cannot see:
+ * so for deny, approve and mask (`restrictive`) a qualified pattern also matches the bare
+ * name (`pg_read_file` is `pg_catalog.pg_read_file`); for allow it does not.
+ */
+export function compileNames(patterns: readonly string[], restrictive: boolean): NameMatcher {
+  const compiled = patterns.map((p) => {
+    const parts = p.split('.');
+    const name = compilePart(parts[parts.length - 1] ?? '');
+    const schema = parts.length > 1 ? compilePart(parts[parts.length - 2] ?? '') : undefined;
+    return { pattern: p, name, schema };
+  });
+  return (qualified: string) => {
+    const dot = qualified.lastIndexOf('.');
+    const name = qualified.slice(dot + 1);
+    // `db.schema.table`: the schema is the part before the table.
+    const schema = dot < 0 ? undefined : qualified.slice(qualified.lastIndexOf('.', dot - 1) + 1, dot);
+    for (const c of compiled) {
+      if (!c.name(name)) continue;
+      if (c.schema === undefined) return c.pattern;
+      if (schema === undefined ? restrictive : c.schema(schema)) return c.pattern;
+    }
+    return undefined;
+  };
+}
+
+function compilePart(part: string): (text: string) => boolean {
+  const lower = part.toLowerCase();
+  if (lower === '*') return () => true;
+  if (!lower.includes('*')) return (text) => text.toLowerCase() === lower;
+  const re = new RegExp(`^${lower.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'is');
+  return (text) => re.test(text);
+}
