@@ -1,0 +1,511 @@
+// One agent connection: a state machine owning the agent socket and its upstream socket. It frames
+// the agent's messages, carries out policy decisions, and streams the server's bytes back while
+// tracking just enough (ReadyForQuery, CommandComplete, errors) to order answers and record statements.
+//
+// How a denial keeps PostgreSQL's message order: a denied simple Query is answered locally
+// (ErrorResponse + ReadyForQuery) once the server has answered everything sent before it. A denied
+// Parse (or a Bind of a denied statement) is replaced in the upstream stream by a *sentinel*: a Bind
+// of a statement name that cannot exist ("chaperone_denied_<nonce>_<n>"). The server fails it in
+// exactly the position of the denied message, skips the rest up to Sync, aborts the implicit
+// transaction and reports the right transaction status; the proxy swaps that one ErrorResponse for
+// the denial. So nothing of a denied statement reaches the server, and error position, pipelining
+// and rollback behave as if PostgreSQL itself had refused the statement.
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Decision } from '@chaperone/core/decision';
+import { connectUpstream } from './auth.js';
+import type { Upstream } from './auth.js';
+import { BackendStream } from './backend-stream.js';
+import { Framer, decodeErrorFields, decodeFrontend, decodeStartup, rowsFromTag } from './codec.js';
+import {
+  AUTHENTICATION_OK, SSL_NOT_SUPPORTED, TERMINATE, encodeBackendKeyData, encodeBind, encodeErrorResponse,
+  encodeNegotiateProtocolVersion, encodeReadyForQuery,
+} from './encode.js';
+import { B, F } from './messages.js';
+import type { ErrorFields, ProtocolError, TxStatus } from './messages.js';
+import type { PgObserver, ProxySettings, SqlVerdict } from './types.js';
+
+/** What a session needs from its proxy. */
+export interface SessionHost {
+  readonly connectionName: string;
+  settings(): ProxySettings;
+  readonly observer: PgObserver | undefined;
+  readonly logger: Logger | undefined;
+  /** Registers the BackendKeyData the agent was given; returns a function that unregisters it. */
+  registerCancelKey(pid: number, secret: number, session: PgSession): () => void;
+  /** Forwards an agent's CancelRequest (arriving on its own connection) to the right upstream. */
+  cancel(pid: number, secret: number): void;
+  sessionClosed(session: PgSession): void;
+}
+
+type Phase = 'startup' | 'connecting' | 'ready' | 'closed';
+
+/** A statement the server is executing, awaiting CommandComplete / ErrorResponse. */
+interface InFlight {
+  flow: 'simple' | 'extended';
+  text: string;
+  verdict: SqlVerdict;
+  start: number;
+  /** Index of the ReadyForQuery that ends the statement's batch. */
+  batch: number;
+  rows?: number;
+  tag?: string;
+  error?: { code: string; message: string };
+}
+
+/** A prepared statement as decided at Parse (and again at Bind after a policy update). */
+interface Prepared { text: string; verdict: SqlVerdict; generation: number }
+
+/** The agent's startup parameters that are not forwarded: identity comes from the Connection. */
+const DROPPED_PARAMS = new Set(['user', 'database']);
+
+const AGENT_ERROR = 'ERROR';
+
+/** The ErrorResponse fields the agent gets for a refused statement. */
+export function denialFields(decision: Exclude<Decision, { action: 'allow' }>): ErrorFields {
+  const detail = `chaperone rule ${decision.rule} (policy ${decision.policy})`;
+  switch (decision.action) {
+    case 'deny': return { S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: decision.message, D: detail };
+    case 'approve': return { S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: 'statement requires approval (not available)', D: detail };
+  }
+}
+
+function fatal(code: string, message: string): ErrorFields {
+  return { S: 'FATAL', V: 'FATAL', C: code, M: message };
+}
+
+/** Writes several buffers as one batch (one writev); returns false when the socket wants a pause. */
+function writeAll(socket: Socket, bufs: Buffer[]): boolean {
+  if (bufs.length === 0) return true;
+  if (bufs.length === 1) return socket.write(bufs[0] as Buffer);
+  socket.cork();
+  let ok = true;
+  for (const b of bufs) ok = socket.write(b);
+  socket.uncork();
+  return ok;
+}
+
+export class PgSession {
+  readonly id: string;
+  private phase: Phase = 'startup';
+  private upstream: Upstream | null = null;
+  private readonly framer = new Framer({ startup: true });
+  private readonly backend: BackendStream;
+  private readonly started = performance.now();
+  private unregisterKey: (() => void) | null = null;
+  private closeReason = 'client closed';
+  private statements = 0;
+
+  /** Agent bytes that arrived while the upstream connection was being set up. */
+  private early: Buffer[] = [];
+  private toUpstream: Buffer[] = [];
+  private toClient: Buffer[] = [];
+
+  private status: TxStatus = 'I';
+  /** ReadyForQuery messages the server owes (one per forwarded Query or Sync) and has sent. */
+  private readyExpected = 0;
+  private readyReceived = 0;
+  /** Local answers (ErrorResponse) to send right after the ReadyForQuery numbered `after`. */
+  private localAnswers: { after: number; error: Buffer }[] = [];
+  private inFlight: InFlight[] = [];
+  private prepared = new Map<string, Prepared>();
+  private portals = new Map<string, Prepared>();
+  /** Sentinel id → the denial to send instead of the server's error; `batch` for clean-up. */
+  private sentinels = new Map<string, { error: Buffer; batch: number }>();
+  private readonly sentinelPrefix = `chaperone_denied_${randomBytes(6).toString('hex')}_`;
+  private sentinelSeq = 0;
+  /** The server already sent a FATAL error, so a lost connection needs no error of our own. */
+  private fatalRelayed = false;
+  /** The BackendKeyData the agent was given (made up here; mapped to the server's on cancel). */
+  readonly cancelKey = { pid: randomInt(1, 0x7fffffff), secret: randomInt(-0x80000000, 0x7fffffff) };
+
+  constructor(private readonly client: Socket, private readonly host: SessionHost, id: string) {
+    this.id = id;
+    this.backend = new BackendStream((type, frame) => this.onBackendMessage(type, frame));
+    client.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('close', () => this.close(this.closeReason));
+    client.on('error', (err) => { this.closeReason = `client error: ${err.message}`; });
+  }
+
+  /** The server's own BackendKeyData, for cancel requests. */
+  get upstreamKey(): { pid: number; secret: number } | null {
+    return this.upstream ? this.upstream.backendKey : null;
+  }
+
+  // ---- agent → server ------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    if (this.phase === 'connecting') { this.early.push(chunk); return; }
+    if (this.phase === 'closed') return;
+    const error = this.framer.push(chunk, this.onFrame);
+    this.flush();
+    if (error) this.protocolViolation(error);
+  }
+
+  private readonly onFrame = (type: number, frame: Buffer): void => {
+    if (this.phase === 'ready') this.onMessage(type, frame);
+    else if (this.phase === 'startup') this.onStartupPacket(frame);
+    else if (this.phase === 'connecting') this.early.push(frame);
+  };
+
+  private onStartupPacket(frame: Buffer): void {
+    const decoded = decodeStartup(frame);
+    if (!decoded.ok) { this.fail(fatal(decoded.error.code, decoded.error.message), 'protocol violation'); return; }
+    const msg = decoded.msg;
+    switch (msg.type) {
+      case 'SSLRequest':
+      case 'GSSENCRequest':
+        // The listener is on localhost inside the pod: encryption to the agent adds nothing.
+        this.client.write(SSL_NOT_SUPPORTED);
+        return;
+      case 'CancelRequest':
+        this.host.cancel(msg.pid, msg.secret);
+        this.closeReason = 'cancel request';
+        this.phase = 'closed';
+        this.client.end();
+        return;
+      case 'StartupMessage': {
+        if ('replication' in msg.params) { this.fail(fatal('42501', 'replication connections are not permitted through chaperone'), 'refused'); return; }
+        const params: Record<string, string> = {};
+        const unrecognized: string[] = [];
+        for (const [k, v] of Object.entries(msg.params)) {
+          if (k.startsWith('_pq_.')) unrecognized.push(k);
+          else if (!DROPPED_PARAMS.has(k)) params[k] = v;
+        }
+        // "The server ... responds with NegotiateProtocolVersion" when it speaks an older minor version.
+        if (msg.minor > 0 || unrecognized.length > 0) this.client.write(encodeNegotiateProtocolVersion(0, unrecognized));
+        this.phase = 'connecting';
+        this.safeObserve(() => this.host.observer?.sessionStarted({ id: this.id, client: { ...msg.params } }));
+        void this.connect(params);
+        return;
+      }
+    }
+  }
+
+  private async connect(params: Record<string, string>): Promise<void> {
+    const s = this.host.settings();
+    const result = await connectUpstream({ target: s.target, credential: s.credential, params });
+    if (this.phase !== 'connecting') { if (result.ok) result.upstream.socket.destroy(); return; }
+    if (!result.ok) { this.fail(result.fields, 'upstream connection failed'); return; }
+    const up = result.upstream;
+    this.upstream = up;
+    this.status = up.status;
+    this.unregisterKey = this.host.registerCancelKey(this.cancelKey.pid, this.cancelKey.secret, this);
+    up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    up.socket.on('close', () => this.onUpstreamClosed());
+    up.socket.on('error', (err) => this.host.logger?.debug({ session: this.id, err: err.message }, 'upstream socket error'));
+    up.socket.resume();
+    writeAll(this.client, [
+      AUTHENTICATION_OK, ...up.parameterStatus, ...up.notices,
+      encodeBackendKeyData(this.cancelKey.pid, this.cancelKey.secret), encodeReadyForQuery(up.status),
+    ]);
+    this.phase = 'ready';
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) { this.onClientData(chunk); if (this.phase !== 'ready') break; }
+  }
+
+  private onMessage(type: number, frame: Buffer): void {
+    // Hot path first: COPY data and simple queries.
+    if (type === F.CopyData) { this.toUpstream.push(frame); return; }
+    const decoded = decodeFrontend(frame);
+    if (!decoded.ok) { this.protocolViolation(decoded.error); return; }
+    const msg = decoded.msg;
+    switch (msg.type) {
+      case 'Query': this.onQuery(msg.text, frame); return;
+      case 'Parse': this.onParse(msg.name, msg.text, frame); return;
+      case 'Bind': this.onBind(msg.portal, msg.statement, frame); return;
+      case 'Execute': {
+        const p = this.portals.get(msg.portal);
+        if (p && this.host.observer) {
+          this.inFlight.push({ flow: 'extended', text: p.text, verdict: p.verdict, start: performance.now(), batch: this.readyExpected });
+        }
+        this.toUpstream.push(frame);
+        return;
+      }
+      case 'Close':
+        if (msg.target === 'S') this.prepared.delete(msg.name); else this.portals.delete(msg.name);
+        this.toUpstream.push(frame);
+        return;
+      case 'Sync':
+        this.readyExpected++;
+        this.toUpstream.push(frame);
+        return;
+      case 'Describe': case 'Flush': case 'CopyDone': case 'CopyFail':
+        this.toUpstream.push(frame);
+        return;
+      case 'Terminate':
+        this.closeReason = 'client terminated';
+        this.toUpstream.push(frame);
+        return;
+      case 'CopyData':
+        this.toUpstream.push(frame);
+        return;
+      case 'FunctionCall':
+        // The fast-path function call names a function by OID: there is no SQL text to decide on.
+        this.answerLocally({ S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: 'function call messages are not permitted through chaperone' });
+        return;
+      case 'Password':
+        this.protocolViolation({ code: '08P01', message: 'unexpected password message' });
+        return;
+    }
+  }
+
+  private decide(text: string): SqlVerdict | null {
+    try {
+      return this.host.settings().enforce(text);
+    } catch (err) {
+      // Fail closed: a broken enforcer denies.
+      this.host.logger?.error({ session: this.id, err }, 'enforce failed; denying');
+      return null;
+    }
+  }
+
+  private onQuery(text: string, frame: Buffer): void {
+    const verdict = this.decide(text) ?? failClosed();
+    const decision = verdict.decision;
+    switch (decision.action) {
+      case 'allow':
+        if (this.host.observer) this.inFlight.push({ flow: 'simple', text, verdict, start: performance.now(), batch: this.readyExpected });
+        this.readyExpected++;
+        this.toUpstream.push(frame);
+        return;
+      case 'deny':
+      case 'approve': {
+        const fields = denialFields(decision);
+        this.recordDenied('simple', text, verdict, fields);
+        this.answerLocally(fields);
+        return;
+      }
+    }
+  }
+
+  private onParse(name: string, text: string, frame: Buffer): void {
+    const verdict = this.decide(text) ?? failClosed();
+    const prepared = { text, verdict, generation: this.host.settings().generation };
+    this.prepared.set(name, prepared);
+    const decision = verdict.decision;
+    switch (decision.action) {
+      case 'allow':
+        this.toUpstream.push(frame);
+        return;
+      case 'deny':
+      case 'approve': {
+        const fields = denialFields(decision);
+        this.recordDenied('extended', text, verdict, fields);
+        this.sendSentinel(fields);
+        return;
+      }
+    }
+  }
+
+  private onBind(portal: string, statement: string, frame: Buffer): void {
+    let p = this.prepared.get(statement);
+    const generation = this.host.settings().generation;
+    if (p && p.generation !== generation) {
+      // Policy changed since Parse: decide again before the statement runs.
+      p = { text: p.text, verdict: this.decide(p.text) ?? failClosed(), generation };
+      this.prepared.set(statement, p);
+    }
+    if (p) this.portals.set(portal, p); else this.portals.delete(portal);
+    const decision = p?.verdict.decision;
+    if (!decision || decision.action === 'allow') { this.toUpstream.push(frame); return; }
+    this.portals.delete(portal);
+    this.sendSentinel(denialFields(decision));
+  }
+
+  /** Replaces a refused message upstream by a Bind the server must fail (see the top of this file). */
+  private sendSentinel(fields: ErrorFields): void {
+    const id = `${this.sentinelPrefix}${this.sentinelSeq++}`;
+    this.sentinels.set(id, { error: encodeErrorResponse(fields), batch: this.readyExpected });
+    this.toUpstream.push(encodeBind('', id));
+  }
+
+  /** ErrorResponse + ReadyForQuery from the proxy, after the server's answers to earlier messages. */
+  private answerLocally(fields: ErrorFields): void {
+    const error = encodeErrorResponse(fields);
+    if (this.readyReceived === this.readyExpected && this.localAnswers.length === 0) {
+      for (const b of this.backend.inject([error, encodeReadyForQuery(this.status)])) this.toClient.push(b);
+    } else {
+      this.localAnswers.push({ after: this.readyExpected, error });
+    }
+  }
+
+  private recordDenied(flow: 'simple' | 'extended', text: string, verdict: SqlVerdict, fields: ErrorFields): void {
+    this.statements++;
+    const observer = this.host.observer;
+    if (!observer) return;
+    this.safeObserve(() => observer.statement({
+      session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' },
+    }));
+  }
+
+  // ---- server → agent ------------------------------------------------------------------------
+
+  private onUpstreamData(chunk: Buffer): void {
+    if (this.phase !== 'ready') return;
+    const error = this.backend.push(chunk, this.toClient);
+    this.flush();
+    if (error) this.fail(fatal('08P01', `upstream protocol violation: ${error.message}`), 'upstream protocol violation');
+  }
+
+  private onBackendMessage(type: number, frame: Buffer | null): Buffer[] | undefined {
+    if (frame === null) {
+      if (type === B.DataRow && this.host.observer) {
+        const head = this.inFlight[0];
+        if (head && head.batch === this.readyReceived) head.rows = (head.rows ?? 0) + 1;
+      }
+      return undefined;
+    }
+    switch (type) {
+      case B.ReadyForQuery: return this.onReadyForQuery(frame);
+      case B.CommandComplete: this.onCompletion(frame.toString('utf8', 5, frame.length - 1)); return undefined;
+      case B.EmptyQueryResponse: case B.PortalSuspended: this.onCompletion(undefined); return undefined;
+      case B.ErrorResponse: return this.onErrorResponse(frame);
+      default: return undefined;
+    }
+  }
+
+  private onReadyForQuery(frame: Buffer): Buffer[] | undefined {
+    const s = frame[5];
+    this.status = s === 0x54 ? 'T' : s === 0x45 ? 'E' : 'I';
+    const batch = this.readyReceived++;
+    for (let head = this.inFlight[0]; head && head.batch <= batch; head = this.inFlight[0]) {
+      this.inFlight.shift();
+      if (head.flow === 'simple') this.finish(head); // extended ones still here were skipped after an error
+    }
+    if (this.sentinels.size > 0) for (const [id, sentinel] of this.sentinels) if (sentinel.batch <= batch) this.sentinels.delete(id);
+    if (this.localAnswers.length === 0 || (this.localAnswers[0] as { after: number }).after !== this.readyReceived) return undefined;
+    const out = [frame];
+    while (this.localAnswers.length > 0 && (this.localAnswers[0] as { after: number }).after === this.readyReceived) {
+      out.push((this.localAnswers.shift() as { error: Buffer }).error, encodeReadyForQuery(this.status));
+    }
+    return out;
+  }
+
+  private onCompletion(tag: string | undefined): void {
+    const head = this.inFlight[0];
+    if (!head || head.batch !== this.readyReceived) return;
+    if (tag !== undefined) {
+      head.tag = tag;
+      const rows = rowsFromTag(tag);
+      if (rows !== undefined) head.rows = head.flow === 'simple' ? (head.rows ?? 0) + rows : rows;
+    }
+    if (head.flow === 'extended') { this.inFlight.shift(); this.finish(head); }
+  }
+
+  private onErrorResponse(frame: Buffer): Buffer[] | undefined {
+    const fields = decodeErrorFields(frame);
+    if (!fields) return undefined;
+    let replacement: Buffer[] | undefined;
+    const message = fields.M ?? '';
+    if (this.sentinels.size > 0 && fields.C === '26000' && message.includes(this.sentinelPrefix)) {
+      const id = /"([^"]+)"/.exec(message)?.[1];
+      const s = id === undefined ? undefined : this.sentinels.get(id);
+      if (s && id !== undefined) { this.sentinels.delete(id); replacement = [s.error]; }
+    }
+    const severity = fields.V ?? fields.S;
+    if (severity === 'FATAL' || severity === 'PANIC') this.fatalRelayed = true;
+    const head = this.inFlight[0];
+    if (head && head.batch === this.readyReceived && !replacement) {
+      head.error = { code: fields.C ?? 'XX000', message };
+      if (head.flow === 'extended') { this.inFlight.shift(); this.finish(head); }
+    }
+    return replacement;
+  }
+
+  private finish(s: InFlight): void {
+    this.statements++;
+    const observer = this.host.observer;
+    if (!observer) return;
+    const info: Parameters<PgObserver['statement']>[0] = {
+      session: this.id, text: s.text, flow: s.flow, verdict: s.verdict, durationMs: performance.now() - s.start,
+    };
+    if (s.rows !== undefined) info.rows = s.rows;
+    if (s.tag !== undefined) info.tag = s.tag;
+    if (s.error) info.error = s.error;
+    this.safeObserve(() => observer.statement(info));
+  }
+
+  // ---- I/O, failures, shutdown ---------------------------------------------------------------
+
+  private flush(): void {
+    const up = this.upstream?.socket;
+    if (this.toUpstream.length > 0 && up) {
+      const bufs = this.toUpstream; this.toUpstream = [];
+      if (!writeAll(up, bufs)) this.backpressure(this.client, up);
+    }
+    if (this.toClient.length > 0) {
+      const bufs = this.toClient; this.toClient = [];
+      if (!writeAll(this.client, bufs) && up) this.backpressure(up, this.client);
+    }
+  }
+
+  /** Stops reading `from` until `to` has drained: memory stays bounded for any result size. */
+  private backpressure(from: Socket, to: Socket): void {
+    if (from.isPaused()) return;
+    from.pause();
+    to.once('drain', () => { if (this.phase !== 'closed') from.resume(); });
+  }
+
+  private protocolViolation(error: ProtocolError): void {
+    this.host.logger?.warn({ session: this.id, error }, 'malformed frontend message');
+    this.fail(fatal('08P01', error.message), 'protocol violation');
+  }
+
+  /** Sends a final ErrorResponse to the agent and closes both sides. */
+  private fail(fields: ErrorFields, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.closeReason = reason;
+    this.toClient.push(...this.backend.inject([encodeErrorResponse(fields)]));
+    this.flush();
+    this.client.end();
+    this.close(reason);
+  }
+
+  private onUpstreamClosed(): void {
+    if (this.phase !== 'ready') return;
+    if (this.closeReason === 'client terminated') { this.client.end(); this.close(this.closeReason); return; }
+    if (this.fatalRelayed) { this.client.end(); this.close('upstream closed'); return; }
+    this.fail(fatal('08006', 'connection to the upstream server was lost'), 'upstream lost');
+  }
+
+  /** Ends the session (idempotent): closes the upstream, unregisters, reports. */
+  close(reason: string): void {
+    if (this.phase === 'closed') return;
+    const wasStarted = this.phase !== 'startup';
+    this.phase = 'closed';
+    this.unregisterKey?.();
+    const up = this.upstream?.socket;
+    if (up && !up.destroyed) up.end(TERMINATE);
+    if (!this.client.destroyed) this.client.end();
+    this.host.sessionClosed(this);
+    if (wasStarted) {
+      const observer = this.host.observer;
+      this.safeObserve(() => observer?.sessionEnded({
+        session: this.id, reason, statements: this.statements, durationMs: performance.now() - this.started,
+      }));
+    }
+  }
+
+  /** Destroys both sockets at once (proxy shutdown). */
+  destroy(): void {
+    this.close('proxy closed');
+    this.client.destroy();
+    this.upstream?.socket.destroy();
+  }
+
+  private safeObserve(f: () => void): void {
+    try { f(); } catch (err) { this.host.logger?.warn({ session: this.id, err }, 'observer failed'); }
+  }
+}
+
+/** The verdict used when the enforcer itself fails: deny, never allow by accident. */
+function failClosed(): SqlVerdict {
+  return {
+    decision: { action: 'deny', message: 'statement could not be checked (policy error)', policy: '', rule: 'enforce-error' },
+    kinds: [], tables: [], redactLiterals: true,
+  };
+}

@@ -1,0 +1,39 @@
+// Public types of the PostgreSQL proxy: options, the enforcement verdict and the observer hooks.
+import type { Logger } from 'pino';
+import type { Decision } from '@chaperone/core/decision';
+import type { UpstreamCredential, UpstreamTarget } from './auth.js';
+
+export interface SqlVerdict { decision: Decision; kinds: string[]; tables: string[]; redactLiterals: boolean }
+
+/** Recording and metrics hooks; called synchronously on the hot path, so they must not block. */
+export interface PgObserver {
+  sessionStarted(info: { id: string; client: Record<string, string> }): void;
+  statement(info: {
+    session: string; text: string; flow: 'simple' | 'extended'; verdict: SqlVerdict;
+    durationMs: number; rows?: number; tag?: string; error?: { code: string; message: string };
+  }): void;
+  sessionEnded(info: { session: string; reason: string; statements: number; durationMs: number }): void;
+}
+
+export interface PgProxyOptions {
+  listen: { host: string; port: number };
+  connectionName: string;
+  target: UpstreamTarget;
+  credential: UpstreamCredential;
+  /**
+   * Classifies and decides one message's SQL text (a simple Query's whole text, which may hold
+   * several statements, or one Parse's text). Synchronous: it runs for every statement.
+   */
+  enforce(text: string): SqlVerdict;
+  observer?: PgObserver;
+  logger?: Logger;
+}
+
+/** What a session reads from its proxy on every statement, so `update()` reaches live sessions. */
+export interface ProxySettings {
+  target: UpstreamTarget;
+  credential: UpstreamCredential;
+  enforce: (text: string) => SqlVerdict;
+  /** Bumped on every update; prepared statements decided under an older generation are decided again at Bind. */
+  generation: number;
+}
