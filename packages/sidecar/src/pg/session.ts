@@ -352,13 +352,7 @@ export class PgSession {
   }
 
   private onBackendMessage(type: number, frame: Buffer | null): Buffer[] | undefined {
-    if (frame === null) {
-      if (type === B.DataRow && this.host.observer) {
-        const head = this.inFlight[0];
-        if (head && head.batch === this.readyReceived) head.rows = (head.rows ?? 0) + 1;
-      }
-      return undefined;
-    }
+    if (frame === null) return undefined; // streamed through untouched (DataRow, CopyData, ...)
     switch (type) {
       case B.ReadyForQuery: return this.onReadyForQuery(frame);
       case B.CommandComplete: this.onCompletion(frame.toString('utf8', 5, frame.length - 1)); return undefined;
