@@ -1,0 +1,86 @@
+// Where the control plane finds the credential a Connection's secretRef names.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Credential } from '@chaperone/core/api';
+import { ChaperoneError } from '@chaperone/core/errors';
+
+export interface SecretRef {
+  name: string;
+  namespace?: string;
+}
+
+/** Resolves a secretRef; undefined when the source does not hold it. Kubernetes Secrets come later. */
+export interface CredentialSource {
+  get(ref: SecretRef): Promise<Credential | undefined>;
+}
+
+export const CREDENTIALS_ERR_FILE = 'CREDENTIALS_ERR_FILE';
+
+/** `namespace/name` first when the ref is namespaced, then the bare name. */
+function keysFor(ref: SecretRef): string[] {
+  return ref.namespace ? [`${ref.namespace}/${ref.name}`, ref.name] : [ref.name];
+}
+
+export type UserPassword = { username: string; password: string };
+
+/** Credentials from configuration: secret name → username and password. */
+export class StaticCredentialSource implements CredentialSource {
+  private readonly secrets: ReadonlyMap<string, UserPassword>;
+
+  constructor(secrets: Record<string, UserPassword>) {
+    this.secrets = new Map(Object.entries(secrets));
+  }
+
+  async get(ref: SecretRef): Promise<Credential | undefined> {
+    for (const key of keysFor(ref)) {
+      const s = this.secrets.get(key);
+      if (s) return { type: 'password', username: s.username, password: s.password };
+    }
+    return undefined;
+  }
+}
+
+const fileSchema = z.record(z.string(), z.object({ username: z.string().min(1), password: z.string() }));
+
+/**
+ * A YAML or JSON file mapping secret name → {username, password}. Read on every lookup, so a
+ * rotated file takes effect at the next exchange without a restart.
+ */
+export class FileCredentialSource implements CredentialSource {
+  constructor(readonly path: string) {}
+
+  async get(ref: SecretRef): Promise<Credential | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      throw new ChaperoneError(CREDENTIALS_ERR_FILE, `cannot read credentials file ${this.path}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    let parsed: unknown;
+    try {
+      // YAML is a superset of JSON, so one parser reads both.
+      parsed = parseYaml(text);
+    } catch (err) {
+      throw new ChaperoneError(CREDENTIALS_ERR_FILE, `credentials file ${this.path} is not YAML/JSON: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const r = fileSchema.safeParse(parsed ?? {});
+    if (!r.success) {
+      throw new ChaperoneError(CREDENTIALS_ERR_FILE, `credentials file ${this.path}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    return new StaticCredentialSource(r.data).get(ref);
+  }
+}
+
+/** Asks each source in turn; the first that holds the secret answers. */
+export class ChainedCredentialSource implements CredentialSource {
+  constructor(private readonly sources: readonly CredentialSource[]) {}
+
+  async get(ref: SecretRef): Promise<Credential | undefined> {
+    for (const source of this.sources) {
+      const c = await source.get(ref);
+      if (c) return c;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,94 @@
+// POST /v1/exchange: a sidecar trades its service-account token for a grant, its policy bundle
+// and the credentials of its connections.
+import type { FastifyPluginAsync } from 'fastify';
+import type { Credential, ExchangeRequest, ExchangeResponse } from '@chaperone/core/api';
+import { isChaperoneError } from '@chaperone/core/errors';
+import type { CredentialSource } from '../credentials/source.js';
+import { cpError } from '../errors.js';
+import type { GrantAuthority } from '../grants.js';
+import type { TokenVerifier } from '../identity/verifier.js';
+import { failureReason, type ControlPlaneMetrics } from '../metrics.js';
+import type { PolicyState } from '../policies/state.js';
+import { bundleSchema, errorResponses, identitySchema } from './schemas.js';
+
+export interface ExchangeOptions {
+  verifier: TokenVerifier;
+  policies: PolicyState;
+  credentials: CredentialSource;
+  grants: GrantAuthority;
+  metrics: ControlPlaneMetrics;
+}
+
+const credentialSchema = {
+  type: 'object',
+  required: ['type', 'username', 'password'],
+  properties: { type: { type: 'string', enum: ['password'] }, username: { type: 'string' }, password: { type: 'string' } },
+} as const;
+
+export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, opts) => {
+  const { verifier, policies, credentials, grants, metrics } = opts;
+
+  app.post<{ Body: ExchangeRequest }>('/v1/exchange', {
+    schema: {
+      summary: 'Exchange a service-account token for a grant, a policy bundle and credentials',
+      tags: ['sidecar'],
+      body: {
+        type: 'object',
+        required: ['token'],
+        additionalProperties: false,
+        properties: {
+          token: { type: 'string', minLength: 1 },
+          connections: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'restrict to these connections' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['grant', 'expiresAt', 'identity', 'bundle', 'credentials'],
+          properties: {
+            grant: { type: 'string' },
+            expiresAt: { type: 'string', format: 'date-time' },
+            identity: identitySchema,
+            bundle: bundleSchema,
+            credentials: { type: 'object', additionalProperties: credentialSchema },
+          },
+        },
+        ...errorResponses(400, 401, 403, 503),
+      },
+    },
+  }, async (request): Promise<ExchangeResponse> => {
+    let identity;
+    try {
+      identity = await verifier.verify(request.body.token);
+    } catch (err) {
+      metrics.exchanges.inc({ result: 'invalid_token' });
+      if (isChaperoneError(err)) metrics.tokenFailures.inc({ reason: failureReason(err.code) });
+      throw err;
+    }
+    const bundle = policies.bundleFor(identity, request.body.connections);
+    if (!bundle) {
+      metrics.exchanges.inc({ result: 'no_policy' });
+      throw cpError('EXCHANGE_ERR_NO_POLICY', `no AccessPolicy names service account ${identity.namespace}/${identity.serviceAccount}`);
+    }
+    const creds: Record<string, Credential> = {};
+    for (const conn of bundle.connections) {
+      const ref = conn.spec.credentials.secretRef;
+      let credential: Credential | undefined;
+      try {
+        credential = await credentials.get(ref);
+      } catch (err) {
+        metrics.exchanges.inc({ result: 'credential_missing' });
+        throw cpError('EXCHANGE_ERR_CREDENTIAL_MISSING', `credentials for connection ${conn.metadata.name}: ${(err as Error).message}`);
+      }
+      if (!credential) {
+        metrics.exchanges.inc({ result: 'credential_missing' });
+        throw cpError('EXCHANGE_ERR_CREDENTIAL_MISSING', `no credential source holds secret ${ref.name} of connection ${conn.metadata.name}`);
+      }
+      creds[conn.metadata.name] = credential;
+    }
+    const { grant, expiresAt } = await grants.issueGrant(identity, request.body.connections);
+    metrics.exchanges.inc({ result: 'ok' });
+    request.log.info({ identity, bundle: bundle.version, connections: Object.keys(creds) }, 'exchange');
+    return { grant, expiresAt: expiresAt.toISOString(), identity, bundle, credentials: creds };
+  });
+};

@@ -1,0 +1,115 @@
+// Runs the control plane: store (embedded PostgreSQL unless databaseUrl), keys, policies, app, listen.
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { loadPolicyFiles, validateUniqueNames } from '@chaperone/core/policy/load';
+import type { PolicyDoc } from '@chaperone/core/policy/types';
+import { buildApp } from './app.js';
+import { parseControlPlaneConfig, type ControlPlaneConfigInput } from './config.js';
+import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, type UserPassword } from './credentials/source.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
+import { cpError } from './errors.js';
+import { GrantAuthority } from './grants.js';
+import { DevIssuer } from './identity/dev-issuer.js';
+import { noVerifier, type TokenVerifier } from './identity/verifier.js';
+import { createMetrics } from './metrics.js';
+import { PolicyState, type ReloadResult } from './policies/state.js';
+import { PostgresStore } from './store/postgres-store.js';
+
+export interface RunOptions {
+  /** In-memory documents added to the policy files (the local stack's `demo` Connection). */
+  extraDocs?: readonly PolicyDoc[];
+  /** Credentials added to config's static ones (secret name → username/password). */
+  extraCredentials?: Record<string, UserPassword>;
+  /** Verifies exchange tokens; defaults to the dev issuer when enabled. (TokenReview slots in here.) */
+  verifier?: TokenVerifier;
+  /** Progress lines for people, e.g. embedded PostgreSQL start-up; defaults to stderr. */
+  progress?: (line: string) => void;
+  /** Reload policies on SIGHUP while running (default true). */
+  reloadOnSighup?: boolean;
+}
+
+export interface RunningControlPlane {
+  url: string;
+  app: FastifyInstance;
+  reloadPolicies(): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
+
+export async function runControlPlane(input: ControlPlaneConfigInput, options: RunOptions = {}): Promise<RunningControlPlane> {
+  const parsed = parseControlPlaneConfig(input);
+  if (!parsed.ok) throw cpError('CONFIG_ERR_INVALID', `invalid control-plane configuration: ${parsed.error}`);
+  const config = parsed.config;
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: config.dataDir, progress: options.progress });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+    }
+    const store = await PostgresStore.open(databaseUrl);
+    cleanups.push(() => store.close());
+
+    const grants = await GrantAuthority.create(store, config.grantTtl);
+    const devIssuer = config.devIssuer ? await DevIssuer.create(store) : undefined;
+    const extraDocs = options.extraDocs ?? [];
+    const extraConnectionNames = extraDocs.filter((d) => d.kind === 'Connection').map((d) => d.metadata.name);
+    const policies = new PolicyState(async () => {
+      const fromFiles = config.policyPaths.length > 0 ? await loadPolicyFiles(config.policyPaths, { extraConnectionNames }) : [];
+      const all = [...extraDocs, ...fromFiles];
+      validateUniqueNames(all);
+      return all;
+    });
+    const loaded = await policies.reload();
+    if (!loaded.ok) throw cpError('CONFIG_ERR_INVALID', `cannot load policies: ${loaded.error}`);
+    cleanups.push(async () => policies.close());
+
+    const credentials = new ChainedCredentialSource([
+      new StaticCredentialSource({ ...config.credentials.static, ...options.extraCredentials }),
+      ...config.credentials.files.map((f) => new FileCredentialSource(f)),
+    ]);
+    const https = config.tls
+      ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+      : undefined;
+
+    const app = await buildApp({
+      config,
+      store,
+      policies,
+      credentials,
+      grants,
+      verifier: options.verifier ?? devIssuer ?? noVerifier,
+      devIssuer,
+      metrics: createMetrics(),
+      logger: { level: config.logLevel },
+      https,
+    });
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `${https ? 'https' : 'http'}://${host}:${address.port}`;
+
+    if (options.reloadOnSighup !== false) {
+      const onHup = (): void => {
+        void policies.reload().then((r) => {
+          if (r.ok) app.log.info({ documents: r.documents, changed: r.changed }, 'policies reloaded');
+          else app.log.error({ error: r.error }, 'policy reload failed; keeping the previous policies');
+        });
+      };
+      process.on('SIGHUP', onHup);
+      cleanups.push(async () => { process.off('SIGHUP', onHup); });
+    }
+
+    let closing: Promise<void> | undefined;
+    return { url, app, reloadPolicies: () => policies.reload(), close: () => (closing ??= closeAll()) };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
