@@ -120,6 +120,23 @@ const cases: Case[] = [
     ] as const).map(([name, c, expect]) => ({ name, yaml, c, expect }));
   })(),
 
+  // Allow rules must cover everything a statement does; deny rules catch anything it does.
+  ...((): Case[] => {
+    const yaml = policy('p', `  rules:
+    - { action: allow, match: { statements: [select] } }
+    - { action: allow, match: { tables: [stats, "report_*"] } }
+    - { action: allow, match: { statements: [insert, select], functions: [now] } }`);
+    return ([
+      ['a nested delete is not covered by allow select', q(st(['select', 'delete'], ['orders'])), { action: 'deny', rule: 'default', message: 'statement kind "select" is not allowed by any rule of policy p (default deny)' }],
+      ['insert … values (a nested select) needs insert and select', q(st(['insert', 'select'], ['t'], ['now'])), { action: 'allow', rule: 'p#2' }],
+      ['every touched table must be allowed', q(st('update', ['stats', 'report_daily'])), { action: 'allow', rule: 'p#1' }],
+      ['one table outside the allowed ones', q(st('update', ['stats', 'secrets'])), { action: 'deny', rule: 'default' }],
+      ['an allow tables rule needs a table', q(st('create')), { action: 'deny', rule: 'default' }],
+      ['every called function must be allowed', q(st('insert', ['t'], ['now', 'pg_sleep'])), { action: 'deny', rule: 'default' }],
+      ['an allow functions rule needs a function call', q(st('insert', ['t'])), { action: 'deny', rule: 'default' }],
+    ] as const).map(([name, c, expect]) => ({ name, yaml, c, expect }));
+  })(),
+
   // A bare name may resolve to any schema on the search_path, which policy cannot see.
   ...((): Case[] => {
     const yaml = policy('p', '  rules: [{ action: deny, match: { tables: ["audit*.*"] } }]\n  default: allow');

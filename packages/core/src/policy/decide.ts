@@ -144,11 +144,22 @@ export function decideStatement(compiled: CompiledPolicy, s: StatementFacts): De
   return { action: 'allow', policy: compiled.policies[0] ?? '', rule: 'default' };
 }
 
-/** A rule matches when every criterion it gives matches the statement. */
+/**
+ * A rule matches when every criterion it gives matches the statement. Restrictive rules (deny,
+ * approve) catch a statement when ANY of its kinds (nested ones too), tables or functions
+ * matches. An allow rule must cover ALL of them: otherwise `allow select` under `default: deny`
+ * would let `WITH d AS (DELETE ...) SELECT ...` through, and `allow tables [stats]` would let
+ * `SELECT ... FROM stats, secrets` through.
+ */
 export function matchRule(r: CompiledRule, s: StatementFacts): RuleHit | undefined {
+  return r.action === 'allow' ? matchAll(r, s) : matchAny(r, s);
+}
+
+function matchAny(r: CompiledRule, s: StatementFacts): RuleHit | undefined {
   let kind: StatementKind | undefined = s.kinds[0];
   if (r.kinds !== undefined) {
-    kind = s.kinds.find((k) => r.kinds!.has(k));
+    const kinds = r.kinds;
+    kind = s.kinds.find((k) => kinds.has(k));
     if (kind === undefined) return undefined;
   }
   const hit: RuleHit = { kind: kind ?? 'other' };
@@ -159,6 +170,23 @@ export function matchRule(r: CompiledRule, s: StatementFacts): RuleHit | undefin
   }
   if (r.functions !== undefined) {
     const fn = firstMatch(r.functions, s.functions);
+    if (fn === undefined) return undefined;
+    hit.function = fn;
+  }
+  return hit;
+}
+
+function matchAll(r: CompiledRule, s: StatementFacts): RuleHit | undefined {
+  const kinds = r.kinds;
+  if (kinds !== undefined && (s.kinds.length === 0 || !s.kinds.every((k) => kinds.has(k)))) return undefined;
+  const hit: RuleHit = { kind: s.kinds[0] ?? 'other' };
+  if (r.tables !== undefined) {
+    const table = everyMatch(r.tables, s.tables);
+    if (table === undefined) return undefined;
+    hit.table = table;
+  }
+  if (r.functions !== undefined) {
+    const fn = everyMatch(r.functions, s.functions);
     if (fn === undefined) return undefined;
     hit.function = fn;
   }
@@ -184,6 +212,17 @@ function firstMatch(matcher: NameMatcher, names: readonly string[]): { name: str
     if (pattern !== undefined) return { name, pattern };
   }
   return undefined;
+}
+
+// At least one name, and every name matched; the first one is reported.
+function everyMatch(matcher: NameMatcher, names: readonly string[]): { name: string; pattern: string } | undefined {
+  let first: { name: string; pattern: string } | undefined;
+  for (const name of names) {
+    const pattern = matcher(name);
+    if (pattern === undefined) return undefined;
+    first ??= { name, pattern };
+  }
+  return first;
 }
 
 function touchesMasked(compiled: CompiledPolicy, s: StatementFacts): boolean {
