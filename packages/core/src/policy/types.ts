@@ -74,6 +74,7 @@ export interface AccessPolicySpec {
   subjects: Subject[];
   connections: string[];
   rules: Rule[];
+  /** What no rule matches gets. Omitted in YAML it is `deny` (fail closed; policy/schema.ts). */
   default: 'allow' | 'deny';
 }
 
