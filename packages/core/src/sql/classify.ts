@@ -29,6 +29,11 @@ export function classifySql(text: string): Classification {
   } catch (err) {
     return { ok: false, error: describeParseError(err) };
   }
+  return classifyTree(tree);
+}
+
+/** Facts of an already parsed tree (libpg-query's JSON); exported so tests can feed odd trees. */
+export function classifyTree(tree: unknown): Classification {
   const stmts = isObject(tree) ? tree['stmts'] : undefined;
   if (stmts === undefined) return { ok: true, statements: [] };
   if (!Array.isArray(stmts)) return { ok: false, error: 'parse tree without a statement list' };
