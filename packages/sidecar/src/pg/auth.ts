@@ -113,7 +113,8 @@ function readSslAnswer(s: Socket): Promise<'S' | 'N' | Error> {
 }
 
 function upgradeTls(s: Socket, target: UpstreamTarget, mode: SslMode): Promise<TLSSocket | Error> {
-  const options: ConnectionOptions = { socket: s };
+  // `host` is what the certificate is checked against; without it node would check 'localhost'.
+  const options: ConnectionOptions = { socket: s, host: target.host };
   if (isIP(target.host) === 0) options.servername = target.host;
   if (target.ca) options.ca = target.ca;
   if (mode === 'verify-full') options.rejectUnauthorized = true;
