@@ -2,7 +2,7 @@
 // what is stored, problems recorded on the session and reported — records are always kept.
 import type { RecordsResult } from '@chaperone/core/api';
 import { verifyChain } from '@chaperone/core/records/chain';
-import type { Identity, SessionRecord } from '@chaperone/core/records/types';
+import type { Identity, SessionRecord, SessionStartEvent } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
 import type { SessionTx, SessionUpdate, Store } from '../store/store.js';
@@ -18,6 +18,9 @@ export type Broken = RecordsResult['broken'][number];
 export async function ingestBatch(store: Store, owner: Identity, records: readonly SessionRecord[]): Promise<RecordsResult> {
   const bySession = new Map<string, SessionRecord[]>();
   for (const r of records) {
+    if (r.event.type === 'session.start' && !wellFormedStart(r.event)) {
+      throw cpError('API_ERR_VALIDATION', `record ${r.session}#${r.seq}: session.start needs protocol, connection and identity {namespace, serviceAccount}`);
+    }
     if (r.event.type === 'session.start' && !sameIdentity(r.event.identity, owner)) {
       throw cpError('RECORDS_ERR_FORBIDDEN', `session ${r.session} was started by another identity than this grant's`);
     }
@@ -90,6 +93,13 @@ function summarise(fresh: readonly SessionRecord[], broken: readonly Broken[]): 
   const firstBroken = broken[0];
   if (firstBroken) change.chainError = `${firstBroken.reason} at seq ${firstBroken.seq}`;
   return change;
+}
+
+/** The JSON schema checks only the event's type; these fields feed the session row. */
+function wellFormedStart(e: Partial<SessionStartEvent>): boolean {
+  const id = e.identity as Partial<Identity> | undefined;
+  return typeof e.protocol === 'string' && typeof e.connection === 'string' && typeof id === 'object' && id !== null
+    && typeof id.namespace === 'string' && typeof id.serviceAccount === 'string';
 }
 
 function contiguousRuns(sorted: readonly SessionRecord[]): SessionRecord[][] {
