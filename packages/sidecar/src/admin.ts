@@ -14,7 +14,10 @@ export interface AdminServerOptions {
 }
 
 export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger | undefined, disableRequestLogging: true });
+  // Request logs stay below warn: Prometheus scrapes and kubelet probes would drown everything else.
+  const parent = opts.logger;
+  const logger = parent?.child({ component: 'admin' }, { level: parent.levelVal > 40 ? parent.level : 'warn' });
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger | undefined });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = opts.readiness();

@@ -1,12 +1,13 @@
-// A small real HTTP server that speaks the control plane's POST /v1/records for the sidecar's
-// unit tests. The real control plane is written in another package and is covered by the
+// A small real HTTP server that speaks the control plane's POST /v1/records (plus a minimal
+// /v1/exchange and /v1/bundle long-poll) for the sidecar's unit tests. The real control plane is written in another package and is covered by the
 // integration tests under test/; this one lets the recorder's tests go down, hang, refuse and
 // come back on demand, which a real control plane cannot be told to do.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyChain } from '@chaperone/core/records/chain';
-import type { RecordsBatch, RecordsResult } from '@chaperone/core/api';
+import type { ExchangeResponse, RecordsBatch, RecordsResult } from '@chaperone/core/api';
+import type { PolicyBundle } from '@chaperone/core/policy/types';
 import type { SessionRecord } from '@chaperone/core/records/types';
 
 /** What the server does with the next requests. */
@@ -21,6 +22,11 @@ export class RecordsServer {
   readonly batchSizes: number[] = [];
   readonly seenGrants: string[] = [];
   duplicates = 0;
+  /** POST /v1/exchange answers this (with the current bundle), or 503 while undefined. */
+  exchangeResponse: Omit<ExchangeResponse, 'bundle'> | undefined;
+  readonly exchangedTokens: string[] = [];
+  private bundle: PolicyBundle = { version: 'empty', connections: [], policies: [] };
+  private bundleWaiters = new Set<() => void>();
   private server: Server;
   private port = 0;
   private readonly hanging = new Set<ServerResponse>();
@@ -60,6 +66,13 @@ export class RecordsServer {
     await this.listen(this.port);
   }
 
+  /** Publishes a new bundle; waiting long-polls answer at once. */
+  setBundle(bundle: PolicyBundle): void {
+    this.bundle = bundle;
+    for (const wake of this.bundleWaiters) wake();
+    this.bundleWaiters.clear();
+  }
+
   /** Answers the requests held in `hang` mode with 503. */
   releaseHanging(): void {
     for (const res of this.hanging) send(res, 503, { error: { code: 'TEST_ERR_HUNG', message: 'released' } });
@@ -83,6 +96,8 @@ export class RecordsServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (req.method === 'POST' && req.url === '/v1/exchange') return this.exchange(Buffer.concat(chunks).toString('utf8'), res);
+    if (req.method === 'GET' && req.url?.startsWith('/v1/bundle?')) return this.pollBundle(req.url, res);
     if (req.method !== 'POST' || req.url !== '/v1/records') return send(res, 404, { error: { code: 'TEST_ERR_NOT_FOUND', message: req.url ?? '' } });
     const grant = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     this.seenGrants.push(grant);
@@ -113,6 +128,21 @@ export class RecordsServer {
     }
     this.broken.push(...result.broken);
     send(res, 200, result);
+  }
+
+  private exchange(body: string, res: ServerResponse): void {
+    this.exchangedTokens.push((JSON.parse(body) as { token: string }).token);
+    if (!this.exchangeResponse) return send(res, 503, { error: { code: 'STORE_ERR_DOWN', message: 'not yet' } });
+    send(res, 200, { ...this.exchangeResponse, bundle: this.bundle });
+  }
+
+  private pollBundle(url: string, res: ServerResponse): void {
+    const q = new URL(url, 'http://x').searchParams;
+    if (q.get('version') !== this.bundle.version) return send(res, 200, this.bundle);
+    const wake = () => { clearTimeout(timer); send(res, 200, this.bundle); };
+    const timer = setTimeout(() => { this.bundleWaiters.delete(wake); res.writeHead(304).end(); }, Number(q.get('wait') ?? 30) * 1000);
+    this.bundleWaiters.add(wake);
+    res.on('close', () => { clearTimeout(timer); this.bundleWaiters.delete(wake); });
   }
 }
 
