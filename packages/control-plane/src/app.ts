@@ -34,6 +34,8 @@ export interface AppDeps {
   /** fastify's logger option (pino); off unless given. */
   logger?: FastifyServerOptions['logger'];
   https?: { cert: Buffer; key: Buffer };
+  /** Called for every route as it is added (the OpenAPI drift test lists routes with it). */
+  onRoute?: (route: { method: string | string[]; url: string; hidden: boolean }) => void;
 }
 
 declare module 'fastify' {
@@ -51,6 +53,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
   const shutdown = new AbortController();
 
+  if (deps.onRoute) {
+    const onRoute = deps.onRoute;
+    app.addHook('onRoute', (r) => onRoute({ method: r.method, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true }));
+  }
   app.decorate('reloadPolicies', () => deps.policies.reload());
   // Long polls answer now rather than holding shutdown for their full wait.
   app.addHook('preClose', async () => shutdown.abort());

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PolicyDoc } from '@chaperone/core/policy/types';
 import type { Identity } from '@chaperone/core/records/types';
-import { buildApp } from '../app.js';
+import { buildApp, type AppDeps } from '../app.js';
 import { StaticCredentialSource, type UserPassword } from '../credentials/source.js';
 import { GrantAuthority } from '../grants.js';
 import { DevIssuer } from '../identity/dev-issuer.js';
@@ -28,6 +28,7 @@ export async function buildTestApp(databaseUrl: string, init: {
   secrets?: Record<string, UserPassword>;
   adminToken?: string;
   grantTtlSeconds?: number;
+  onRoute?: AppDeps['onRoute'];
 }): Promise<TestApp> {
   const store = await PostgresStore.open(databaseUrl);
   let docs = init.docs;
@@ -40,6 +41,7 @@ export async function buildTestApp(databaseUrl: string, init: {
     config: { adminToken: init.adminToken, bodyLimitBytes: 8 * 1024 * 1024 },
     store, policies, grants, metrics, verifier: issuer, devIssuer: issuer,
     credentials: new StaticCredentialSource(init.secrets ?? {}),
+    onRoute: init.onRoute,
   });
   return {
     app, store, issuer, grants, metrics,
