@@ -63,7 +63,7 @@ test('texts the lexer cannot be certain about are not cacheable', () => {
 test('keys are not valid SQL and cannot be confused with text', () => {
   const key = shapeKey("select 'x', 1, 1.5");
   assert.ok(key !== null);
-  assert.ok(!key.includes("'x'") && /[\u0001-\u0003]/.test(key));
+  assert.ok(!key.includes("'x'") && ['\u0001', '\u0002', '\u0003'].every((mark) => key.includes(mark)));
   assert.equal(shapeKey('select "a\u0001"'), null); // control characters refused even in identifiers
 });
 
