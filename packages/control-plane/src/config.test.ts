@@ -1,0 +1,39 @@
+// Configuration parsing: defaults, durations and refusals as values.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { defaultDataDir, parseControlPlaneConfig, parseDurationSeconds } from './config.js';
+
+test('an empty configuration gets the local-stack defaults', () => {
+  const r = parseControlPlaneConfig({});
+  assert.ok(r.ok);
+  assert.deepEqual(r.config.listen, { host: '127.0.0.1', port: 7443 });
+  assert.equal(r.config.grantTtl, 900);
+  assert.equal(r.config.devIssuer, false);
+  assert.equal(r.config.databaseUrl, undefined);
+  assert.equal(r.config.tls, undefined);
+  assert.equal(r.config.bodyLimitBytes, 8 * 1024 * 1024);
+  assert.deepEqual(r.config.credentials, { static: {}, files: [] });
+});
+
+test('the data dir follows XDG_DATA_HOME', () => {
+  assert.equal(defaultDataDir({ XDG_DATA_HOME: '/x/share' }), '/x/share/chaperone/control-plane');
+  assert.match(defaultDataDir({ HOME: '/h' }), new RegExp(`${join('.local', 'share', 'chaperone', 'control-plane')}$`));
+});
+
+test('durations', () => {
+  const table: [string | number, number | undefined][] = [
+    ['15m', 900], ['30s', 30], ['1h', 3600], ['500ms', 0.5], ['90', 90], [120, 120],
+    ['', undefined], ['15 minutes', undefined], ['-1m', undefined], [0, undefined], ['0s', undefined], [Number.NaN, undefined],
+  ];
+  for (const [input, want] of table) assert.equal(parseDurationSeconds(input), want, String(input));
+  const r = parseControlPlaneConfig({ grantTtl: '1h' });
+  assert.ok(r.ok && r.config.grantTtl === 3600);
+});
+
+test('malformed configuration is a value naming each bad field', () => {
+  const r = parseControlPlaneConfig({ listen: { port: -1 }, tls: { certFile: 'c' }, adminToken: 'short', credentials: { static: { x: { password: 'p' } } } });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  for (const field of ['listen.port', 'tls.keyFile', 'adminToken', 'credentials.static.x.username']) assert.match(r.error, new RegExp(field.replace(/\./g, '\\.')), field);
+});
