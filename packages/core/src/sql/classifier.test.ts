@@ -45,6 +45,17 @@ test('the cache is a bounded LRU: the least recently used shape goes first', () 
   assert.equal(c.stats().size, 2);
 });
 
+test('a shape in steady use survives a stream of new shapes', () => {
+  const c = new SqlClassifier({ maxEntries: 4 });
+  const hot = c.classify('select hot from t where a = 1');
+  for (let i = 0; i < 50; i++) {
+    c.classify(`select cold${i} from t`);
+    assert.equal(c.classify(`select hot from t where a = ${i}`), hot, `round ${i}`);
+    assert.ok(c.stats().size <= 4);
+  }
+  assert.equal(c.stats().misses, 51);
+});
+
 test('a nonsensical bound falls back to the default', () => {
   const c = new SqlClassifier({ maxEntries: 0 });
   c.classify('select 1');

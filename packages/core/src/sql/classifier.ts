@@ -11,6 +11,12 @@ export interface SqlClassifierStats {
   size: number;
 }
 
+interface Entry {
+  readonly classification: Classification;
+  /** Value of the insertion counter when this entry was last (re)inserted. */
+  at: number;
+}
+
 /**
  * Classifies each distinct statement shape once. The same Classification object comes back for
  * every text of a shape, so callers may cache further work (decide()) by object identity.
@@ -20,8 +26,10 @@ export interface SqlClassifierStats {
  */
 export class SqlClassifier {
   readonly #maxEntries: number;
-  // A Map iterates in insertion order: re-inserting on a hit keeps the oldest entry first.
-  readonly #entries = new Map<string, Classification>();
+  readonly #refreshAfter: number;
+  // A Map iterates in insertion order, so the first key is the least recently (re)inserted.
+  readonly #entries = new Map<string, Entry>();
+  #inserted = 0;
   #hits = 0;
   #misses = 0;
   #uncacheable = 0;
@@ -29,6 +37,7 @@ export class SqlClassifier {
   constructor(opts: { maxEntries?: number } = {}) {
     const max = opts.maxEntries ?? 10_000;
     this.#maxEntries = Number.isInteger(max) && max > 0 ? max : 10_000;
+    this.#refreshAfter = Math.max(1, Math.floor(this.#maxEntries / 2));
   }
 
   classify(text: string): Classification {
@@ -37,26 +46,36 @@ export class SqlClassifier {
       this.#uncacheable++;
       return classifySql(text);
     }
-    const cached = this.#entries.get(key);
-    if (cached !== undefined) {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
       this.#hits++;
-      this.#entries.delete(key);
-      this.#entries.set(key, cached);
-      return cached;
+      // LRU by re-insertion, done lazily: only an entry in the older half of the insertion order
+      // moves to the end. Re-inserting on every hit costs more than the whole lookup (V8 compacts
+      // a Map's table after deletions), and a hot entry in the newer half cannot be evicted yet.
+      if (this.#inserted - entry.at >= this.#refreshAfter) {
+        this.#entries.delete(key);
+        this.#insert(key, entry);
+      }
+      return entry.classification;
     }
     this.#misses++;
-    const result = classifySql(text);
-    if (result.ok) {
+    const classification = classifySql(text);
+    if (classification.ok) {
       if (this.#entries.size >= this.#maxEntries) {
         const oldest = this.#entries.keys().next();
         if (!oldest.done) this.#entries.delete(oldest.value);
       }
-      this.#entries.set(key, result);
+      this.#insert(key, { classification, at: 0 });
     }
-    return result;
+    return classification;
   }
 
   stats(): SqlClassifierStats {
     return { hits: this.#hits, misses: this.#misses, uncacheable: this.#uncacheable, size: this.#entries.size };
+  }
+
+  #insert(key: string, entry: Entry): void {
+    entry.at = ++this.#inserted;
+    this.#entries.set(key, entry);
   }
 }
