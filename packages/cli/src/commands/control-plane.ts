@@ -1,0 +1,53 @@
+// `chaperone control-plane`: flags and environment → ControlPlaneConfig → the server.
+import { parseControlPlaneConfig, type ControlPlaneConfigInput } from '@chaperone/control-plane/config';
+import { runControlPlane } from '@chaperone/control-plane/server';
+import { ChaperoneError } from '@chaperone/core/errors';
+import { parse, parseListen, untilSignal, type Command } from './command.js';
+
+const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--admin-token TOKEN] [--log-level LEVEL]';
+
+export const controlPlane: Command = {
+  summary: 'run the control plane',
+  usage: USAGE,
+  async run(args) {
+    const env = process.env;
+    const { values } = parse(args, {
+      listen: { type: 'string' },
+      'database-url': { type: 'string' },
+      'data-dir': { type: 'string' },
+      policy: { type: 'string', multiple: true },
+      credentials: { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'dev-issuer': { type: 'boolean' },
+      'admin-token': { type: 'string' },
+      'log-level': { type: 'string' },
+    }, USAGE);
+    if (values.help) {
+      process.stdout.write(`usage: ${USAGE}\n`);
+      return 0;
+    }
+    const listen = values.listen ?? env.CHAPERONE_LISTEN;
+    const cert = values['tls-cert'];
+    const key = values['tls-key'];
+    if ((cert === undefined) !== (key === undefined)) throw new ChaperoneError('CLI_ERR_USAGE', '--tls-cert and --tls-key go together');
+    const input: ControlPlaneConfigInput = {
+      listen: listen ? parseListen(listen) : undefined,
+      tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
+      databaseUrl: values['database-url'] ?? env.CHAPERONE_DATABASE_URL,
+      dataDir: values['data-dir'] ?? env.CHAPERONE_DATA_DIR,
+      policyPaths: values.policy ?? (env.CHAPERONE_POLICY ? env.CHAPERONE_POLICY.split(':') : []),
+      credentials: { static: {}, files: values.credentials ?? (env.CHAPERONE_CREDENTIALS ? [env.CHAPERONE_CREDENTIALS] : []) },
+      devIssuer: values['dev-issuer'] ?? false,
+      adminToken: values['admin-token'] ?? env.CHAPERONE_ADMIN_TOKEN,
+      logLevel: values['log-level'] as ControlPlaneConfigInput['logLevel'],
+    };
+    const parsed = parseControlPlaneConfig(JSON.parse(JSON.stringify(input)));
+    if (!parsed.ok) throw new ChaperoneError('CLI_ERR_CONFIG', `invalid configuration: ${parsed.error}`);
+    const cp = await runControlPlane(parsed.config, { progress: (line) => process.stderr.write(`chaperone control-plane: ${line}\n`) });
+    process.stderr.write(`chaperone control-plane: listening on ${cp.url}\n`);
+    await untilSignal();
+    await cp.close();
+    return 0;
+  },
+};

@@ -1,0 +1,34 @@
+// The chaperone command line: one binary that runs every part and the operator commands.
+import { ChaperoneError } from '@chaperone/core/errors';
+import { COMMANDS, usage } from './commands/index.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    process.stdout.write(usage());
+    return first === undefined ? 2 : 0;
+  }
+  // Two-word commands (`policy check`, `sessions list`) are looked up before one-word ones.
+  const second = rest[0];
+  const two = second !== undefined ? COMMANDS[`${first} ${second}`] : undefined;
+  const command = two ?? COMMANDS[first];
+  if (!command) {
+    process.stderr.write(`chaperone: unknown command "${first}${second ? ` ${second}` : ''}"\n\n${usage()}`);
+    return 2;
+  }
+  return command.run(two ? rest.slice(1) : rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ChaperoneError) {
+      process.stderr.write(`chaperone: ${err.message} [${err.code}]\n`);
+    } else {
+      process.stderr.write(`chaperone: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);
