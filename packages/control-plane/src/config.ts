@@ -1,12 +1,10 @@
 // The control plane's configuration: one zod schema, with the defaults a local stack needs.
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { defaultDataDir as coreDefaultDataDir } from '@chaperone/core/paths';
 import { z } from 'zod';
 
-/** `${XDG_DATA_HOME:-~/.local/share}/chaperone/control-plane` */
+/** See @chaperone/core/paths: XDG data home, or /var/lib/chaperone for root. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_DATA_HOME'] || join(homedir(), '.local', 'share');
-  return join(base, 'chaperone', 'control-plane');
+  return coreDefaultDataDir('control-plane', env);
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };

@@ -86,7 +86,8 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       verifier: options.verifier ?? devIssuer ?? noVerifier,
       devIssuer,
       metrics: createMetrics(),
-      logger: { level: config.logLevel },
+      // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).
+      logger: { level: config.logLevel, stream: process.stderr },
       https,
     });
     cleanups.push(() => app.close());

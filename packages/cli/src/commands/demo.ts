@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
-import { join } from 'node:path';
-import { defaultDevDataDir, startDevStack } from '../dev/stack.js';
+import { defaultDataDir } from '@chaperone/core/paths';
+import { startDevStack } from '../dev/stack.js';
 import { apiGet } from '../operator-client.js';
 import { formatSessionDetail, table } from './sessions.js';
 import { parse, type Command } from './command.js';
@@ -38,7 +38,7 @@ export const demo: Command = {
     const stack = await startDevStack({
       policyPaths: [DEMO_POLICY],
       identity: { namespace: 'dev', serviceAccount: 'agent' },
-      dataDir: values['data-dir'] ?? join(defaultDevDataDir(), '..', 'demo'),
+      dataDir: values['data-dir'] ?? defaultDataDir('demo'),
       progress: (line) => process.stderr.write(`  … ${line}\n`),
     });
     let failures = 0;

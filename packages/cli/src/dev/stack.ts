@@ -3,10 +3,10 @@
 import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { homedir } from 'node:os';
 import postgres from 'postgres';
 import type { ConnectionDoc } from '@chaperone/core/policy/types';
 import { API_VERSION } from '@chaperone/core/policy/types';
+import { defaultDataDir } from '@chaperone/core/paths';
 import type { Identity } from '@chaperone/core/records/types';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@chaperone/control-plane/embedded';
 import { runControlPlane } from '@chaperone/control-plane/server';
@@ -40,7 +40,7 @@ const DEMO_SECRET = 'demo-db';
 const DEMO_USER = 'demo_owner';
 
 export function defaultDevDataDir(): string {
-  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'chaperone', 'dev');
+  return defaultDataDir('dev');
 }
 
 /** A secret kept in the data folder across runs, readable by its owner only. */
