@@ -78,8 +78,8 @@ const statements: { sql: string; who?: typeof bot; action: string; rule: string;
   { sql: "select pg_read_file('/etc/passwd')", action: 'deny', rule: 'no-files#0', text: [/matches deny no-files#0\n {2}matches allow support-agents#0\n {2}→ deny \(no-files#0\)/] },
   { sql: "select pg_read_file('/etc/passwd')", who: other, action: 'allow', rule: 'support-agents#0', text: [/→ allow/] },
   { sql: 'select 1; delete from orders where id = 1', action: 'approve', rule: 'support-agents#2', text: [/statement 2: kinds delete; tables orders/, /approvers group:dba, timeout 600s/] },
-  // PostgreSQL parses VALUES as a nested select: `allow select` does not cover the insert.
-  { sql: 'insert into orders values (1)', action: 'deny', rule: 'default', text: [/kinds insert, select/, /no rule matches/, /default deny/] },
+  // A bare VALUES list reads nothing: the insert is its only kind, and `allow select` does not cover it.
+  { sql: 'insert into orders values (1)', action: 'deny', rule: 'default', text: [/kinds insert\b/, /no rule matches/, /default deny/] },
   { sql: 'with d as (delete from orders returning *) select * from d', action: 'approve', rule: 'support-agents#2', text: [/matches approve support-agents#2\n {2}→ approve/] },
   { sql: 'insert into orders values (1)', who: other, action: 'allow', rule: 'default', text: [/no rule matches/] },
   { sql: 'selec 1', action: 'deny', rule: 'unclassified', text: [/the parser could not classify the text: /] },

@@ -15,7 +15,9 @@ const CASES: [sql: string, expected: StatementFacts[]][] = [
   ['select * from cat.sch.tbl', [facts(['select'], ['cat.sch.tbl'])]],
   ['select now(), pg_catalog.lower(x), "MyFn"(1) from t', [facts(['select'], ['t'], ['now', 'pg_catalog.lower', 'MyFn'])]],
   ['select 1; drop table t', [facts(['select']), facts(['drop'], ['t'])]],
-  ['insert into t (a) values (1) returning a', [facts(['insert', 'select'], ['t'])]], // VALUES is a SelectStmt,
+  ['insert into t (a) values (1) returning a', [facts(['insert'], ['t'])]], // a bare VALUES list reads nothing
+  ['insert into t (a) values ((select s from secrets))', [facts(['insert', 'select'], ['t', 'secrets'])]],
+  ['values (1), (2)', [facts(['select'], [])]],
   ['update t set a = (select max(b) from u)', [facts(['update', 'select'], ['t', 'u'], ['max'])]],
   ['merge into t using s on t.id = s.id when matched then delete', [facts(['merge'], ['t', 's'])]],
   ['with d as (delete from x returning *) select * from d', [facts(['select', 'delete'], ['d', 'x'])]],
