@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { psql, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
+import { encodeQuery } from '@chaperone/sidecar/pg/encode';
+import { RawClient } from './raw-client.js';
 import { DENY_DROP_MESSAGE, eventually, startProxy } from './support.js';
 import type { ProxyUnderTest } from './support.js';
 
@@ -51,7 +53,7 @@ describe('psql through the PostgreSQL proxy', () => {
     assert.equal(exists, 't\n', 'nothing of a denied message reaches the server');
   });
 
-  it('leaves psql usable after a deny, inside and outside a transaction', async () => {
+  it('leaves psql usable after a deny, and fails an open transaction as PostgreSQL would', async () => {
     const script = [
       'select 1;',
       'drop table multi;',
@@ -64,8 +66,39 @@ describe('psql through the PostgreSQL proxy', () => {
       'select count(*) from multi;',
     ].join('\n');
     const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0'], { input: script });
-    assert.equal(r.stdout, '1\n2\n3\n3\n');
+    // The denial inside the transaction aborts it: 'select 3' is refused by the server, COMMIT
+    // rolls back and the insert of 3 is gone.
+    assert.equal(r.stdout, '1\n2\n2\n');
     assert.equal(r.stderr.match(/DROP is not allowed here/g)?.length, 2);
+    assert.match(r.stderr, /current transaction is aborted/);
+  });
+
+  it('puts a transaction into failed state on a denied simple query: COMMIT reports ROLLBACK', async () => {
+    const raw = await RawClient.ready(p.port);
+    try {
+      const statusAfter = async (text: string): Promise<string | undefined> => {
+        const seen = raw.messages.length;
+        raw.send(encodeQuery(text));
+        await raw.until((m) => m.slice(seen).some((x) => x.type === 'ReadyForQuery'), `ReadyForQuery after ${text}`);
+        const ready = raw.messages.slice(seen).find((x) => x.type === 'ReadyForQuery');
+        return ready?.type === 'ReadyForQuery' ? ready.status : undefined;
+      };
+      assert.equal(await statusAfter('create table tx_t(a int)'), 'I');
+      assert.equal(await statusAfter('begin'), 'T');
+      assert.equal(await statusAfter('insert into tx_t values (42)'), 'T');
+      const seen = raw.messages.length;
+      assert.equal(await statusAfter('drop table tx_t'), 'E');
+      const errors = raw.messages.slice(seen).flatMap((m) => (m.type === 'ErrorResponse' ? [m.fields] : []));
+      assert.deepEqual(errors.map((f) => [f.C, f.M]), [['42501', DENY_DROP_MESSAGE]]);
+      const commitStart = raw.messages.length;
+      assert.equal(await statusAfter('commit'), 'I');
+      const tags = raw.messages.slice(commitStart).flatMap((m) => (m.type === 'CommandComplete' ? [m.tag] : []));
+      assert.deepEqual(tags, ['ROLLBACK']);
+      assert.equal(await pg.sql('select count(*) from tx_t where a = 42', 'app'), '0\n');
+      // Outside a transaction the denial leaves the session idle and usable.
+      assert.equal(await statusAfter('drop table tx_t'), 'I');
+      assert.equal(await statusAfter('select 1'), 'I');
+    } finally { raw.close(); }
   });
 
   it('refuses statements needing approval (not available yet) with 42501', async () => {

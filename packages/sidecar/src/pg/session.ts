@@ -2,14 +2,15 @@
 // the agent's messages, carries out policy decisions, and streams the server's bytes back while
 // tracking just enough (ReadyForQuery, CommandComplete, errors) to order answers and record statements.
 //
-// How a denial keeps PostgreSQL's message order: a denied simple Query is answered locally
-// (ErrorResponse + ReadyForQuery) once the server has answered everything sent before it. A denied
-// Parse (or a Bind of a denied statement) is replaced in the upstream stream by a *sentinel*: a Bind
-// of a statement name that cannot exist ("chaperone_denied_<nonce>_<n>"). The server fails it in
-// exactly the position of the denied message, skips the rest up to Sync, aborts the implicit
-// transaction and reports the right transaction status; the proxy swaps that one ErrorResponse for
-// the denial. So nothing of a denied statement reaches the server, and error position, pipelining
-// and rollback behave as if PostgreSQL itself had refused the statement.
+// How a denial keeps PostgreSQL's message order and transaction semantics: a refused message is
+// replaced in the upstream stream by a *sentinel*: a Bind of a statement name that cannot exist
+// ("chaperone_denied_<nonce>_<n>"). The server fails it in exactly the position of the denied
+// message, skips the rest up to Sync, aborts the transaction (an explicit one goes to failed state
+// 'E', so a later COMMIT rolls back) and reports the true transaction status; the proxy swaps that
+// one ErrorResponse for the denial. A denied simple Query is replaced by sentinel + Sync, so the
+// server's ReadyForQuery ends it as PostgreSQL's own would. So nothing of a denied statement
+// reaches the server, and error position, pipelining and rollback behave as if PostgreSQL itself
+// had refused the statement.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -19,7 +20,7 @@ import type { Upstream } from './auth.js';
 import { BackendStream } from './backend-stream.js';
 import { Framer, decodeErrorFields, decodeFrontend, decodeStartup, rowsFromTag } from './codec.js';
 import {
-  AUTHENTICATION_OK, SSL_NOT_SUPPORTED, TERMINATE, encodeBackendKeyData, encodeBind, encodeErrorResponse,
+  AUTHENTICATION_OK, SSL_NOT_SUPPORTED, SYNC, TERMINATE, encodeBackendKeyData, encodeBind, encodeErrorResponse,
   encodeNegotiateProtocolVersion, encodeReadyForQuery,
 } from './encode.js';
 import { B, F } from './messages.js';
@@ -106,8 +107,6 @@ export class PgSession {
   /** ReadyForQuery messages the server owes (one per forwarded Query or Sync) and has sent. */
   private readyExpected = 0;
   private readyReceived = 0;
-  /** Local answers (ErrorResponse) to send right after the ReadyForQuery numbered `after`. */
-  private localAnswers: { after: number; error: Buffer }[] = [];
   private inFlight: InFlight[] = [];
   private prepared = new Map<string, Prepared>();
   private portals = new Map<string, Prepared>();
@@ -245,7 +244,7 @@ export class PgSession {
         return;
       case 'FunctionCall':
         // The fast-path function call names a function by OID: there is no SQL text to decide on.
-        this.answerLocally({ S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: 'function call messages are not permitted through chaperone' });
+        this.refuseSimple({ S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: 'function call messages are not permitted through chaperone' });
         return;
       case 'Password':
         this.protocolViolation({ code: '08P01', message: 'unexpected password message' });
@@ -276,7 +275,7 @@ export class PgSession {
       case 'approve': {
         const fields = denialFields(decision);
         this.recordDenied('simple', text, verdict, fields);
-        this.answerLocally(fields);
+        this.refuseSimple(fields);
         return;
       }
     }
@@ -323,14 +322,14 @@ export class PgSession {
     this.toUpstream.push(encodeBind('', id));
   }
 
-  /** ErrorResponse + ReadyForQuery from the proxy, after the server's answers to earlier messages. */
-  private answerLocally(fields: ErrorFields): void {
-    const error = encodeErrorResponse(fields);
-    if (this.readyReceived === this.readyExpected && this.localAnswers.length === 0) {
-      for (const b of this.backend.inject([error, encodeReadyForQuery(this.status)])) this.toClient.push(b);
-    } else {
-      this.localAnswers.push({ after: this.readyExpected, error });
-    }
+  /**
+   * Refuses a simple-protocol message (Query, FunctionCall): sentinel + Sync upstream, so the
+   * server aborts the transaction as it would for its own error and ends with ReadyForQuery.
+   */
+  private refuseSimple(fields: ErrorFields): void {
+    this.sendSentinel(fields);
+    this.readyExpected++;
+    this.toUpstream.push(SYNC);
   }
 
   private recordDenied(flow: 'simple' | 'extended', text: string, verdict: SqlVerdict, fields: ErrorFields): void {
@@ -371,12 +370,7 @@ export class PgSession {
       if (head.flow === 'simple') this.finish(head); // extended ones still here were skipped after an error
     }
     if (this.sentinels.size > 0) for (const [id, sentinel] of this.sentinels) if (sentinel.batch <= batch) this.sentinels.delete(id);
-    if (this.localAnswers.length === 0 || (this.localAnswers[0] as { after: number }).after !== this.readyReceived) return undefined;
-    const out = [frame];
-    while (this.localAnswers.length > 0 && (this.localAnswers[0] as { after: number }).after === this.readyReceived) {
-      out.push((this.localAnswers.shift() as { error: Buffer }).error, encodeReadyForQuery(this.status));
-    }
-    return out;
+    return undefined;
   }
 
   private onCompletion(tag: string | undefined): void {
