@@ -1,0 +1,173 @@
+// `make bench`: pgbench select-only against PostgreSQL directly, through PgBouncer and through the
+// chaperone sidecar (real control plane and sidecar processes), interleaved, side by side; plus
+// added latency, sidecar memory, and micro-benchmarks of the per-statement work.
+// Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (default 3).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATABASE, USERS, pgbench, startPostgres } from '../harness/postgres.js';
+import type { Endpoint, PostgresServer } from '../harness/postgres.js';
+import { runMicro } from './micro.js';
+import { startPgBouncer } from './pgbouncer.js';
+import type { Bouncer } from './pgbouncer.js';
+import { metricSum, rssMb, sampleRss, startStack } from './stack.js';
+import type { Stack } from './stack.js';
+import { fmt, median, parsePgbench, parseTransactionLog, percentile, table } from './stats.js';
+import type { PgbenchResult } from './stats.js';
+
+const SECONDS = positiveInt(process.env.BENCH_SECONDS, 10);
+const ROUNDS = positiveInt(process.env.BENCH_ROUNDS, 3);
+const TARGETS = ['direct', 'pgbouncer', 'sidecar'] as const;
+type Target = (typeof TARGETS)[number];
+const CLIENTS = [1, 16] as const;
+
+function positiveInt(v: string | undefined, dflt: number): number {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : dflt;
+}
+
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+
+interface Run { result: PgbenchResult; latenciesUs: number[] }
+
+async function runPgbench(e: Endpoint, clients: number, seconds: number, logDir?: string): Promise<Run> {
+  const args = ['-S', '-n', '-T', String(seconds), '-c', String(clients)];
+  if (clients > 1) args.push('-j', '2');
+  if (logDir) args.push('-l', '--log-prefix', join(logDir, 'tx'));
+  const r = await pgbench(e, args);
+  const result = r.code === 0 ? parsePgbench(r.stdout) : null;
+  if (!result) throw new Error(`pgbench ${args.join(' ')} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+  const latenciesUs: number[] = [];
+  if (logDir) {
+    for (const f of readdirSync(logDir)) {
+      const path = join(logDir, f);
+      for (const v of parseTransactionLog(readFileSync(path, 'utf8'))) latenciesUs.push(v);
+      rmSync(path);
+    }
+  }
+  return { result, latenciesUs };
+}
+
+async function main(): Promise<void> {
+  const began = Date.now();
+  let pg: PostgresServer | undefined;
+  let bouncer: Bouncer | undefined;
+  let stack: Stack | undefined;
+  const logDir = mkdtempSync(join(tmpdir(), 'chaperone-bench-log-'));
+  try {
+    log(`${SECONDS} s per run, ${ROUNDS} rounds, ${cpus().length} CPUs shared by pgbench, PostgreSQL and the proxy`);
+    pg = await startPostgres();
+    const direct: Endpoint = { host: pg.host, port: pg.port, user: USERS.scram.username, password: USERS.scram.password, database: DATABASE };
+    log('pgbench -i -s 10 (directly)');
+    const init = await pgbench(direct, ['-i', '-s', '10', '-q']);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    await pg.sql('CREATE DATABASE chaperone_store');
+
+    bouncer = await startPgBouncer({ upstream: { host: pg.host, port: pg.port, database: DATABASE }, user: USERS.scram, maxClients: 16 });
+    log('starting the control plane and the sidecar (CLI child processes)');
+    stack = await startStack({
+      pg: { host: pg.host, port: pg.port, database: DATABASE },
+      storeUrl: `postgres://postgres@${pg.host}:${pg.port}/chaperone_store`,
+      credential: USERS.scram,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleRss = rssMb(stack.sidecarPid);
+
+    const endpoints: Record<Target, Endpoint> = {
+      direct,
+      pgbouncer: { host: '127.0.0.1', port: bouncer.port, user: USERS.scram.username, database: DATABASE },
+      sidecar: { host: '127.0.0.1', port: stack.sidecarPort, user: 'agent', database: DATABASE },
+    };
+    log('warm-up (2 s each)');
+    for (const t of TARGETS) await runPgbench(endpoints[t], 4, 2);
+    const metricsBefore = await stack.metrics();
+
+    const results = new Map<string, PgbenchResult[]>();
+    const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], sidecar: [] };
+    let peakRss = 0;
+    let sidecarSeconds = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const clients of CLIENTS) {
+        for (const t of TARGETS) {
+          log(`round ${round}/${ROUNDS}: ${t}, ${clients} client(s)`);
+          const sampler = t === 'sidecar' ? sampleRss(stack.sidecarPid) : undefined;
+          const run = await runPgbench(endpoints[t], clients, SECONDS, clients === 1 ? logDir : undefined);
+          if (sampler) { peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS; }
+          const key = `${t}/${clients}`;
+          results.set(key, [...(results.get(key) ?? []), run.result]);
+          if (clients === 1) for (const v of run.latenciesUs) latencies[t].push(v);
+        }
+      }
+    }
+    const metricsAfter = await stack.metrics();
+    const drainStart = Date.now();
+    let backlog = Infinity;
+    while (Date.now() - drainStart < 15_000) {
+      const m = await stack.metrics();
+      backlog = metricSum(m, 'chaperone_sidecar_records_queued') + metricSum(m, 'chaperone_sidecar_records_spooled');
+      if (backlog === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const drainMs = Date.now() - drainStart;
+    const idleAfterRss = rssMb(stack.sidecarPid);
+
+    log('micro-benchmarks');
+    const micro = await runMicro();
+
+    // ---- report --------------------------------------------------------------------------------
+    const med = (t: Target, c: number, f: (r: PgbenchResult) => number): number => median((results.get(`${t}/${c}`) ?? []).map(f));
+    const out: string[] = [];
+    out.push('', `pgbench -S (select-only), ${SECONDS} s per run, median of ${ROUNDS} interleaved rounds (direct, pgbouncer, sidecar)`, '');
+    const rows: string[][] = [];
+    for (const c of CLIENTS) {
+      for (const t of TARGETS) {
+        const tps = med(t, c, (r) => r.tps);
+        rows.push([`${t}, ${c} client${c > 1 ? 's' : ''}`, fmt(tps), fmt(med(t, c, (r) => r.latencyMs), 3),
+          fmt(tps / med('direct', c, (r) => r.tps), 2), fmt(tps / med('pgbouncer', c, (r) => r.tps), 2),
+          (results.get(`${t}/${c}`) ?? []).map((r) => fmt(r.tps)).join(' ')]);
+      }
+    }
+    out.push(table(['target', 'TPS', 'avg ms', 'vs direct', 'vs bouncer', 'TPS per round'], rows));
+
+    const sorted = (t: Target): number[] => [...latencies[t]].sort((a, b) => a - b);
+    const d = sorted('direct'); const b = sorted('pgbouncer'); const s = sorted('sidecar');
+    const avgAdded = (med('sidecar', 1, (r) => r.latencyMs) - med('direct', 1, (r) => r.latencyMs)) * 1000;
+    out.push('', 'Added latency per statement, 1 client (pgbench -S: one statement per transaction).',
+      'Method: pgbench -l per-transaction latencies of all rounds, pooled per target; added = percentile(target) - percentile(direct)',
+      '(a difference of percentiles, not a percentile of per-statement differences); average = difference of the median "latency average".', '');
+    out.push(table(['target', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'added avg µs', 'transactions'], [
+      ['direct', fmt(percentile(d, 50)), fmt(percentile(d, 99)), '-', '-', '-', String(d.length)],
+      ['pgbouncer', fmt(percentile(b, 50)), fmt(percentile(b, 99)), fmt(percentile(b, 50) - percentile(d, 50)), fmt(percentile(b, 99) - percentile(d, 99)),
+        fmt((med('pgbouncer', 1, (r) => r.latencyMs) - med('direct', 1, (r) => r.latencyMs)) * 1000), String(b.length)],
+      ['sidecar', fmt(percentile(s, 50)), fmt(percentile(s, 99)), fmt(percentile(s, 50) - percentile(d, 50)), fmt(percentile(s, 99) - percentile(d, 99)),
+        fmt(avgAdded), String(s.length)],
+    ]));
+
+    const statements = metricSum(metricsAfter, 'chaperone_sidecar_statements_total') - metricSum(metricsBefore, 'chaperone_sidecar_statements_total');
+    const sent = metricSum(metricsAfter, 'chaperone_sidecar_records_sent_total') - metricSum(metricsBefore, 'chaperone_sidecar_records_sent_total');
+    out.push('', 'Sidecar process', '');
+    out.push(table(['what', 'value'], [
+      ['RSS idle after start (VmRSS)', `${fmt(idleRss, 1)} MB`],
+      ['RSS peak under load (sampled every 100 ms)', `${fmt(peakRss, 1)} MB`],
+      ['RSS idle after the runs', `${fmt(idleAfterRss, 1)} MB`],
+      ['statements recorded during the sidecar runs', String(statements)],
+      ['records delivered to the control plane meanwhile', `${sent} (${fmt(sent / sidecarSeconds)} records/s over ${sidecarSeconds} s of load)`],
+      ['backlog after the runs (queued + spooled)', backlog === 0 ? `0, drained ${drainMs} ms after the last run` : `${backlog} still undelivered after ${drainMs} ms`],
+    ]));
+
+    out.push('', 'Per-statement work, in process (ns per call)', '');
+    out.push(table(['what', 'ns/call', 'note'], micro.map((m) => [m.name, fmt(m.nsPerCall), m.note])));
+    out.push('', `total bench time ${fmt((Date.now() - began) / 1000)} s`, '');
+    process.stdout.write(out.join('\n'));
+  } finally {
+    await stack?.stop().catch((err: unknown) => log(`stopping the stack: ${String(err)}`));
+    await bouncer?.stop().catch((err: unknown) => log(`stopping pgbouncer: ${String(err)}`));
+    await pg?.destroy().catch((err: unknown) => log(`stopping postgres: ${String(err)}`));
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

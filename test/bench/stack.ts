@@ -1,0 +1,158 @@
+// The chaperone side of the benchmark, as a real deployment runs it: the control plane and the
+// sidecar as child processes of the CLI (packages/cli/bin/chaperone.js), with the bench policy.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../harness/postgres.js';
+
+export const BENCH_CONNECTION = 'bench';
+export const BENCH_IDENTITY = { namespace: 'bench', serviceAccount: 'agent' };
+
+/** What a real deployment would run: reads allowed, schema changes denied, writes need approval. */
+export function benchPolicyYaml(target: { host: string; port: number; database: string }): string {
+  return `apiVersion: chaperone.dev/v1alpha1
+kind: Connection
+metadata: { name: ${BENCH_CONNECTION} }
+spec:
+  type: postgres
+  target: { host: ${target.host}, port: ${target.port}, database: ${target.database}, sslmode: disable }
+  credentials: { secretRef: { name: bench-db } }
+  listen: { port: 5432 }
+---
+apiVersion: chaperone.dev/v1alpha1
+kind: AccessPolicy
+metadata: { name: bench-agents }
+spec:
+  subjects:
+    - serviceAccount: { namespace: ${BENCH_IDENTITY.namespace}, name: ${BENCH_IDENTITY.serviceAccount} }
+  connections: [${BENCH_CONNECTION}]
+  rules:
+    - { action: deny, name: no-schema-changes, match: { statements: [drop, truncate, alter] }, message: "schema changes are not allowed" }
+    - { action: approve, name: writes-need-a-dba, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 10m }
+    - { action: mask, match: { columns: ["customers.card_number"] } }
+  default: allow
+`;
+}
+
+/** The repository root: where packages/cli/bin/chaperone.js is (from test/bench or test/dist/bench). */
+export function repoRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'packages/cli/bin/chaperone.js'))) return dir;
+  }
+  throw new Error('cannot find packages/cli/bin/chaperone.js above the benchmark');
+}
+
+export interface Child { proc: ChildProcess; log: () => string; stop(): Promise<void> }
+
+/** Starts `chaperone <args>` and waits for a stderr line matching `ready`. */
+async function startCli(args: string[], ready: RegExp, what: string): Promise<{ child: Child; match: RegExpExecArray }> {
+  const root = repoRoot();
+  const bin = join(root, 'packages/cli/bin/chaperone.js');
+  if (!existsSync(join(root, 'packages/cli/dist/main.js'))) throw new Error('the CLI is not built: run `npx tsc -b` (make build) first');
+  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
+  let log = '';
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} not ready within 60 s:\n${log}`)), 60_000);
+    proc.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.length > 1_000_000) log = log.slice(-100_000);
+      const m = ready.exec(log);
+      if (m) { clearTimeout(timer); resolve(m); }
+    });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${code}:\n${log}`)); });
+  });
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return { child: { proc, log: () => log, stop }, match };
+}
+
+export interface Stack {
+  sidecarPort: number;
+  adminPort: number;
+  sidecarPid: number;
+  /** The sidecar's Prometheus text. */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(o: {
+  pg: { host: string; port: number; database: string };
+  /** A database URL for the control plane's store (an empty database). */
+  storeUrl: string;
+  credential: { username: string; password: string };
+}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'chaperone-bench-'));
+  const policy = join(dir, 'policy.yaml');
+  const creds = join(dir, 'credentials.yaml');
+  writeFileSync(policy, benchPolicyYaml(o.pg));
+  writeFileSync(creds, `bench-db: { username: ${JSON.stringify(o.credential.username)}, password: ${JSON.stringify(o.credential.password)} }\n`);
+  const cpPort = await freePort();
+  const cp = await startCli([
+    'control-plane', '--listen', `127.0.0.1:${cpPort}`, '--database-url', o.storeUrl, '--data-dir', join(dir, 'cp'),
+    '--policy', policy, '--credentials', creds, '--dev-issuer', '--log-level', 'warn',
+  ], /listening on (\S+)/, 'control plane');
+  const cpUrl = cp.match[1] as string;
+  const sidecarPort = await freePort();
+  const adminPort = await freePort();
+  let sidecar: Child;
+  try {
+    sidecar = (await startCli([
+      'sidecar', '--control-plane', cpUrl, '--dev-identity', `${BENCH_IDENTITY.namespace}/${BENCH_IDENTITY.serviceAccount}`,
+      '--port', `${BENCH_CONNECTION}=${sidecarPort}`, '--spool-dir', join(dir, 'spool'), '--admin-listen', `127.0.0.1:${adminPort}`,
+      '--log-level', 'warn',
+    ], /chaperone sidecar: ready/, 'sidecar')).child;
+  } catch (err) {
+    await cp.child.stop();
+    throw err;
+  }
+  return {
+    sidecarPort,
+    adminPort,
+    sidecarPid: sidecar.proc.pid as number,
+    metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
+    stop: async () => {
+      await sidecar.stop();
+      await cp.child.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** VmRSS of a process in MB, or NaN when it is gone. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
+export function sampleRss(pid: number, everyMs = 100): { stop(): number } {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => { const v = rssMb(pid); if (v > peak) peak = v; }, everyMs);
+  return { stop: () => { clearInterval(timer); const v = rssMb(pid); return v > peak ? v : peak; } };
+}
+
+/** The value of an unlabelled or summed metric from Prometheus text. */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
