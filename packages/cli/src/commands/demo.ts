@@ -6,7 +6,7 @@ import { defaultDataDir } from '@chaperone/core/paths';
 import { startDevStack } from '../dev/stack.js';
 import { apiGet } from '../operator-client.js';
 import { formatSessionDetail, table } from './sessions.js';
-import { parse, type Command } from './command.js';
+import { parse, untilSignal, type Command } from './command.js';
 
 const USAGE = 'chaperone demo [--data-dir DIR]';
 export const DEMO_POLICY = fileURLToPath(new URL('../../assets/demo-policy.yaml', import.meta.url));
@@ -40,6 +40,11 @@ export const demo: Command = {
       identity: { namespace: 'dev', serviceAccount: 'agent' },
       dataDir: values['data-dir'] ?? defaultDataDir('demo'),
       progress: (line) => process.stderr.write(`  … ${line}\n`),
+    });
+    // The stack's databases are child processes: an interrupt stops them rather than orphaning them.
+    void untilSignal().then(async (signal) => {
+      await stack.close();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     });
     let failures = 0;
     try {
