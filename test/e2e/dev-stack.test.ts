@@ -70,7 +70,7 @@ describe('chaperone dev', () => {
     const r = await psql(agent, ['-v', 'VERBOSITY=verbose'], { input: 'select count(*) from customers;\nDROP TABLE customers;\nselect count(*) from customers;\n' });
     agentSaw.push(r.stdout, r.stderr);
     assert.equal(r.stdout, '40\n40\n', r.stderr);
-    assert.match(r.stderr, /ERROR:  42501: schema changes are not allowed for agents/);
+    assert.match(r.stderr, /ERROR: {2}42501: schema changes are not allowed for agents/);
   });
 
   it('postgres.js (extended protocol): rows, the refused DROP with code/message/detail, then more rows', async () => {
