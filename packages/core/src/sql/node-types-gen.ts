@@ -59,7 +59,9 @@ function chunk<T>(items: T[], size: number): T[][] {
   return rows;
 }
 
-export const NODE_TYPES_FILE = fileURLToPath(new URL('./node-types.ts', import.meta.url));
+/** The generated source file, also when this module runs compiled from dist/. */
+export const NODE_TYPES_FILE = fileURLToPath(new URL(
+  import.meta.url.includes('/dist/') ? '../../src/sql/node-types.ts' : './node-types.ts', import.meta.url));
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(NODE_TYPES_FILE, generateNodeTypes(readFileSync(pgsqlTypesPath(), 'utf8')));
