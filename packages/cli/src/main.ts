@@ -29,6 +29,7 @@ main(process.argv.slice(2)).then(
     } else {
       process.stderr.write(`chaperone: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }
-    process.exitCode = 1;
+    // 2 for a command line that cannot be run (as for an unknown command), 1 for a failure.
+    process.exitCode = err instanceof ChaperoneError && err.code === 'CLI_ERR_USAGE' ? 2 : 1;
   },
 );
