@@ -5,10 +5,10 @@ import type { AccessPolicyDoc } from '@chaperone/core/policy/types';
 import { SqlClassifier } from '@chaperone/core/sql/classifier';
 import { loadSqlParser } from '@chaperone/core/sql/classify';
 import { redactLiterals } from '@chaperone/core/sql/redact';
-import type { SessionRecord } from '@chaperone/core/records/types';
 import { SidecarMetrics } from '@chaperone/sidecar/metrics';
 import { createPgObserver } from '@chaperone/sidecar/pg-observer';
 import { SessionRecorder } from '@chaperone/sidecar/recorder/session-recorder';
+import type { PendingRecord } from '@chaperone/sidecar/recorder/session-recorder';
 import { buildEnforcer } from '@chaperone/sidecar/sql-enforcement';
 import { BENCH_CONNECTION, BENCH_IDENTITY, benchPolicyYaml } from './stack.js';
 
@@ -51,8 +51,8 @@ export async function runMicro(): Promise<MicroResult[]> {
   out.push({ name: 'enforce (classify + decide)', nsPerCall: timeIt((i) => enforce(texts[i & mask] as string)), note: 'verdict cached by shape' });
 
   // The observer as the proxy calls it, over a real SessionRecorder and real metrics; records
-  // are handed to a queue that is emptied as the recorder's delivery loop would.
-  let queue: SessionRecord[] = [];
+  // are handed to a queue that is emptied (sealed) as the recorder's delivery loop would, apart.
+  let queue: PendingRecord[] = [];
   const metrics = new SidecarMetrics({ processMetrics: false });
   const observer = createPgObserver({
     connection: BENCH_CONNECTION, identity: { namespace: BENCH_IDENTITY.namespace, serviceAccount: BENCH_IDENTITY.serviceAccount },
@@ -65,12 +65,15 @@ export async function runMicro(): Promise<MicroResult[]> {
     session: 'bench-session', text: texts[i & mask] as string, flow: 'simple', verdict, durationMs: 0.05, rows: 1, tag: 'SELECT 1',
   });
   out.push({ name: 'observer.statement (record + metrics)', nsPerCall: timeIt(observe), note: 'on the forwarding path' });
+  queue = [];
 
   // What sealing costs wherever it runs: the hash chain over canonical JSON.
-  const sealer = new SessionRecorder('seal-session', { type: 'session.start', protocol: 'postgres', connection: BENCH_CONNECTION, identity: { namespace: 'bench', serviceAccount: 'agent' }, client: {} }, () => undefined);
+  let last: PendingRecord | undefined;
+  const sealer = new SessionRecorder('seal-session', { type: 'session.start', protocol: 'postgres', connection: BENCH_CONNECTION, identity: { namespace: 'bench', serviceAccount: 'agent' }, client: {} }, (r) => { last = r; });
   const sealCost = timeIt((i) => {
     sealer.record({ type: 'statement', text: texts[i & mask] as string, flow: 'simple', kinds: ['select'], tables: ['pgbench_accounts'], decision: { action: 'allow', policy: 'bench-agents', rule: 'default' }, durationMs: 0.05, rows: 1, tag: 'SELECT 1' });
+    last?.line();
   });
-  out.push({ name: 'record + seal (sha256, canonical JSON)', nsPerCall: sealCost, note: `${Math.round(1e9 / sealCost)} records/s per core` });
+  out.push({ name: 'record + seal into the line (delivery loop)', nsPerCall: sealCost, note: `${Math.round(1e9 / sealCost)} records/s per core` });
   return out;
 }

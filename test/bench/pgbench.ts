@@ -1,7 +1,8 @@
 // `make bench`: pgbench select-only against PostgreSQL directly, through PgBouncer and through the
 // chaperone sidecar (real control plane and sidecar processes), interleaved, side by side; plus
 // added latency, sidecar memory, and micro-benchmarks of the per-statement work.
-// Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (default 3).
+// Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (default 3), BENCH_CPU_PROF=DIR
+// (write a CPU profile of the sidecar there).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import type { Endpoint, PostgresServer } from '../harness/postgres.js';
 import { runMicro } from './micro.js';
 import { startPgBouncer } from './pgbouncer.js';
 import type { Bouncer } from './pgbouncer.js';
-import { metricSum, rssMb, sampleRss, startStack } from './stack.js';
+import { cpuMs, metricSum, rssMb, sampleRss, startStack } from './stack.js';
 import type { Stack } from './stack.js';
 import { fmt, median, parsePgbench, parseTransactionLog, percentile, table } from './stats.js';
 import type { PgbenchResult } from './stats.js';
@@ -86,13 +87,23 @@ async function main(): Promise<void> {
     const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], sidecar: [] };
     let peakRss = 0;
     let sidecarSeconds = 0;
+    let sidecarCpu = 0;
+    let controlPlaneCpu = 0;
+    let bouncerCpu = 0;
+    let bouncerTx = 0;
     for (let round = 1; round <= ROUNDS; round++) {
       for (const clients of CLIENTS) {
         for (const t of TARGETS) {
           log(`round ${round}/${ROUNDS}: ${t}, ${clients} client(s)`);
           const sampler = t === 'sidecar' ? sampleRss(stack.sidecarPid) : undefined;
+          const cpu0 = [cpuMs(stack.sidecarPid), cpuMs(stack.controlPlanePid), cpuMs(bouncer.pid)];
           const run = await runPgbench(endpoints[t], clients, SECONDS, clients === 1 ? logDir : undefined);
-          if (sampler) { peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS; }
+          if (t === 'pgbouncer') { bouncerCpu += cpuMs(bouncer.pid) - (cpu0[2] as number); bouncerTx += run.result.tps * SECONDS; }
+          if (sampler) {
+            peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS;
+            sidecarCpu += cpuMs(stack.sidecarPid) - (cpu0[0] as number);
+            controlPlaneCpu += cpuMs(stack.controlPlanePid) - (cpu0[1] as number);
+          }
           const key = `${t}/${clients}`;
           results.set(key, [...(results.get(key) ?? []), run.result]);
           if (clients === 1) for (const v of run.latenciesUs) latencies[t].push(v);
@@ -151,6 +162,9 @@ async function main(): Promise<void> {
       ['RSS peak under load (sampled every 100 ms)', `${fmt(peakRss, 1)} MB`],
       ['RSS idle after the runs', `${fmt(idleAfterRss, 1)} MB`],
       ['statements recorded during the sidecar runs', String(statements)],
+      ['sidecar CPU per statement (user+sys, /proc)', `${fmt((sidecarCpu * 1000) / statements, 1)} µs (${fmt(sidecarCpu / 10 / sidecarSeconds)} % of a core)`],
+      ['for comparison: PgBouncer CPU per statement', `${fmt((bouncerCpu * 1000) / bouncerTx, 1)} µs`],
+      ['control plane CPU per statement (ingesting records)', `${fmt((controlPlaneCpu * 1000) / statements, 1)} µs (${fmt(controlPlaneCpu / 10 / sidecarSeconds)} % of a core)`],
       ['records delivered to the control plane meanwhile', `${sent} (${fmt(sent / sidecarSeconds)} records/s over ${sidecarSeconds} s of load)`],
       ['backlog after the runs (queued + spooled)', backlog === 0 ? `0, drained ${drainMs} ms after the last run` : `${backlog} still undelivered after ${drainMs} ms`],
     ]));

@@ -9,7 +9,7 @@ import { freePort } from '../harness/postgres.js';
 
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
 
-export interface Bouncer { port: number; stop(): Promise<void> }
+export interface Bouncer { port: number; pid: number; stop(): Promise<void> }
 
 export interface BouncerOptions {
   upstream: { host: string; port: number; database: string };
@@ -74,6 +74,7 @@ export async function startPgBouncer(o: BouncerOptions): Promise<Bouncer> {
   await waitForPort(port, 10_000, () => log);
   return {
     port,
+    pid: child.pid as number, // setpriv execs pgbouncer in place
     stop: async () => {
       if (child.exitCode === null) { child.kill('SIGINT'); await exited; }
       rmSync(dir, { recursive: true, force: true });

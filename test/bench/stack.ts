@@ -52,7 +52,9 @@ async function startCli(args: string[], ready: RegExp, what: string): Promise<{ 
   const root = repoRoot();
   const bin = join(root, 'packages/cli/bin/chaperone.js');
   if (!existsSync(join(root, 'packages/cli/dist/main.js'))) throw new Error('the CLI is not built: run `npx tsc -b` (make build) first');
-  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
+  // BENCH_CPU_PROF=DIR profiles the sidecar (node --cpu-prof; the profile is written at exit).
+  const prof = process.env.BENCH_CPU_PROF && args[0] === 'sidecar' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...prof, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
   let log = '';
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
@@ -80,6 +82,7 @@ export interface Stack {
   sidecarPort: number;
   adminPort: number;
   sidecarPid: number;
+  controlPlanePid: number;
   /** The sidecar's Prometheus text. */
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -119,6 +122,7 @@ export async function startStack(o: {
     sidecarPort,
     adminPort,
     sidecarPid: sidecar.proc.pid as number,
+    controlPlanePid: cp.child.proc.pid as number,
     metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
     stop: async () => {
       await sidecar.stop();
@@ -133,6 +137,18 @@ export function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms; NaN when it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks, 100/s).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
   } catch {
     return NaN;
   }

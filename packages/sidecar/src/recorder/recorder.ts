@@ -12,10 +12,11 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { isChaperoneError } from '@chaperone/core/errors';
 import type { RecordsResult } from '@chaperone/core/api';
-import type { SessionRecord, SessionStartEvent } from '@chaperone/core/records/types';
+import type { SessionStartEvent } from '@chaperone/core/records/types';
 import { CP_ERR_REJECTED, CP_ERR_UNAUTHORIZED } from '../control-plane-client.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { SessionRecorder } from './session-recorder.js';
+import type { PendingRecord } from './session-recorder.js';
 import { Spool } from './spool.js';
 import type { SpoolSegment } from './spool.js';
 
@@ -65,17 +66,13 @@ type SendOutcome =
 
 type Step = 'progress' | 'idle' | 'failed';
 
-interface Entry {
-  record: SessionRecord;
-  line: string | undefined;
-}
-
 export class Recorder {
   private readonly opts: RecorderOptions;
   private readonly limits: RecorderLimits;
   private readonly spool: Spool;
   private readonly log: Logger;
-  private readonly queue: Entry[] = [];
+  /** Recorded, not yet delivered or spooled; sealed lazily, front to back (session-recorder.ts). */
+  private readonly queue: PendingRecord[] = [];
   /** Bumped by every spill; a batch sent from memory is dropped from the queue only if unchanged. */
   private generation = 0;
   private sending = false;
@@ -156,13 +153,13 @@ export class Recorder {
     if (left > 0) this.log.warn({ records: left, dir: this.spool.dir }, 'recorder closed with records in the spool; the next start delivers them');
   }
 
-  private enqueue(record: SessionRecord): void {
+  private enqueue(record: PendingRecord): void {
     if (this.closed) {
       // Nothing runs after close any more: write it down now rather than lose it.
-      this.spool.appendSync([JSON.stringify(record)]);
+      this.spool.appendSync([record.line()]);
       return;
     }
-    this.queue.push({ record, line: undefined });
+    this.queue.push(record);
     const n = this.queue.length;
     if (n > this.limits.maxQueue) void this.spill();
     else if (n === this.limits.maxBatchRecords && this.failures === 0) this.wake?.();
@@ -176,7 +173,7 @@ export class Recorder {
     const spooled = this.spool.oldestTimeMs();
     if (spooled !== undefined) return spooled;
     const first = this.queue[0];
-    return first ? Date.parse(first.record.time) : undefined;
+    return first ? first.timeMs : undefined;
   }
 
   private async loop(): Promise<void> {
@@ -244,10 +241,7 @@ export class Recorder {
   private async stepFromMemory(): Promise<Step> {
     const generation = this.generation;
     const queue = this.queue;
-    const lines = this.takeLines(queue.length, 0, (i) => {
-      const entry = queue[i]!;
-      return (entry.line ??= JSON.stringify(entry.record));
-    });
+    const lines = this.takeLines(queue.length, 0, (i) => queue[i]!.line());
     const outcome = await this.send(lines);
     const unchanged = generation === this.generation;
     switch (outcome.kind) {
@@ -273,7 +267,7 @@ export class Recorder {
 
   /**
    * The lines of the next batch from `index`: at most maxBatchRecords and maxBatchBytes (but
-   * always one, however big). `lineAt` serializes memory entries on first use.
+   * always one, however big). `lineAt` seals memory entries on first use.
    */
   private takeLines(length: number, index: number, lineAt: (i: number) => string): string[] {
     const out: string[] = [];
@@ -328,7 +322,7 @@ export class Recorder {
     if (this.queue.length === 0) return;
     const entries = this.queue.splice(0);
     this.generation++;
-    const lines = entries.map((e) => e.line ?? JSON.stringify(e.record));
+    const lines = entries.map((e) => e.line());
     try {
       await this.spool.append(lines);
     } catch (err) {
