@@ -55,7 +55,7 @@ test('explainAccess lists the applicable policies, rules in precedence order, ma
     '  2. deny    no-files#0: functions pg_catalog.pg_read_*',
     '  3. approve support-agents#2: statements delete, update (approvers group:dba, timeout 10m)',
     '  4. allow   support-agents#0: statements select',
-    'masking, applied to whatever is allowed:',
+    'masking (result values are not masked yet; literals of statements touching these are kept out of records):',
     '  - support-agents#1: columns customers.email',
     'default for anything else: deny (policy no-files; deny from any policy wins)',
   ].join('\n'));

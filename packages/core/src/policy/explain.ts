@@ -127,7 +127,8 @@ function formatAccess(a: Omit<AccessExplanation, 'text'>, decidingCount: number)
     });
   }
   if (masks.length > 0) {
-    lines.push('masking, applied to whatever is allowed:');
+    // Result masking is not enforced yet; say what mask rules do today.
+    lines.push('masking (result values are not masked yet; literals of statements touching these are kept out of records):');
     for (const r of masks) lines.push(`  - ${r.rule}: ${r.match}`);
   }
   const why = a.default.action === 'deny' ? 'deny from any policy wins' : 'every policy defaults to allow';
