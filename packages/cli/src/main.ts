@@ -16,7 +16,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`chaperone: unknown command "${first}${second ? ` ${second}` : ''}"\n\n${usage()}`);
     return 2;
   }
-  return command.run(two ? rest.slice(1) : rest);
+  const args = two ? rest.slice(1) : rest;
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  return command.run(args);
 }
 
 main(process.argv.slice(2)).then(

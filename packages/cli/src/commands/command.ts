@@ -9,14 +9,12 @@ export interface Command {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
-type WithHelp<O extends Options> = O & { help: { type: 'boolean'; short: 'h' } };
-type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: WithHelp<O>; allowPositionals: true; strict: true }>>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
-/** parseArgs with `--help` added and the usage text in the error, so a typo tells the user what is accepted. */
+/** parseArgs with the usage text in the error, so a typo tells the user what is accepted. (`--help` is answered by main.) */
 export function parse<O extends Options>(args: string[], options: O, usage: string, allowPositionals = false): Parsed<O> {
   try {
-    const withHelp = { ...options, help: { type: 'boolean', short: 'h' } } as WithHelp<O>;
-    return parseArgs({ args, options: withHelp, allowPositionals: allowPositionals as true, strict: true });
+    return parseArgs({ args, options, allowPositionals: allowPositionals as true, strict: true });
   } catch (err) {
     throw new ChaperoneError('CLI_ERR_USAGE', `${(err as Error).message}\nusage: ${usage}`);
   }

@@ -23,10 +23,6 @@ export const controlPlane: Command = {
       'admin-token': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
-    if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
-      return 0;
-    }
     const listen = values.listen ?? env.CHAPERONE_LISTEN;
     const cert = values['tls-cert'];
     const key = values['tls-key'];

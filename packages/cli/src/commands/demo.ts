@@ -30,10 +30,6 @@ export const demo: Command = {
   usage: USAGE,
   async run(args) {
     const { values } = parse(args, { 'data-dir': { type: 'string' } }, USAGE);
-    if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
-      return 0;
-    }
     const out = (s = '') => process.stdout.write(`${s}\n`);
     const stack = await startDevStack({
       policyPaths: [DEMO_POLICY],

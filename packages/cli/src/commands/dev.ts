@@ -14,10 +14,6 @@ export const dev: Command = {
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
-    if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
-      return 0;
-    }
     if (!values.policy?.length) {
       process.stderr.write(`chaperone dev: --policy is required\nusage: ${USAGE}\n`);
       return 2;

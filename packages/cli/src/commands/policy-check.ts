@@ -17,10 +17,6 @@ export const policyCheck: Command = {
       'known-connections': { type: 'string' },
       json: { type: 'boolean' },
     }, USAGE, true);
-    if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
-      return 0;
-    }
     if (positionals.length === 0 || (values.as === undefined) !== (values.connection === undefined) || (values.sql !== undefined && values.as === undefined)) {
       process.stderr.write(`usage: ${USAGE}\n`);
       return 2;

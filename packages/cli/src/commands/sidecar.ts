@@ -22,10 +22,6 @@ export const sidecar: Command = {
       'admin-listen': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
-    if (values.help) {
-      process.stdout.write(`usage: ${USAGE}\n`);
-      return 0;
-    }
     const url = values['control-plane'] ?? env.CHAPERONE_CONTROL_PLANE;
     if (!url) {
       process.stderr.write(`chaperone sidecar: --control-plane is required\nusage: ${USAGE}\n`);
