@@ -131,7 +131,7 @@ describe('chaperone dev', () => {
       assert.match(human.stdout, new RegExp(`^chain +ok, ${detail.records.length} records$`, 'm'));
       if (s.denied > 0) {
         assert.match(human.stdout, /deny +DROP TABLE customers/i);
-        assert.match(human.stdout, new RegExp(`→ DENY by no-schema-changes: ${RULE_MESSAGE}`));
+        assert.match(human.stdout, new RegExp(`→ DENIED by no-schema-changes: ${RULE_MESSAGE}`));
       }
     }
     assert.equal(denials.length, 3);

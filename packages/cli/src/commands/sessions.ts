@@ -77,7 +77,8 @@ export function formatRecord(r: SessionRecord): string {
     case 'statement': {
       const outcome = e.decision.action === 'allow'
         ? (e.error ? `error ${e.error.code}: ${e.error.message}` : `${e.tag ?? 'ok'}${e.durationMs !== undefined ? ` in ${e.durationMs.toFixed(2)} ms` : ''}`)
-        : `${e.decision.action.toUpperCase()} by ${e.decision.rule}${e.decision.message ? `: ${e.decision.message}` : ''}`;
+        // Approval is not served yet, so a statement held for approval was refused like a denial.
+        : `${e.decision.action === 'deny' ? 'DENIED' : 'REFUSED, needs approval,'} by ${e.decision.rule}${e.decision.message ? `: ${e.decision.message}` : ''}`;
       return `${head} ${e.decision.action.padEnd(10)} ${oneLine(e.text)}\n${' '.repeat(head.length + 12)}→ ${outcome}`;
     }
     case 'session.end':
