@@ -26,6 +26,7 @@ function assertTour(stdout: string, stderr: string): string {
   assert.match(lines.at(-1) ?? '', /end +client terminated, \d+ statements/);
   assert.match(stdout, /deny +DROP TABLE customers\n +→ DENIED by no-schema-changes: schema changes are not allowed for agents/);
   assert.match(stdout, /deny +SELECT 1; \/\* harmless \*\/ dRoP TABLE "orders"\n +→ DENIED by no-schema-changes/);
+  assert.match(stdout, /approve +DELETE FROM orders WHERE status = 'pending'\n +→ REFUSED, needs approval, by writes-need-a-dba/);
   assert.match(stdout, /^Done\. /m);
   const id = /^ {2}session {5}(\S+)$/m.exec(stdout)?.[1];
   assert.ok(id, 'the session id is printed');
