@@ -5,15 +5,17 @@ import { verifyChain } from '@chaperone/core/records/chain';
 import type { Identity, SessionRecord, SessionStartEvent } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
-import type { SessionTx, SessionUpdate, Store } from '../store/store.js';
+import type { BatchTx, RecordKey, SessionRow, SessionUpdate, Store, StoredLink } from '../store/store.js';
 
 export type Broken = RecordsResult['broken'][number];
 
 /**
- * Stores a batch sent under `owner`'s grant. Sessions are handled one at a time, each in its own
- * transaction under the session's row lock; a session owned by another identity is refused
- * (RECORDS_ERR_FORBIDDEN) — sessions earlier in the batch stay stored, which is safe because a
- * retried batch only meets duplicates.
+ * Stores a batch sent under `owner`'s grant, all sessions in one transaction under their row
+ * locks, in a handful of statements whatever the batch size: lock the sessions, insert every
+ * record (ON CONFLICT DO NOTHING), look up the stored neighbours the chain checks cannot take
+ * from the batch or the session row (none when a batch continues where the last one ended),
+ * update each session once. A session owned by another identity refuses the whole batch
+ * (RECORDS_ERR_FORBIDDEN) and nothing of it is stored.
  */
 export async function ingestBatch(store: Store, owner: Identity, records: readonly SessionRecord[]): Promise<RecordsResult> {
   const bySession = new Map<string, SessionRecord[]>();
@@ -28,49 +30,143 @@ export async function ingestBatch(store: Store, owner: Identity, records: readon
     list.push(r);
     bySession.set(r.session, list);
   }
-  const result: RecordsResult = { accepted: 0, duplicates: 0, broken: [] };
-  for (const [id, list] of bySession) {
-    list.sort((a, b) => a.seq - b.seq);
-    const startedAt = earliest(list);
-    const one = await store.withSession(id, { owner, startedAt }, (tx) => ingestSession(tx, owner, list));
-    result.accepted += one.accepted;
-    result.duplicates += one.duplicates;
-    result.broken.push(...one.broken);
+  // Stable sort: repeats of a seq keep their batch order, the first one is the candidate.
+  for (const list of bySession.values()) list.sort((a, b) => a.seq - b.seq);
+  const init = [...bySession].map(([id, list]) => ({ id, startedAt: earliest(list) }));
+  if (init.length === 0) return { accepted: 0, duplicates: 0, broken: [] };
+  return store.withSessions(owner, init, (tx) => ingestLocked(tx, owner, bySession));
+}
+
+async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap<string, SessionRecord[]>): Promise<RecordsResult> {
+  const plans: SessionPlan[] = [];
+  for (const [id, sorted] of bySession) {
+    const row = tx.sessions.get(id);
+    if (!row) throw cpError('STORE_ERR_UNAVAILABLE', `session ${id} is not locked by its batch`);
+    if (!sameIdentity(row.identity, owner)) {
+      throw cpError('RECORDS_ERR_FORBIDDEN', `session ${id} belongs to another identity than this grant's`);
+    }
+    plans.push({ row, sorted, candidates: firstOfEachSeq(sorted) });
   }
+  const inserted = await tx.insertRecords(plans.flatMap((p) => p.candidates));
+  const probes = new Probes();
+  const checks = plans.map((p) => planChecks(p, inserted.get(p.row.id) ?? new Set(), probes));
+  const stored = await tx.floorRecords(probes.keys);
+  const result: RecordsResult = { accepted: 0, duplicates: 0, broken: [] };
+  const changes = new Map<string, SessionUpdate>();
+  for (const c of checks) {
+    const broken = runChecks(c, stored, result);
+    result.accepted += c.fresh.length;
+    result.broken.push(...broken);
+    if (c.fresh.length > 0 || broken.length > 0) changes.set(c.session, summarise(c.fresh, broken));
+  }
+  await tx.updateSessions(changes);
   return result;
 }
 
-async function ingestSession(tx: SessionTx, owner: Identity, sorted: SessionRecord[]): Promise<RecordsResult> {
-  if (!sameIdentity(tx.session.identity, owner)) {
-    throw cpError('RECORDS_ERR_FORBIDDEN', `session ${tx.session.id} belongs to another identity than this grant's`);
+interface SessionPlan {
+  row: SessionRow;
+  /** The session's records in the batch, by seq. */
+  sorted: readonly SessionRecord[];
+  /** The first record of each seq, what the batch inserts. */
+  candidates: SessionRecord[];
+}
+
+/** Stored-record lookups gathered from all sessions, answered by one floorRecords call. */
+class Probes {
+  readonly keys: RecordKey[] = [];
+  /** The index of the answer to "stored record of `session` with the greatest seq <= `seq`". */
+  add(session: string, seq: number): number {
+    return this.keys.push({ session, seq }) - 1;
   }
-  const broken: Broken[] = [];
-  let duplicates = 0;
-  // Duplicates: already stored, or twice in this batch. Same hash is a harmless retry.
-  const stored = await tx.recordsAt(sorted.map((r) => r.seq));
+}
+
+/** Where a run's neighbour comes from: nowhere, the batch or session row, or a probe's answer. */
+type Neighbour = { from: 'none' } | { from: 'known'; link: Pick<SessionRecord, 'seq' | 'hash'> } | { from: 'probe'; index: number };
+
+interface SessionChecks {
+  session: string;
+  sorted: readonly SessionRecord[];
+  fresh: SessionRecord[];
+  /** Candidates already stored, with the probe that reads the stored one. */
+  conflicts: Map<number, number>;
+  runs: { records: SessionRecord[]; previous: Neighbour; next: Neighbour }[];
+}
+
+/**
+ * Decides what each check compares against. The session row's head (lastSeq/lastHash) is the
+ * stored record with the greatest seq, so nothing is stored above it: a run starting past it
+ * links to it or to the batch's run before, and has no stored successor. Only runs that fill
+ * gaps (and stored duplicates) need the database.
+ */
+function planChecks(plan: SessionPlan, inserted: ReadonlySet<number>, probes: Probes): SessionChecks {
+  const id = plan.row.id;
+  const top = plan.row.lastSeq ?? -1;
+  const head = plan.row.lastSeq === null || plan.row.lastHash === null ? undefined : { seq: plan.row.lastSeq, hash: plan.row.lastHash };
   const fresh: SessionRecord[] = [];
-  for (const r of sorted) {
-    const seen = stored.get(r.seq) ?? fresh.find((f) => f.seq === r.seq);
-    if (!seen) fresh.push(r);
-    else if (seen.hash === r.hash) duplicates++;
-    else broken.push({ session: r.session, seq: r.seq, reason: 'duplicate-hash-mismatch' });
+  const conflicts = new Map<number, number>();
+  for (const r of plan.candidates) {
+    if (inserted.has(r.seq)) fresh.push(r);
+    else conflicts.set(r.seq, probes.add(id, r.seq));
   }
-  // Contiguous runs are verified against the stored record just before them, then inserted, so
-  // the next run sees them.
-  let accepted = 0;
+  const runs: SessionChecks['runs'] = [];
+  let before: SessionRecord | undefined;
   for (const run of contiguousRuns(fresh)) {
     const first = run[0]!;
     const last = run[run.length - 1]!;
-    const previous = first.seq === 0 ? undefined : await tx.recordBefore(first.seq);
-    const check = verifyChain(run, previous);
-    if (!check.ok) broken.push({ session: first.session, seq: check.seq, reason: check.reason });
-    // A run that fills a gap must also link to the record stored after it.
-    const next = (await tx.recordsAt([last.seq + 1])).get(last.seq + 1);
-    if (next && next.prevHash !== last.hash) broken.push({ session: first.session, seq: next.seq, reason: 'prev-hash-mismatch' });
-    for (const r of run) if (await tx.insertRecord(r)) accepted++;
+    let previous: Neighbour = { from: 'none' };
+    if (first.seq > 0 && first.seq <= top) previous = { from: 'probe', index: probes.add(id, first.seq - 1) };
+    else if (first.seq > 0) {
+      const link = before && (!head || before.seq > head.seq) ? before : head;
+      if (link) previous = { from: 'known', link };
+    }
+    const next: Neighbour = last.seq + 1 <= top ? { from: 'probe', index: probes.add(id, last.seq + 1) } : { from: 'none' };
+    runs.push({ records: run, previous, next });
+    before = last;
   }
-  await tx.update(summarise(fresh, broken));
-  return { accepted, duplicates, broken };
+  return { session: id, sorted: plan.sorted, fresh, conflicts, runs };
+}
+
+/** Duplicates first (counted into `totals`), then each run's chain, as broken entries in order. */
+function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[], totals: RecordsResult): Broken[] {
+  const broken: Broken[] = [];
+  // Duplicates: already stored, or twice in this batch. Same hash is a harmless retry.
+  let candidate: SessionRecord | undefined;
+  for (const r of c.sorted) {
+    const isCandidate = candidate?.seq !== r.seq;
+    if (isCandidate) candidate = r;
+    const probe = c.conflicts.get(r.seq);
+    const storedHash = probe === undefined ? undefined : stored[probe]?.hash;
+    const reference = probe !== undefined ? storedHash : isCandidate ? undefined : candidate?.hash;
+    if (probe === undefined && isCandidate) continue;
+    if (reference === r.hash) totals.duplicates++;
+    else broken.push({ session: r.session, seq: r.seq, reason: 'duplicate-hash-mismatch' });
+  }
+  for (const run of c.runs) {
+    const first = run.records[0]!;
+    const last = run.records[run.records.length - 1]!;
+    const check = verifyChain(run.records, resolve(run.previous, stored));
+    if (!check.ok) broken.push({ session: c.session, seq: check.seq, reason: check.reason });
+    // A run that fills a gap must also link to the record stored after it.
+    const after = run.next.from === 'probe' ? stored[run.next.index] : undefined;
+    if (after && after.seq === last.seq + 1 && after.prevHash !== last.hash) {
+      broken.push({ session: first.session, seq: after.seq, reason: 'prev-hash-mismatch' });
+    }
+  }
+  return broken;
+}
+
+function resolve(n: Neighbour, stored: readonly (StoredLink | undefined)[]): Pick<SessionRecord, 'seq' | 'hash'> | undefined {
+  switch (n.from) {
+    case 'none': return undefined;
+    case 'known': return n.link;
+    case 'probe': return stored[n.index];
+  }
+}
+
+function firstOfEachSeq(sorted: readonly SessionRecord[]): SessionRecord[] {
+  const out: SessionRecord[] = [];
+  for (const r of sorted) if (out.at(-1)?.seq !== r.seq) out.push(r);
+  return out;
 }
 
 function summarise(fresh: readonly SessionRecord[], broken: readonly Broken[]): SessionUpdate {

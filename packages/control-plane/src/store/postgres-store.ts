@@ -1,43 +1,21 @@
 // The Store on PostgreSQL through postgres.js tagged templates: plain SQL, one place.
 import postgres from 'postgres';
-import type { JSONValue, Sql, TransactionSql } from 'postgres';
+import type { JSONValue, Sql } from 'postgres';
 import type { SessionSummary } from '@chaperone/core/api';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { latestVersion, migrate, schemaVersion } from './migrations.js';
-import type { KeyPurpose, SessionQuery, SessionRow, SessionTx, SessionUpdate, Store, StoredKey } from './store.js';
-
-interface SessionDbRow {
-  id: string;
-  protocol: string;
-  connection: string;
-  namespace: string;
-  service_account: string;
-  started_at: Date;
-  ended_at: Date | null;
-  record_count: number;
-  statements: number;
-  denied: number;
-  chain_ok: boolean;
-  chain_error: string | null;
-  last_seq: number | null;
-  last_hash: string | null;
-}
-
-interface RecordDbRow {
-  session_id: string;
-  seq: number;
-  time: Date;
-  hash: string;
-  prev_hash: string;
-  event: SessionRecord['event'];
-}
+import { lockSessions, PostgresBatchTx } from './batch-tx.js';
+import { toSummary, type RecordDbRow, type SessionDbRow } from './rows.js';
+import type { BatchTx, KeyPurpose, SessionQuery, Store, StoredKey } from './store.js';
 
 export interface PostgresStoreOptions {
   /** Connection pool size. */
   max?: number;
   /** Seconds to wait for a connection before failing (readiness must not hang). */
   connectTimeout?: number;
+  /** Sees every statement sent (postgres.js `debug`); tests count round trips with it. */
+  onQuery?: (query: string) => void;
 }
 
 export class PostgresStore implements Store {
@@ -53,6 +31,7 @@ export class PostgresStore implements Store {
       max: options.max ?? 10,
       connect_timeout: options.connectTimeout ?? 5,
       onnotice: () => undefined,
+      ...(options.onQuery ? { debug: (_connection: number, query: string) => options.onQuery?.(query) } : {}),
     });
     try {
       await migrate(sql);
@@ -63,15 +42,13 @@ export class PostgresStore implements Store {
     return new PostgresStore(sql);
   }
 
-  async withSession<T>(id: string, init: { owner: Identity; startedAt: Date }, fn: (tx: SessionTx) => Promise<T>): Promise<T> {
+  async withSessions<T>(owner: Identity, sessions: readonly { id: string; startedAt: Date }[], fn: (tx: BatchTx) => Promise<T>): Promise<T> {
     return this.sql.begin(async (tx) => {
-      await tx`
-        INSERT INTO sessions (id, namespace, service_account, started_at)
-        VALUES (${id}, ${init.owner.namespace}, ${init.owner.serviceAccount}, ${init.startedAt})
-        ON CONFLICT (id) DO NOTHING`;
-      const [row] = await tx<SessionDbRow[]>`SELECT * FROM sessions WHERE id = ${id} FOR UPDATE`;
-      if (!row) throw cpError('STORE_ERR_UNAVAILABLE', `session ${id} vanished inside its transaction`);
-      return fn(new PostgresSessionTx(tx, toSessionRow(row)));
+      const rows = await lockSessions(tx, owner, sessions);
+      for (const s of sessions) {
+        if (!rows.has(s.id)) throw cpError('STORE_ERR_UNAVAILABLE', `session ${s.id} vanished inside its transaction`);
+      }
+      return fn(new PostgresBatchTx(tx, rows));
     }) as Promise<T>;
   }
 
@@ -127,70 +104,4 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }
-}
-
-class PostgresSessionTx implements SessionTx {
-  constructor(private readonly tx: TransactionSql, readonly session: SessionRow) {}
-
-  async recordsAt(seqs: readonly number[]): Promise<Map<number, Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>>> {
-    const out = new Map<number, Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>>();
-    if (seqs.length === 0) return out;
-    const rows = await this.tx<{ seq: number; hash: string; prev_hash: string }[]>`
-      SELECT seq, hash, prev_hash FROM records WHERE session_id = ${this.session.id} AND seq IN ${this.tx([...seqs])}`;
-    for (const r of rows) out.set(r.seq, { seq: r.seq, hash: r.hash, prevHash: r.prev_hash });
-    return out;
-  }
-
-  async recordBefore(seq: number): Promise<Pick<SessionRecord, 'seq' | 'hash'> | undefined> {
-    const [row] = await this.tx<{ seq: number; hash: string }[]>`
-      SELECT seq, hash FROM records WHERE session_id = ${this.session.id} AND seq < ${seq}
-      ORDER BY seq DESC LIMIT 1`;
-    return row;
-  }
-
-  async insertRecord(r: SessionRecord): Promise<boolean> {
-    const rows = await this.tx`
-      INSERT INTO records (session_id, seq, time, hash, prev_hash, event)
-      VALUES (${r.session}, ${r.seq}, ${r.time}, ${r.hash}, ${r.prevHash}, ${this.tx.json(r.event as unknown as JSONValue)})
-      ON CONFLICT (session_id, seq) DO NOTHING
-      RETURNING seq`;
-    return rows.length === 1;
-  }
-
-  async update(c: SessionUpdate): Promise<void> {
-    await this.tx`
-      UPDATE sessions SET
-        protocol     = COALESCE(${c.protocol ?? null}::text, protocol),
-        connection   = COALESCE(${c.connection ?? null}::text, connection),
-        started_at   = COALESCE(${c.startedAt ?? null}::timestamptz, started_at),
-        ended_at     = COALESCE(${c.endedAt ?? null}::timestamptz, ended_at),
-        record_count = record_count + ${c.addRecords},
-        statements   = statements + ${c.addStatements},
-        denied       = denied + ${c.addDenied},
-        chain_ok     = chain_ok AND ${c.chainError === undefined},
-        chain_error  = COALESCE(chain_error, ${c.chainError ?? null}::text),
-        last_seq     = CASE WHEN ${c.head?.seq ?? null}::int > COALESCE(last_seq, -1) THEN ${c.head?.seq ?? null}::int ELSE last_seq END,
-        last_hash    = CASE WHEN ${c.head?.seq ?? null}::int > COALESCE(last_seq, -1) THEN ${c.head?.hash ?? null}::text ELSE last_hash END
-      WHERE id = ${this.session.id}`;
-  }
-}
-
-function toSummary(r: SessionDbRow): SessionSummary {
-  return {
-    id: r.id,
-    protocol: r.protocol,
-    connection: r.connection,
-    identity: { namespace: r.namespace, serviceAccount: r.service_account },
-    startedAt: r.started_at.toISOString(),
-    endedAt: r.ended_at ? r.ended_at.toISOString() : null,
-    records: r.record_count,
-    statements: r.statements,
-    denied: r.denied,
-    chainOk: r.chain_ok,
-    chainError: r.chain_error,
-  };
-}
-
-function toSessionRow(r: SessionDbRow): SessionRow {
-  return { ...toSummary(r), lastSeq: r.last_seq, lastHash: r.last_hash };
 }

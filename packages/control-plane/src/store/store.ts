@@ -11,7 +11,10 @@ export interface StoredKey {
   createdAt: Date;
 }
 
-/** A session row: the summary plus the chain head ingestion continues from. */
+/**
+ * A session row: the summary plus the chain head ingestion continues from. lastSeq/lastHash are
+ * those of the stored record with the greatest seq (ingestion raises them with every insert).
+ */
 export interface SessionRow extends SessionSummary {
   lastSeq: number | null;
   lastHash: string | null;
@@ -38,21 +41,39 @@ export interface SessionUpdate {
   head?: { seq: number; hash: string };
 }
 
-/** Work on one session inside a transaction that holds the session's row lock. */
-export interface SessionTx {
-  readonly session: SessionRow;
-  /** Stored records of this session with the given sequence numbers. */
-  recordsAt(seqs: readonly number[]): Promise<Map<number, Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>>>;
-  /** The stored record with the greatest seq below `seq`. */
-  recordBefore(seq: number): Promise<Pick<SessionRecord, 'seq' | 'hash'> | undefined>;
-  /** Inserts unless (session, seq) exists; true when inserted. */
-  insertRecord(record: SessionRecord): Promise<boolean>;
-  update(change: SessionUpdate): Promise<void>;
+/** A record's place in its session. */
+export interface RecordKey {
+  session: string;
+  seq: number;
+}
+
+/** What chain checks need of a stored record. */
+export type StoredLink = Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>;
+
+/**
+ * Work on the sessions of one record batch inside a single transaction that holds all their row
+ * locks. Every method is one statement for the whole batch, whatever its size.
+ */
+export interface BatchTx {
+  /** The batch's session rows as locked (latest committed version), by id. */
+  readonly sessions: ReadonlyMap<string, SessionRow>;
+  /**
+   * Inserts each record unless its (session, seq) is stored; returns the seqs inserted, by
+   * session. `records` must not repeat a (session, seq).
+   */
+  insertRecords(records: readonly SessionRecord[]): Promise<Map<string, Set<number>>>;
+  /** For each probe, the stored record of its session with the greatest seq <= probe.seq. */
+  floorRecords(probes: readonly RecordKey[]): Promise<(StoredLink | undefined)[]>;
+  /** Applies one change per session. */
+  updateSessions(changes: ReadonlyMap<string, SessionUpdate>): Promise<void>;
 }
 
 export interface Store {
-  /** Runs `fn` with the session's row locked, creating the row (owned by `owner`) if new. */
-  withSession<T>(id: string, init: { owner: Identity; startedAt: Date }, fn: (tx: SessionTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction holding the row locks of `sessions` (taken in id order, so
+   * concurrent batches cannot deadlock), creating missing rows owned by `owner`.
+   */
+  withSessions<T>(owner: Identity, sessions: readonly { id: string; startedAt: Date }[], fn: (tx: BatchTx) => Promise<T>): Promise<T>;
   listSessions(query: SessionQuery): Promise<SessionSummary[]>;
   getSession(id: string): Promise<SessionSummary | undefined>;
   listRecords(sessionId: string): Promise<SessionRecord[]>;
