@@ -6,7 +6,7 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chaperone
 STAMP := node_modules/.chaperone-deps
 APT_PACKAGES := postgresql-client postgresql pgbouncer
 
-.PHONY: deps build lint test unit integration demo bench clean
+.PHONY: deps build lint test unit integration demo bench clean tools
 
 # System packages (psql, pgbench, PostgreSQL server binaries, PgBouncer) and npm packages.
 deps: $(STAMP)
@@ -37,6 +37,12 @@ demo: build
 
 bench: build
 	node test/dist/bench/pgbench.js
+
+# kube-apiserver, etcd, kubectl and helm compiled from Go modules into $(CACHE_DIR)/tools/<tool>-<version>/
+# (cached by version; KUBEBUILDER_ASSETS, when it holds the first three, is used instead).
+# The first build takes many minutes.
+tools:
+	@scripts/build-tools.sh
 
 clean:
 	rm -rf packages/*/dist test/dist node_modules
