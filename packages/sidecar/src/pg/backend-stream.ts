@@ -1,6 +1,7 @@
 // Streaming scanner for server → agent bytes: relays chunks as they come (DataRows of any size are
 // never buffered) while tracking message boundaries, and withholds only the few small messages the
-// session inspects or may replace (ErrorResponse, ReadyForQuery, CommandComplete, ...).
+// session inspects or may replace (ErrorResponse, ReadyForQuery, CommandComplete, ...). Pushed
+// chunks may be reused by the caller once push() returns: what is withheld across chunks is copied.
 import { B } from './messages.js';
 import type { ProtocolError } from './messages.js';
 
@@ -63,7 +64,7 @@ export class BackendStream {
       }
       if (this.held) {
         const k = Math.min(this.heldNeed - this.heldFill, n - i);
-        this.held.push(chunk.subarray(i, i + k));
+        this.held.push(Buffer.from(chunk.subarray(i, i + k)));
         this.heldFill += k; i += k; run = i;
         if (this.heldFill === this.heldNeed) {
           const frame = Buffer.concat(this.held, this.heldNeed);
@@ -90,7 +91,7 @@ export class BackendStream {
             continue;
           }
           if (i > run) out.push(chunk.subarray(run, i));
-          this.held = [chunk.subarray(i)];
+          this.held = [Buffer.from(chunk.subarray(i))];
           this.heldNeed = total; this.heldFill = n - i;
           i = n; run = n;
           continue;

@@ -28,7 +28,8 @@ function protocolError(code: string, message: string): ProtocolError {
 
 /**
  * Incremental framer for one direction of a connection. Frames handed to the sink may share memory
- * with the pushed chunks (no copy when a frame lies inside one chunk).
+ * with the pushed chunk and are valid during the sink call only (the caller may reuse the chunk's
+ * memory afterwards); what waits for the rest of a frame is copied.
  */
 export class Framer {
   private startup: boolean;
@@ -58,7 +59,7 @@ export class Framer {
     if (this.pendingLength > 0) {
       // Large frames arrive in many chunks: only join once the whole frame is there.
       if (this.needed > 0 && this.pendingLength + chunk.length < this.needed) {
-        this.pending.push(chunk);
+        this.pending.push(Buffer.from(chunk));
         this.pendingLength += chunk.length;
         return null;
       }
@@ -90,7 +91,7 @@ export class Framer {
       }
     }
     if (i < buf.length) {
-      const rest = buf.subarray(i);
+      const rest = Buffer.from(buf.subarray(i));
       this.pending.push(rest);
       this.pendingLength = rest.length;
     }

@@ -31,7 +31,8 @@ export class PgProxy implements SessionHost {
   }
 
   async start(): Promise<{ port: number }> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused: the session moves each socket to an `onread` one before the first read (socket-reader.ts).
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

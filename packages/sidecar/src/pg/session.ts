@@ -18,6 +18,7 @@ import type { Decision } from '@chaperone/core/decision';
 import { connectUpstream } from './auth.js';
 import type { Upstream } from './auth.js';
 import { BackendStream } from './backend-stream.js';
+import { SocketReader } from './socket-reader.js';
 import { Framer, decodeErrorFields, decodeFrontend, decodeStartup, rowsFromTag } from './codec.js';
 import {
   AUTHENTICATION_OK, SSL_NOT_SUPPORTED, SYNC, TERMINATE, encodeBackendKeyData, encodeBind, encodeErrorResponse,
@@ -76,14 +77,21 @@ function fatal(code: string, message: string): ErrorFields {
   return { S: 'FATAL', V: 'FATAL', C: code, M: message };
 }
 
-/** Writes several buffers as one batch (one writev); returns false when the socket wants a pause. */
+/**
+ * Writes the buffers as one syscall (a write, or one writev when there are several) and empties
+ * the array for reuse; returns false when the socket wants a pause.
+ */
 function writeAll(socket: Socket, bufs: Buffer[]): boolean {
   if (bufs.length === 0) return true;
-  if (bufs.length === 1) return socket.write(bufs[0] as Buffer);
-  socket.cork();
-  let ok = true;
-  for (const b of bufs) ok = socket.write(b);
-  socket.uncork();
+  let ok: boolean;
+  if (bufs.length === 1) ok = socket.write(bufs[0] as Buffer);
+  else {
+    socket.cork();
+    ok = true;
+    for (const b of bufs) ok = socket.write(b);
+    socket.uncork();
+  }
+  bufs.length = 0;
   return ok;
 }
 
@@ -94,14 +102,19 @@ export class PgSession {
   private readonly framer = new Framer({ startup: true });
   private readonly backend: BackendStream;
   private readonly started = performance.now();
+  /** The agent's socket; reads land in a reused buffer (socket-reader.ts). */
+  private readonly client: Socket;
+  private readonly clientReader: SocketReader;
+  private upstreamReader: SocketReader | null = null;
   private unregisterKey: (() => void) | null = null;
   private closeReason = 'client closed';
   private statements = 0;
 
-  /** Agent bytes that arrived while the upstream connection was being set up. */
+  /** Agent bytes that arrived while the upstream connection was being set up (copies). */
   private early: Buffer[] = [];
-  private toUpstream: Buffer[] = [];
-  private toClient: Buffer[] = [];
+  /** What to write in the current read callback; reused, emptied by each flush. */
+  private readonly toUpstream: Buffer[] = [];
+  private readonly toClient: Buffer[] = [];
 
   private status: TxStatus = 'I';
   /** ReadyForQuery messages the server owes (one per forwarded Query or Sync) and has sent. */
@@ -119,11 +132,13 @@ export class PgSession {
   /** The BackendKeyData the agent was given (made up here; mapped to the server's on cancel). */
   readonly cancelKey = { pid: randomInt(1, 0x7fffffff), secret: randomInt(-0x80000000, 0x7fffffff) };
 
-  constructor(private readonly client: Socket, private readonly host: SessionHost, id: string) {
+  constructor(socket: Socket, private readonly host: SessionHost, id: string) {
     this.id = id;
     this.backend = new BackendStream((type, frame) => this.onBackendMessage(type, frame));
+    this.clientReader = new SocketReader(socket, this.onClientData);
+    const client = this.clientReader.socket;
+    this.client = client;
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('close', () => this.close(this.closeReason));
     client.on('error', (err) => { this.closeReason = `client error: ${err.message}`; });
   }
@@ -135,18 +150,18 @@ export class PgSession {
 
   // ---- agent → server ------------------------------------------------------------------------
 
-  private onClientData(chunk: Buffer): void {
-    if (this.phase === 'connecting') { this.early.push(chunk); return; }
+  private readonly onClientData = (chunk: Buffer): void => {
+    if (this.phase === 'connecting') { this.early.push(Buffer.from(chunk)); return; }
     if (this.phase === 'closed') return;
     const error = this.framer.push(chunk, this.onFrame);
-    this.flush();
+    this.flush(this.clientReader);
     if (error) this.protocolViolation(error);
-  }
+  };
 
   private readonly onFrame = (type: number, frame: Buffer): void => {
     if (this.phase === 'ready') this.onMessage(type, frame);
     else if (this.phase === 'startup') this.onStartupPacket(frame);
-    else if (this.phase === 'connecting') this.early.push(frame);
+    else if (this.phase === 'connecting') this.early.push(Buffer.from(frame));
   };
 
   private onStartupPacket(frame: Buffer): void {
@@ -189,10 +204,12 @@ export class PgSession {
     if (this.phase !== 'connecting') { if (result.ok) result.upstream.socket.destroy(); return; }
     if (!result.ok) { this.fail(result.fields, 'upstream connection failed'); return; }
     const up = result.upstream;
+    const reader = new SocketReader(up.socket, this.onUpstreamData);
+    up.socket = reader.socket;
+    this.upstreamReader = reader;
     this.upstream = up;
     this.status = up.status;
     this.unregisterKey = this.host.registerCancelKey(this.cancelKey.pid, this.cancelKey.secret, this);
-    up.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     up.socket.on('close', () => this.onUpstreamClosed());
     up.socket.on('error', (err) => this.host.logger?.debug({ session: this.id, err: err.message }, 'upstream socket error'));
     up.socket.resume();
@@ -207,8 +224,12 @@ export class PgSession {
   }
 
   private onMessage(type: number, frame: Buffer): void {
-    // Hot path first: COPY data and simple queries.
+    // Hot path first: COPY data and simple queries ("Q", one string ending the message).
     if (type === F.CopyData) { this.toUpstream.push(frame); return; }
+    if (type === F.Query && frame.length > 5 && frame.indexOf(0, 5) === frame.length - 1) {
+      this.onQuery(frame.toString('utf8', 5, frame.length - 1), frame);
+      return;
+    }
     const decoded = decodeFrontend(frame);
     if (!decoded.ok) { this.protocolViolation(decoded.error); return; }
     const msg = decoded.msg;
@@ -336,19 +357,21 @@ export class PgSession {
     this.statements++;
     const observer = this.host.observer;
     if (!observer) return;
-    this.safeObserve(() => observer.statement({
-      session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' },
-    }));
+    try {
+      observer.statement({ session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } });
+    } catch (err) {
+      this.observerFailed(err);
+    }
   }
 
   // ---- server → agent ------------------------------------------------------------------------
 
-  private onUpstreamData(chunk: Buffer): void {
+  private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.phase !== 'ready') return;
     const error = this.backend.push(chunk, this.toClient);
-    this.flush();
+    this.flush(this.upstreamReader);
     if (error) this.fail(fatal('08P01', `upstream protocol violation: ${error.message}`), 'upstream protocol violation');
-  }
+  };
 
   private onBackendMessage(type: number, frame: Buffer | null): Buffer[] | undefined {
     if (frame === null) return undefined; // streamed through untouched (DataRow, CopyData, ...)
@@ -414,21 +437,28 @@ export class PgSession {
     if (s.rows !== undefined) info.rows = s.rows;
     if (s.tag !== undefined) info.tag = s.tag;
     if (s.error) info.error = s.error;
-    this.safeObserve(() => observer.statement(info));
+    try {
+      observer.statement(info);
+    } catch (err) {
+      this.observerFailed(err);
+    }
   }
 
   // ---- I/O, failures, shutdown ---------------------------------------------------------------
 
-  private flush(): void {
+  /**
+   * Writes what the current read produced. The buffers may be views of `source`'s read buffer:
+   * if a socket did not take them at once, that buffer now belongs to the queued write.
+   */
+  private flush(source: SocketReader | null = null): void {
     const up = this.upstream?.socket;
     if (this.toUpstream.length > 0 && up) {
-      const bufs = this.toUpstream; this.toUpstream = [];
-      if (!writeAll(up, bufs)) this.backpressure(this.client, up);
+      if (!writeAll(up, this.toUpstream)) this.backpressure(this.client, up);
     }
     if (this.toClient.length > 0) {
-      const bufs = this.toClient; this.toClient = [];
-      if (!writeAll(this.client, bufs) && up) this.backpressure(up, this.client);
+      if (!writeAll(this.client, this.toClient) && up) this.backpressure(up, this.client);
     }
+    if (source && (this.client.writableLength > 0 || (up !== undefined && up.writableLength > 0))) source.detach();
   }
 
   /** Stops reading `from` until `to` has drained: memory stays bounded for any result size. */
@@ -486,7 +516,11 @@ export class PgSession {
   }
 
   private safeObserve(f: () => void): void {
-    try { f(); } catch (err) { this.host.logger?.warn({ session: this.id, err }, 'observer failed'); }
+    try { f(); } catch (err) { this.observerFailed(err); }
+  }
+
+  private observerFailed(err: unknown): void {
+    this.host.logger?.warn({ session: this.id, err }, 'observer failed');
   }
 }
 
