@@ -12,7 +12,7 @@ import type { SessionStartEvent, StatementEvent } from '@chaperone/core/records/
 import { ControlPlaneClient } from '../control-plane-client.js';
 import { SidecarMetrics } from '../metrics.js';
 import { RecordsServer } from '../testing/records-server.js';
-import { Recorder } from './recorder.js';
+import { DEFAULT_LIMITS, Recorder } from './recorder.js';
 import type { RecorderOptions } from './recorder.js';
 
 const FAST = { flushIntervalMs: 20, backoffBaseMs: 20, backoffMaxMs: 200 };
@@ -80,15 +80,17 @@ function segments(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.startsWith('seg-'));
 }
 
-test('records go out in batches of at most 500 records and at most maxBatchBytes', async (t) => {
+test('records go out in batches of at most maxBatchRecords and at most maxBatchBytes', async (t) => {
   const s = await setup(t);
+  const max = DEFAULT_LIMITS.maxBatchRecords;
   const recorder = await s.open();
   const session = recorder.openSession(start, 'big');
-  for (let i = 0; i < 1199; i++) session.record(statement(i));
+  for (let i = 0; i < 2 * max + 199; i++) session.record(statement(i));
   assert.equal(await recorder.flush(15_000), true);
-  assertComplete(s.server, { big: 1200 });
-  assert.ok(Math.max(...s.server.batchSizes) <= 500, `batches ${s.server.batchSizes.join(',')}`);
-  assert.equal(recorder.stats().sent, 1200);
+  assertComplete(s.server, { big: 2 * max + 200 });
+  assert.ok(Math.max(...s.server.batchSizes) <= max, `batches ${s.server.batchSizes.join(',')}`);
+  assert.ok(s.server.batchSizes.length >= 3, `batches ${s.server.batchSizes.join(',')}`);
+  assert.equal(recorder.stats().sent, 2 * max + 200);
 
   const small = await setup(t);
   const bytesLimited = await small.open({ limits: { maxBatchBytes: 4_000 } });

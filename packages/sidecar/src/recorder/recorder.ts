@@ -37,8 +37,10 @@ export interface RecorderLimits {
 }
 
 export const DEFAULT_LIMITS: RecorderLimits = {
-  maxBatchRecords: 500,
-  maxBatchBytes: 1024 * 1024,
+  // Bigger batches: fewer requests (JSON, HTTP, a store transaction) per record on both sides;
+  // 4 MiB stays well under the control plane's 8 MiB body limit.
+  maxBatchRecords: 2_000,
+  maxBatchBytes: 4 * 1024 * 1024,
   flushIntervalMs: 250,
   maxQueue: 10_000,
   backoffBaseMs: 100,
