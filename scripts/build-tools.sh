@@ -32,7 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
 cached_path() { echo "$TOOLS_DIR/$1-$2/$1"; }
 
 report() { # tool what path
-  local size; size=$(du -h "$3" | cut -f1)
+  local size; size=$(du -hL "$3" | cut -f1)
   echo "tools: $1 $2 at $3 ($size)"
 }
 

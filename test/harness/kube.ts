@@ -103,7 +103,12 @@ async function stopDaemon(d: Daemon): Promise<void> {
   if (d.exited || d.child.exitCode !== null || d.child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => d.child.once('exit', () => resolve()));
   d.child.kill('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+  const timer = new AbortController();
+  const done = await Promise.race([
+    exited.then(() => true),
+    sleep(15_000, undefined, { signal: timer.signal }).then(() => false, () => true),
+  ]);
+  timer.abort(); // a pending timer would keep the test process alive
   if (!done) {
     d.child.kill('SIGKILL');
     await exited;
@@ -175,6 +180,9 @@ export async function startKubeApiServer(o: KubeOptions = {}): Promise<KubeApiSe
     daemons.push(startDaemon('kube-apiserver', bins.apiserver, [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${securePort}`,
+      // The endpoint reconciler refuses a loopback advertise address; nothing here routes to the
+      // kubernetes Service anyway (no kubelet, no kube-proxy).
+      '--endpoint-reconciler-type=none',
       `--cert-dir=${certDir}`, `--tls-cert-file=${join(dir, 'serving.crt')}`, `--tls-private-key-file=${join(dir, 'serving.key')}`,
       // Users are client certificates signed by the test CA; admin is in system:masters, others go through RBAC.
       `--client-ca-file=${join(dir, 'ca.crt')}`, '--authorization-mode=RBAC',
