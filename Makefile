@@ -10,7 +10,7 @@ APT_PACKAGES := postgresql-client postgresql pgbouncer
 
 # System packages (psql, pgbench, PostgreSQL server binaries, PgBouncer) and npm packages.
 deps: $(STAMP)
-$(STAMP): package.json package-lock.json packages/*/package.json test/package.json
+$(STAMP): package.json package-lock.json packages/*/package.json webhook/package.json test/package.json
 	@scripts/install-system-deps.sh $(APT_PACKAGES)
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -23,13 +23,14 @@ lint: deps
 	npx tsc -b
 
 # The whole suite: unit tests beside the code, then integration tests under test/.
-test: build
+# The first run builds the Kubernetes test binaries (make tools, about 15 minutes on 2 cores; cached after).
+test: build tools
 	node scripts/run-tests.mjs
 
 unit: build
 	node scripts/run-tests.mjs --unit
 
-integration: build
+integration: build tools
 	node scripts/run-tests.mjs --integration
 
 demo: build
@@ -45,4 +46,4 @@ tools:
 	@scripts/build-tools.sh
 
 clean:
-	rm -rf packages/*/dist test/dist node_modules
+	rm -rf packages/*/dist webhook/dist test/dist node_modules

@@ -22,7 +22,10 @@ function findTests(dir) {
 }
 
 const files = [];
-if (wantUnit) for (const pkg of readdirSync('packages')) files.push(...findTests(join('packages', pkg, 'dist')));
+if (wantUnit) {
+  for (const pkg of readdirSync('packages')) files.push(...findTests(join('packages', pkg, 'dist')));
+  files.push(...findTests(join('webhook', 'dist')));
+}
 if (wantIntegration) files.push(...findTests(join('test', 'dist')));
 if (files.length === 0) {
   console.error('no compiled test files found: run `make build` first');

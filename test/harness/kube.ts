@@ -189,6 +189,11 @@ export async function startKubeApiServer(o: KubeOptions = {}): Promise<KubeApiSe
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(dir, 'sa.pub')}`, `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
+      // Webhooks are what chaperone installs. Without kube-controller-manager no default
+      // ServiceAccount exists, so the ServiceAccount plugin would refuse every pod: tests create
+      // their service accounts themselves.
+      '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+      '--disable-admission-plugins=ServiceAccount',
     ], join(dir, 'kube-apiserver.log')));
     const tls = { ca: readFileSync(join(dir, 'ca.crt')), cert: readFileSync(join(dir, 'admin.crt')), key: readFileSync(join(dir, 'admin.key')) };
     await waitReady('kube-apiserver /readyz', httpOk(`${url}/readyz`, tls), daemons, deadline);
