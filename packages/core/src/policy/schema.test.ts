@@ -57,10 +57,13 @@ test('ssh and kubernetes connections take any target mapping', () => {
   }
 });
 
-test('subjects: a service account (name may be *) or a group, exactly one', () => {
+test('subjects: a service account (name may be *), a namespace or a group, exactly one; podSelector with the first two', () => {
   const ok = [
     [{ serviceAccount: { namespace: 'agents', name: '*' } }],
     [{ group: 'dba' }],
+    [{ namespace: 'agents' }],
+    [{ namespace: 'agents', podSelector: { matchLabels: { app: 'support', 'chaperone.dev/tier': '' } } }],
+    [{ serviceAccount: { namespace: 'agents', name: 'bot' }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'x-1.2_b' } } }],
   ];
   for (const subjects of ok) assert.deepEqual(issues(AccessPolicySchema, policy({ subjects })), [], JSON.stringify(subjects));
 });
@@ -78,8 +81,15 @@ const refused: { name: string; schema: typeof ConnectionSchema | typeof AccessPo
   { name: 'fractional port', schema: ConnectionSchema, value: connection({ listen: { port: 54.5 } }), expect: ['spec.listen.port: must be an integer'] },
   { name: 'bad sslmode', schema: ConnectionSchema, value: connection({ target: { host: 'h', port: 1, database: 'd', sslmode: 'allow' } }), expect: ['spec.target.sslmode: Invalid option: expected one of "disable"|"prefer"|"require"|"verify-full"'] },
   { name: 'no subjects', schema: AccessPolicySchema, value: policy({ subjects: [] }), expect: ['spec.subjects: must name at least one subject'] },
-  { name: 'subject with both', schema: AccessPolicySchema, value: policy({ subjects: [{ group: 'g', serviceAccount: { namespace: 'a', name: 'b' } }] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount or group'] },
-  { name: 'subject with neither', schema: AccessPolicySchema, value: policy({ subjects: [{}] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount or group'] },
+  { name: 'subject with both', schema: AccessPolicySchema, value: policy({ subjects: [{ group: 'g', serviceAccount: { namespace: 'a', name: 'b' } }] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount, namespace or group'] },
+  { name: 'subject with neither', schema: AccessPolicySchema, value: policy({ subjects: [{}] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount, namespace or group'] },
+  { name: 'namespace and service account', schema: AccessPolicySchema, value: policy({ subjects: [{ namespace: 'a', serviceAccount: { namespace: 'a', name: 'b' } }] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount, namespace or group'] },
+  { name: 'podSelector alone', schema: AccessPolicySchema, value: policy({ subjects: [{ podSelector: { matchLabels: { app: 'x' } } }] }), expect: ['spec.subjects.0: a subject is exactly one of serviceAccount, namespace or group'] },
+  { name: 'podSelector with group', schema: AccessPolicySchema, value: policy({ subjects: [{ group: 'g', podSelector: { matchLabels: { app: 'x' } } }] }), expect: ['spec.subjects.0.podSelector: podSelector goes with serviceAccount or namespace, not group'] },
+  { name: 'empty matchLabels', schema: AccessPolicySchema, value: policy({ subjects: [{ namespace: 'a', podSelector: { matchLabels: {} } }] }), expect: ['spec.subjects.0.podSelector.matchLabels: must name at least one label'] },
+  { name: 'bad label key and value', schema: AccessPolicySchema, value: policy({ subjects: [{ namespace: 'a', podSelector: { matchLabels: { 'Bad Key': 'x', app: '-x' } } }] }), expect: ['spec.subjects.0.podSelector.matchLabels.app: is not a label value', 'spec.subjects.0.podSelector.matchLabels.Bad Key: "Bad Key" is not a label key ([prefix/]name)'] },
+  { name: 'podSelector matchExpressions', schema: AccessPolicySchema, value: policy({ subjects: [{ namespace: 'a', podSelector: { matchExpressions: [] } }] }), expect: ['spec.subjects.0.podSelector.matchLabels: Invalid input: expected record, received undefined', 'spec.subjects.0.podSelector: Unrecognized key: "matchExpressions"'] },
+  { name: 'bad namespace subject', schema: AccessPolicySchema, value: policy({ subjects: [{ namespace: 'Agents' }] }), expect: ['spec.subjects.0.namespace: must be a DNS-1123 label: lower-case letters, digits and "-"'] },
   { name: 'no connections', schema: AccessPolicySchema, value: policy({ connections: [] }), expect: ['spec.connections: must name at least one connection'] },
   { name: 'bad default', schema: AccessPolicySchema, value: policy({ default: 'approve' }), expect: ['spec.default: Invalid option: expected one of "allow"|"deny"'] },
   { name: 'bad action', schema: AccessPolicySchema, value: policy({}, [{ action: 'permit', match: { statements: ['select'] } }]), expect: ['spec.rules.0.action: Invalid option: expected one of "allow"|"deny"|"approve"|"mask"'] },

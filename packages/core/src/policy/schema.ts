@@ -136,15 +136,38 @@ const rule = z.strictObject({
   }
 }).transform((r) => (r.action === 'approve' && r.timeout === undefined ? { ...r, timeout: DEFAULT_APPROVAL_TIMEOUT } : r));
 
+// Kubernetes label syntax: key `[dns-subdomain-prefix/]name`, name and value up to 63 of
+// [A-Za-z0-9-_.] starting and ending alphanumeric (a value may be empty).
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+function isLabelKey(k: string): boolean {
+  const slash = k.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : k.slice(0, slash);
+  return LABEL_NAME.test(slash < 0 ? k : k.slice(slash + 1)) && (prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix)));
+}
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, 'is not a label value');
+
+const podSelector = z.strictObject({
+  // Keys are checked here rather than by the record's key schema, whose issues lose their message.
+  matchLabels: z.record(z.string(), labelValue).superRefine((m, ctx) => {
+    const keys = Object.keys(m);
+    if (keys.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one label' });
+    for (const k of keys) if (!isLabelKey(k)) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is not a label key ([prefix/]name)` });
+  }),
+});
+
 const subject = z.strictObject({
   serviceAccount: z.strictObject({
     namespace: namespaceName,
     name: z.union([z.literal('*'), objectName], { error: 'must be a service account name or "*"' }),
   }).optional(),
+  namespace: namespaceName.optional(),
+  podSelector: podSelector.optional(),
   group: nonEmpty.optional(),
 }).superRefine((s, ctx) => {
-  if ((s.serviceAccount === undefined) === (s.group === undefined)) {
-    ctx.addIssue({ code: 'custom', message: 'a subject is exactly one of serviceAccount or group' });
+  const kinds = [s.serviceAccount, s.namespace, s.group].filter((k) => k !== undefined).length;
+  if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a subject is exactly one of serviceAccount, namespace or group' });
+  if (s.podSelector !== undefined && s.group !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['podSelector'], message: 'podSelector goes with serviceAccount or namespace, not group' });
   }
 });
 

@@ -35,10 +35,19 @@ export interface ConnectionDoc {
   spec: ConnectionSpec;
 }
 
+/** Exactly one of serviceAccount, namespace or group; podSelector narrows the first two. */
 export interface Subject {
   serviceAccount?: { namespace: string; name: string };
+  /** Every service account of this namespace. */
+  namespace?: string;
+  /** Only pods whose labels include all of these (Kubernetes identities, which name their pod). */
+  podSelector?: PodSelector;
   /** `group:<name>`-style subjects come with OIDC in a later issue. */
   group?: string;
+}
+
+export interface PodSelector {
+  matchLabels: Record<string, string>;
 }
 
 export interface RuleMatch {

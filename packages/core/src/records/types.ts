@@ -8,6 +8,8 @@ export type Protocol = 'postgres' | 'ssh' | 'kubernetes';
 export interface Identity {
   namespace: string;
   serviceAccount: string;
+  /** The pod a pod-bound projected token names (Kubernetes TokenReview or JWKS identities). */
+  pod?: { name: string; uid: string };
 }
 
 export interface SessionStartEvent {
