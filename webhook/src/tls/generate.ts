@@ -38,6 +38,11 @@ export function serviceDnsNames(service: string, namespace: string, clusterDomai
   return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
 }
 
+/** forge writes CRLF; the rest of the world (and string comparisons of bundles) uses LF. */
+function lf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
+}
+
 function generateKeyPair(): Promise<forge.pki.rsa.KeyPair> {
   return new Promise((resolve, reject) => {
     forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 }, (err, pair) => (err ? reject(err) : resolve(pair)));
@@ -77,7 +82,7 @@ export async function generateCa(o: CaOptions = {}): Promise<CertificateAuthorit
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey), notAfter };
+  return { cert: lf(forge.pki.certificateToPem(cert)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)), notAfter };
 }
 
 /** A serving certificate signed by `ca`; it never outlives the CA. */
@@ -107,5 +112,5 @@ export async function issueServingCertificate(ca: CertificateAuthority, o: Servi
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey), ca: ca.cert, notAfter };
+  return { cert: lf(forge.pki.certificateToPem(cert)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)), ca: ca.cert, notAfter };
 }

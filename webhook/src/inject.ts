@@ -1,0 +1,153 @@
+// The injection pipeline, pure: shouldInject → plan (parse + validate annotations) → check conflicts → build the JSON patch.
+import * as A from './annotations.js';
+import type { WebhookConfig } from './config.js';
+import { appendAll, escapePointer, prepend, removeIndices, type JsonPatchOp } from './json-patch.js';
+import { planInjection, type InjectionPlan } from './overrides.js';
+import {
+  agentEnv, agentMounts, SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_VOLUME_PREFIX, SIDECAR_NAME, sidecarContainer, sidecarVolumes,
+} from './sidecar.js';
+
+export type InjectResult =
+  | { kind: 'skip'; reason: string }
+  | { kind: 'patch'; patch: JsonPatchOp[]; warnings: string[] }
+  /** An opted-in pod that cannot be patched safely, under failureMode `deny`. */
+  | { kind: 'refuse'; reason: string }
+  /** The same under failureMode `allow`: admitted without the sidecar. */
+  | { kind: 'allow-unchanged'; reason: string };
+
+export interface InjectOptions {
+  config: WebhookConfig;
+  /** Resolved at start from config.nativeSidecars and the cluster version (see resolveNativeSidecars). */
+  nativeSidecars: boolean;
+}
+
+type Obj = Record<string, unknown>;
+
+/** The parts of an admitted pod the pipeline reads, after its shape was checked. */
+interface PodView {
+  annotations: Readonly<Record<string, string>>;
+  spec: Obj;
+  containers: Obj[];
+  initContainers: Obj[] | undefined;
+  volumes: Obj[] | undefined;
+}
+
+/** kubectl picks this container for logs/exec when the sidecar is the first one (fallback mode). */
+const DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function objArray(v: unknown): Obj[] | undefined | 'malformed' {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) && v.every(isObj) ? v : 'malformed';
+}
+
+type Decision = { kind: 'skip'; reason: string } | { kind: 'malformed'; reason: string } | { kind: 'inject'; pod: PodView };
+
+/** Opted in, not yet injected, and shaped like a pod. */
+export function shouldInject(pod: unknown): Decision {
+  const metadata = isObj(pod) && isObj(pod.metadata) ? pod.metadata : {};
+  const raw = isObj(metadata.annotations) ? metadata.annotations : {};
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') annotations[k] = v;
+  if (annotations[A.INJECT] !== 'true') return { kind: 'skip', reason: `not opted in (${A.INJECT} is not "true")` };
+  if (annotations[A.STATUS] === A.STATUS_INJECTED) return { kind: 'skip', reason: `already injected (${A.STATUS}: ${A.STATUS_INJECTED})` };
+  const spec = isObj(pod) ? pod.spec : undefined;
+  if (!isObj(spec)) return { kind: 'malformed', reason: 'the pod has no spec' };
+  const containers = objArray(spec.containers);
+  const initContainers = objArray(spec.initContainers);
+  const volumes = objArray(spec.volumes);
+  if (containers === undefined || containers === 'malformed' || containers.length === 0) return { kind: 'malformed', reason: 'spec.containers is not a list of containers' };
+  if (initContainers === 'malformed') return { kind: 'malformed', reason: 'spec.initContainers is not a list of containers' };
+  if (volumes === 'malformed') return { kind: 'malformed', reason: 'spec.volumes is not a list of volumes' };
+  // Re-invocation after another webhook, or a pod copied from an injected one without our annotation.
+  if ([...containers, ...(initContainers ?? [])].some((c) => c.name === SIDECAR_NAME)) {
+    return { kind: 'skip', reason: `already injected (a ${SIDECAR_NAME} container exists)` };
+  }
+  return { kind: 'inject', pod: { annotations, spec, containers, initContainers, volumes } };
+}
+
+/** Why the pod cannot take the sidecar as planned, or undefined. */
+function findConflict(pod: PodView, plan: InjectionPlan, config: WebhookConfig): string | undefined {
+  if (pod.spec.hostNetwork === true) return 'the pod uses hostNetwork: the sidecar\'s localhost ports would be the node\'s';
+  const ours = [{ what: 'the sidecar admin port', port: config.sidecar.adminPort }, ...plan.connections.map((c) => ({ what: `connection ${c.name}`, port: c.port }))];
+  for (const [i, a] of ours.entries()) {
+    const b = ours.slice(0, i).find((o) => o.port === a.port);
+    if (b) return `${b.what} and ${a.what} both use port ${a.port}`;
+  }
+  for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+    for (const p of objArray(c.ports) === 'malformed' ? [] : (c.ports as Obj[] | undefined) ?? []) {
+      const clash = ours.find((o) => o.port === p.containerPort);
+      if (clash) return `container ${String(c.name)} declares port ${clash.port}, which ${clash.what} needs`;
+    }
+  }
+  const names = new Set((pod.volumes ?? []).map((v) => v.name));
+  const taken = sidecarVolumes(config, plan).find((v) => names.has(v.name));
+  if (taken) return `the pod already has a volume named ${taken.name}`;
+  return undefined;
+}
+
+function isServiceAccountMount(m: Obj): boolean {
+  return m.mountPath === SERVICE_ACCOUNT_DIR || (typeof m.name === 'string' && m.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX));
+}
+
+/** Wires one agent container to the sidecar: environment, CA mount, and no service-account credential. */
+function wireAgent(path: string, c: Obj, plan: InjectionPlan): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  const env = objArray(c.env);
+  const existing = env === 'malformed' ? undefined : env;
+  const added = [];
+  for (const v of agentEnv(plan)) {
+    // An agent's own PGHOST would bypass the sidecar; ours replaces it in place (a later duplicate would also win, but the API server warns on duplicates).
+    const at = (existing ?? []).flatMap((e, i) => (e.name === v.name ? [i] : []));
+    for (const i of at) ops.push({ op: 'replace', path: `${path}/env/${i}`, value: v });
+    if (at.length === 0) added.push(v);
+  }
+  ops.push(...appendAll(`${path}/env`, existing, added));
+  const mounts = objArray(c.volumeMounts);
+  const current = mounts === 'malformed' ? undefined : mounts;
+  // The ServiceAccount admission plugin runs before webhooks and has already mounted the API
+  // credential into every container; automountServiceAccountToken: false comes too late for that.
+  ops.push(...removeIndices(`${path}/volumeMounts`, (current ?? []).flatMap((m, i) => (isServiceAccountMount(m) ? [i] : []))));
+  ops.push(...appendAll(`${path}/volumeMounts`, current, agentMounts(plan)));
+  return ops;
+}
+
+export function buildPatch(pod: PodView, plan: InjectionPlan, o: InjectOptions): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [{ op: 'add', path: `/metadata/annotations/${escapePointer(A.STATUS)}`, value: A.STATUS_INJECTED }];
+  const firstAgent = pod.containers[0]?.name;
+  if (!o.nativeSidecars && pod.annotations[DEFAULT_CONTAINER] === undefined && typeof firstAgent === 'string') {
+    ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(DEFAULT_CONTAINER)}`, value: firstAgent });
+  }
+  ops.push({ op: 'add', path: '/spec/automountServiceAccountToken', value: false });
+  // Agents first, at their original indices; the sidecar is inserted last so no index shifts under them.
+  for (const [i, c] of (pod.initContainers ?? []).entries()) ops.push(...wireAgent(`/spec/initContainers/${i}`, c, plan));
+  for (const [i, c] of pod.containers.entries()) ops.push(...wireAgent(`/spec/containers/${i}`, c, plan));
+  const volumes = pod.volumes ?? [];
+  const saVolumes = volumes.flatMap((v, i) => (typeof v.name === 'string' && v.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX) ? [i] : []));
+  ops.push(...removeIndices('/spec/volumes', saVolumes));
+  ops.push(...appendAll('/spec/volumes', pod.volumes, sidecarVolumes(o.config, plan)));
+  const sidecar = sidecarContainer(o.config, plan, o.nativeSidecars);
+  ops.push(o.nativeSidecars ? prepend('/spec/initContainers', pod.initContainers, sidecar) : prepend('/spec/containers', pod.containers, sidecar));
+  return ops;
+}
+
+function failed(config: WebhookConfig, reason: string): InjectResult {
+  return config.failureMode === 'deny' ? { kind: 'refuse', reason } : { kind: 'allow-unchanged', reason };
+}
+
+export function injectPod(pod: unknown, o: InjectOptions): InjectResult {
+  const decided = shouldInject(pod);
+  if (decided.kind === 'skip') return decided;
+  if (decided.kind === 'malformed') return failed(o.config, decided.reason);
+  const planned = planInjection(decided.pod.annotations, o.config);
+  if (!planned.ok) return failed(o.config, planned.reason);
+  const conflict = findConflict(decided.pod, planned.plan, o.config);
+  if (conflict) return failed(o.config, conflict);
+  const warnings = o.nativeSidecars ? [] : [
+    `chaperone: ${SIDECAR_NAME} runs as a regular container (no native sidecars): it starts beside the agent, not before it, and keeps a Job's pod running`,
+  ];
+  return { kind: 'patch', patch: buildPatch(decided.pod, planned.plan, o), warnings };
+}
