@@ -1,0 +1,310 @@
+// The Helm chart (charts/chaperone) on a real kube-apiserver: lint, every values variant's manifests
+// accepted by a server-side dry run, the schema and template refusals, install/uninstall, and the
+// RBAC it grants checked both with `auth can-i` and with the service accounts' own tokens.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run, type RunResult } from '../harness/postgres.js';
+import { startKubeApiServer, type KubeApiServer } from '../harness/kube.js';
+import { repoRoot, toolPath, toolVersion } from '../harness/tools.js';
+
+const CHART = join(repoRoot(), 'charts', 'chaperone');
+const NS = 'chaperone-system';
+
+/** A Connection whose credentials Secret the control plane must be allowed to read, and a policy
+ *  with a podSelector subject (so the control plane may get pods). */
+const POLICY_DOCUMENTS = [
+  {
+    apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: 'orders-db' },
+    spec: { type: 'postgres', target: { host: 'orders-db.prod.svc', port: 5432, database: 'orders' }, credentials: { secretRef: { name: 'orders-db-admin' } }, listen: { port: 5432 } },
+  },
+  {
+    apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'support-agents' },
+    spec: {
+      subjects: [{ namespace: 'agents', podSelector: { matchLabels: { team: 'support' } } }],
+      connections: ['orders-db'],
+      rules: [{ action: 'deny', match: { statements: ['drop', 'truncate'] }, message: 'no schema changes' }],
+      default: 'allow',
+    },
+  },
+];
+
+const VARIANTS: Record<string, object> = {
+  default: {},
+  'policy documents': { controlPlane: { policy: { documents: POLICY_DOCUMENTS }, credentials: { secretNames: ['extra-creds'] } } },
+  'external database, 3 replicas, TLS, admin token': {
+    controlPlane: {
+      replicas: 3, database: { mode: 'external', external: { secretName: 'chaperone-db', secretKey: 'url' } },
+      tls: { secretName: 'chaperone-cp-tls' }, adminToken: { secretName: 'chaperone-admin' },
+    },
+  },
+  'existing ConfigMap': { controlPlane: { policy: { existingConfigMap: 'my-policies' } } },
+  'ServiceMonitor': { metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } } },
+  'NetworkPolicy': { networkPolicy: { enabled: true, metricsNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } },
+  'webhook from a cert-manager Secret, Fail, deny, jwks identity': {
+    webhook: { failurePolicy: 'Fail', failureMode: 'deny', tls: { mode: 'secret', secretName: 'webhook-tls', certManagerCertificate: `${NS}/webhook` }, selector: { podLabel: false } },
+    controlPlane: { identity: { mode: 'jwks', jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', issuer: 'https://kubernetes.default.svc.cluster.local' } },
+  },
+};
+
+/** A minimal Prometheus Operator CRD: enough for the API server to accept ServiceMonitor objects. */
+const SERVICE_MONITOR_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+  metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+  spec: {
+    group: 'monitoring.coreos.com', scope: 'Namespaced',
+    names: { kind: 'ServiceMonitor', plural: 'servicemonitors', singular: 'servicemonitor', listKind: 'ServiceMonitorList' },
+    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+  },
+};
+
+interface K8sObject { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } }
+
+/** The parts of the rendered objects the assertions read. */
+interface Container {
+  image: string;
+  args: string[];
+  securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } };
+  livenessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string } };
+  resources: { requests: Record<string, string> };
+}
+interface Deployment extends K8sObject {
+  spec: {
+    replicas: number;
+    strategy: { type: string };
+    template: { metadata: { annotations: Record<string, string> }; spec: { securityContext: { runAsNonRoot: boolean }; containers: Container[] } };
+  };
+}
+interface Webhook {
+  failurePolicy: string; sideEffects: string; admissionReviewVersions: string[]; timeoutSeconds: number; reinvocationPolicy: string;
+  rules: object[];
+  namespaceSelector: { matchLabels: Record<string, string>; matchExpressions: Array<{ values: string[] }> };
+  objectSelector: object;
+  clientConfig: { service: object };
+}
+interface WebhookConfiguration extends K8sObject { webhooks: Webhook[] }
+
+let kube: KubeApiServer;
+let helmBin: string;
+let dir: string;
+
+before(async () => {
+  helmBin = toolPath('helm');
+  dir = mkdtempSync(join(tmpdir(), 'chaperone-chart-'));
+  kube = await startKubeApiServer();
+  await ok(kube.kubectl(['create', 'namespace', NS]), 'create namespace');
+});
+after(async () => {
+  await kube?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function ok(p: Promise<RunResult>, what: string): Promise<RunResult> {
+  const r = await p;
+  assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+function valuesFile(name: string, values: object): string {
+  const path = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.json`);
+  writeFileSync(path, JSON.stringify(values)); // JSON is YAML
+  return path;
+}
+
+function helm(args: string[]): Promise<RunResult> {
+  return run(helmBin, ['--kubeconfig', kube.kubeconfigPath, ...args]);
+}
+
+/** Client-side render; --kube-version because no cluster is asked (the chart requires >= 1.29). */
+function template(values: object, name = 'values'): Promise<RunResult> {
+  return helm(['template', 'rel', CHART, '-n', NS, '--kube-version', toolVersion('kube-apiserver'), '-f', valuesFile(name, values)]);
+}
+
+/** The API server's answer to a server-side dry-run apply: the objects as it would store them. */
+async function dryRun(manifests: string): Promise<K8sObject[]> {
+  const r = await ok(kube.kubectl(['apply', '--dry-run=server', '-n', NS, '-o', 'json', '-f', '-'], { input: manifests }), 'server-side dry run');
+  const out = JSON.parse(r.stdout) as K8sObject | { kind: 'List'; items: K8sObject[] };
+  return 'items' in out ? out.items : [out as K8sObject];
+}
+
+function find<T extends K8sObject>(objects: K8sObject[], kind: T['kind'], name: string): T {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `no ${kind} ${name} in ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found as T;
+}
+
+test('helm lint is clean, also with --strict, for every values variant', async () => {
+  for (const [name, values] of Object.entries(VARIANTS)) {
+    for (const strict of [[], ['--strict']]) {
+      const r = await helm(['lint', CHART, ...strict, '--kube-version', toolVersion('kube-apiserver'), '-f', valuesFile(name, values)]);
+      assert.equal(r.code, 0, `helm lint ${strict.join(' ')} (${name}):\n${r.stdout}\n${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/, `helm lint (${name}):\n${r.stdout}`);
+    }
+  }
+});
+
+test('every variant renders manifests the API server accepts (server-side dry run)', async () => {
+  await ok(kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(SERVICE_MONITOR_CRD) }), 'create ServiceMonitor CRD');
+  await ok(kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com']), 'CRD established');
+  for (const [name, values] of Object.entries(VARIANTS)) {
+    const rendered = await ok(template(values, name), `helm template (${name})`);
+    const objects = await dryRun(rendered.stdout);
+    for (const o of objects) {
+      for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by', 'helm.sh/chart']) {
+        assert.ok(o.metadata.labels?.[label], `${name}: ${o.kind}/${o.metadata.name} lacks label ${label}`);
+      }
+    }
+    const kinds = new Set(objects.map((o) => o.kind));
+    assert.equal(kinds.has('ServiceMonitor'), name === 'ServiceMonitor', `${name}: ServiceMonitor only when enabled`);
+    assert.equal(kinds.has('NetworkPolicy'), name === 'NetworkPolicy', `${name}: NetworkPolicy only when enabled`);
+    assert.equal(kinds.has('PersistentVolumeClaim'), !name.startsWith('external database'), `${name}: a PVC only for the embedded store`);
+  }
+});
+
+test('defaults: webhook registration, pod hardening, probes and scrape annotations', async () => {
+  const objects = await dryRun((await ok(template({}), 'helm template')).stdout);
+  const [hook] = find<WebhookConfiguration>(objects, 'MutatingWebhookConfiguration', 'rel-chaperone-webhook').webhooks;
+  assert.ok(hook);
+  assert.deepEqual(
+    { failurePolicy: hook.failurePolicy, sideEffects: hook.sideEffects, versions: hook.admissionReviewVersions, timeout: hook.timeoutSeconds, reinvocation: hook.reinvocationPolicy },
+    { failurePolicy: 'Ignore', sideEffects: 'None', versions: ['v1'], timeout: 5, reinvocation: 'IfNeeded' },
+  );
+  assert.deepEqual(hook.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+  assert.deepEqual(hook.namespaceSelector.matchLabels, { 'chaperone.dev/inject': 'enabled' });
+  assert.ok(hook.namespaceSelector.matchExpressions[0]?.values.includes(NS), 'the release namespace is excluded');
+  assert.deepEqual(hook.objectSelector, { matchLabels: { 'chaperone.dev/inject': 'true' } });
+  assert.deepEqual(hook.clientConfig.service, { name: 'rel-chaperone-webhook', namespace: NS, path: '/mutate', port: 443 });
+
+  for (const name of ['rel-chaperone-control-plane', 'rel-chaperone-webhook']) {
+    const pod = find<Deployment>(objects, 'Deployment', name).spec.template;
+    assert.equal(pod.spec.securityContext.runAsNonRoot, true, name);
+    assert.equal(pod.metadata.annotations['prometheus.io/scrape'], 'true', name);
+    const [c] = pod.spec.containers;
+    assert.ok(c, name);
+    assert.equal(c.image, 'chaperone:0.1.0', `${name}: image tag defaults to appVersion`);
+    assert.deepEqual(
+      { ro: c.securityContext.readOnlyRootFilesystem, esc: c.securityContext.allowPrivilegeEscalation, drop: c.securityContext.capabilities.drop },
+      { ro: true, esc: false, drop: ['ALL'] }, name);
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz', name);
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz', name);
+    assert.ok(c.resources.requests.memory, `${name} has resource requests`);
+  }
+  const webhookArgs = find<Deployment>(objects, 'Deployment', 'rel-chaperone-webhook').spec.template.spec.containers[0]?.args ?? [];
+  assert.ok(webhookArgs.includes('--sidecar-image=chaperone:0.1.0'), webhookArgs.join(' '));
+  assert.ok(webhookArgs.includes(`--control-plane=http://rel-chaperone-control-plane.${NS}.svc:7443`), webhookArgs.join(' '));
+  const cp = find<Deployment>(objects, 'Deployment', 'rel-chaperone-control-plane');
+  assert.equal(cp.spec.replicas, 1);
+  assert.equal(cp.spec.strategy.type, 'Recreate', 'the embedded store must not run twice on one volume');
+  // With no policy documents there is no Secret to read: no Role at all (empty resourceNames = every Secret).
+  assert.equal(objects.filter((o) => o.kind === 'Role' && o.metadata.name.includes('credentials')).length, 0);
+});
+
+test('the schema and the template refuse bad values with a clear message', async () => {
+  const cases: Array<[string, object, RegExp]> = [
+    ['failurePolicy', { webhook: { failurePolicy: 'Sometimes' } }, /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/],
+    ['unknown key', { controlPlane: { replica: 2 } }, /at '\/controlPlane': additional properties 'replica' not allowed/],
+    ['policy kind', { controlPlane: { policy: { documents: [{ apiVersion: 'chaperone.dev/v1alpha1', kind: 'Policy', metadata: { name: 'x' }, spec: {} }] } } }, /at '\/controlPlane\/policy\/documents\/0\/kind': value must be one of 'Connection', 'AccessPolicy'/],
+    ['embedded store with 2 replicas', { controlPlane: { replicas: 2 } }, /controlPlane\.replicas is 2 but the embedded store/],
+    ['external without Secret', { controlPlane: { database: { mode: 'external' } } }, /set controlPlane\.database\.external\.secretName/],
+    ['both policy sources', { controlPlane: { policy: { documents: POLICY_DOCUMENTS, existingConfigMap: 'x' } } }, /not both/],
+    ['secret TLS without Secret', { webhook: { tls: { mode: 'secret' } } }, /set webhook\.tls\.secretName/],
+  ];
+  for (const [name, values, message] of cases) {
+    const r = await template(values, name);
+    assert.notEqual(r.code, 0, `${name}: helm template should fail`);
+    assert.match(r.stderr, message, `${name}: ${r.stderr}`);
+  }
+});
+
+test('install creates the objects with least-privilege RBAC; uninstall removes them', async () => {
+  const ns = 'chaperone-install';
+  const values = valuesFile('install', { controlPlane: { policy: { documents: POLICY_DOCUMENTS } } });
+  const installed = await ok(helm(['install', 'rel', CHART, '-n', ns, '--create-namespace', '-f', values]), 'helm install');
+  assert.match(installed.stdout, /kubectl label namespace <agents-namespace> chaperone\.dev\/inject=enabled/, 'NOTES say the next step');
+
+  const names = (await ok(kube.kubectl(['-n', ns, 'get', 'deploy,svc,sa,role,rolebinding,pdb,cm,pvc', '-o', 'name']), 'get')).stdout;
+  for (const o of ['deployment.apps/rel-chaperone-control-plane', 'deployment.apps/rel-chaperone-webhook', 'service/rel-chaperone-control-plane',
+    'service/rel-chaperone-webhook', 'serviceaccount/rel-chaperone-control-plane', 'serviceaccount/rel-chaperone-webhook',
+    'role.rbac.authorization.k8s.io/rel-chaperone-control-plane-credentials', 'role.rbac.authorization.k8s.io/rel-chaperone-webhook-tls',
+    'poddisruptionbudget.policy/rel-chaperone-webhook', 'configmap/rel-chaperone-control-plane-policy', 'persistentvolumeclaim/rel-chaperone-control-plane-data']) {
+    assert.match(names, new RegExp(`^${o.replace(/\./g, '\\.')}$`, 'm'), `${o} missing in:\n${names}`);
+  }
+  await ok(kube.kubectl(['get', 'mutatingwebhookconfiguration/rel-chaperone-webhook', 'clusterrole/rel-chaperone-control-plane', 'clusterrole/rel-chaperone-webhook']), 'cluster-scoped objects');
+  const policy = (await ok(kube.kubectl(['-n', ns, 'get', 'cm', 'rel-chaperone-control-plane-policy', '-o', 'jsonpath={.data.policies\\.yaml}']), 'policy')).stdout;
+  assert.match(policy, /kind: Connection[\s\S]*---[\s\S]*kind: AccessPolicy/);
+
+  // auth can-i, impersonating each service account.
+  const cpSa = `system:serviceaccount:${ns}:rel-chaperone-control-plane`;
+  const whSa = `system:serviceaccount:${ns}:rel-chaperone-webhook`;
+  const canI = async (as: string, args: string[]): Promise<boolean> => {
+    const r = await kube.kubectl(['auth', 'can-i', ...args, '--as', as]);
+    assert.ok(r.stdout.trim() === 'yes' || r.stdout.trim() === 'no', `can-i ${args.join(' ')}: ${r.stdout} ${r.stderr}`);
+    return r.stdout.trim() === 'yes';
+  };
+  const expectations: Array<[string, string[], boolean]> = [
+    [cpSa, ['create', 'tokenreviews.authentication.k8s.io'], true],
+    [cpSa, ['get', 'secret/orders-db-admin', '-n', ns], true],
+    [cpSa, ['watch', 'secret/orders-db-admin', '-n', ns], true],
+    [cpSa, ['get', 'secret/rel-chaperone-webhook-ca', '-n', ns], false],
+    [cpSa, ['list', 'secrets', '-n', ns], false],
+    [cpSa, ['get', 'secret/orders-db-admin', '-n', 'default'], false],
+    [cpSa, ['get', 'pods', '-n', 'agents'], true],
+    [cpSa, ['list', 'pods', '-n', 'agents'], false],
+    [cpSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/rel-chaperone-webhook'], false],
+    [whSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/rel-chaperone-webhook'], true],
+    [whSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else'], false],
+    [whSa, ['list', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], false],
+    [whSa, ['get', 'secret/rel-chaperone-webhook-ca', '-n', ns], true],
+    [whSa, ['get', 'secret/orders-db-admin', '-n', ns], false],
+    [whSa, ['create', 'tokenreviews.authentication.k8s.io'], false],
+  ];
+  for (const [as, args, want] of expectations) assert.equal(await canI(as, args), want, `${as} can-i ${args.join(' ')}`);
+
+  // The webhook's own token: it can write caBundle into its configuration, not into another one,
+  // and a helm upgrade keeps what it wrote (the template looks the live value up).
+  await ok(kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(otherWebhookConfig()) }), 'another webhook configuration');
+  const token = (await ok(kube.kubectl(['-n', ns, 'create', 'token', 'rel-chaperone-webhook', '--duration', '10m']), 'create token')).stdout.trim();
+  const asWebhook = tokenKubeconfig(token);
+  const caBundle = readFileSync(kube.caCertPath).toString('base64');
+  const patch = JSON.stringify([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: caBundle }]);
+  await ok(run(toolPath('kubectl'), ['--kubeconfig', asWebhook, 'patch', 'mutatingwebhookconfiguration', 'rel-chaperone-webhook', '--type', 'json', '-p', patch]), 'webhook patches its configuration');
+  const refused = await run(toolPath('kubectl'), ['--kubeconfig', asWebhook, 'patch', 'mutatingwebhookconfiguration', 'someone-else', '--type', 'json', '-p', patch]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /forbidden/i);
+  await ok(helm(['upgrade', 'rel', CHART, '-n', ns, '-f', values]), 'helm upgrade');
+  const kept = await ok(kube.kubectl(['get', 'mutatingwebhookconfiguration', 'rel-chaperone-webhook', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'caBundle');
+  assert.equal(kept.stdout, caBundle, 'helm upgrade kept the caBundle the webhook wrote');
+
+  await ok(helm(['uninstall', 'rel', '-n', ns]), 'helm uninstall');
+  const left = (await ok(kube.kubectl(['-n', ns, 'get', 'deploy,svc,sa,role,rolebinding,pdb,cm,pvc', '-o', 'name']), 'get after uninstall')).stdout;
+  assert.doesNotMatch(left, /rel-chaperone-(control-plane|webhook)(-tls|-credentials|-policy)?$/m, `left behind:\n${left}`);
+  assert.match(left, /^persistentvolumeclaim\/rel-chaperone-control-plane-data$/m, 'the session store volume is kept (helm.sh/resource-policy: keep)');
+  for (const o of ['mutatingwebhookconfiguration/rel-chaperone-webhook', 'clusterrole/rel-chaperone-control-plane', 'clusterrole/rel-chaperone-webhook', 'clusterrolebinding/rel-chaperone-webhook']) {
+    const r = await kube.kubectl(['get', o]);
+    assert.notEqual(r.code, 0, `${o} still exists`);
+    assert.match(r.stderr, /NotFound/);
+  }
+});
+
+function otherWebhookConfig(): object {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'someone-else' },
+    webhooks: [{ name: 'other.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { url: 'https://127.0.0.1:1/x' }, rules: [] }],
+  };
+}
+
+/** A kubeconfig for a bearer token only (the admin kubeconfig's client certificate would win). */
+function tokenKubeconfig(token: string): string {
+  const path = join(dir, 'token-kubeconfig');
+  writeFileSync(path, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server: kube.url, 'certificate-authority': kube.caCertPath } }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'sa' } }],
+    'current-context': 'test',
+  }));
+  return path;
+}
