@@ -26,8 +26,8 @@ export const webhookConfigSchema = z.object({
   sidecar: z.object({
     image: z.string().min(1).default('ghcr.io/chaperone-dev/chaperone:latest'),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
-    /** The sidecar image's user; runAsNonRoot needs a numeric user Kubernetes can check. */
-    runAsUser: z.number().int().min(1).default(65532),
+    /** The image's user (the chart runs the same image as 10001); runAsNonRoot needs a numeric user to check. */
+    runAsUser: z.number().int().min(1).default(10001),
     /** Where the sidecar serves /healthz, /readyz and /metrics; bound on the pod IP so the kubelet's probes reach it. */
     adminPort: port.default(9090),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -5,6 +5,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import forge from 'node-forge';
 import { generateCa, issueServingCertificate, serviceDnsNames, DEFAULT_CA_VALIDITY_MS, DEFAULT_SERVING_VALIDITY_MS } from './generate.js';
 
 test('serviceDnsNames: the two names the API server uses for a Service', () => {
@@ -44,6 +45,16 @@ test('the serving certificate chains to the CA and carries the DNS and IP SANs',
   assert.equal(new Date(x.validTo).getTime(), now.getTime() + DEFAULT_SERVING_VALIDITY_MS);
   assert.equal(s.notAfter.getTime(), new Date(x.validTo).getTime());
   assert.equal(s.ca, ca.cert);
+});
+
+test('names are UTF8String, so Go parses a CN with characters PrintableString lacks', async () => {
+  const ca = await generateCa({ commonName: 'chaperone@test_ca' });
+  const s = await issueServingCertificate(ca, { dnsNames: ['*.hook.ns.svc'] });
+  for (const pem of [ca.cert, s.cert]) {
+    const cn = forge.pki.certificateFromPem(pem).subject.getField('CN') as { valueTagClass: number };
+    assert.equal(cn.valueTagClass, forge.asn1.Type.UTF8);
+  }
+  assert.match(new X509Certificate(ca.cert).subject, /CN=chaperone@test_ca/);
 });
 
 test('a serving certificate never outlives its CA', async () => {

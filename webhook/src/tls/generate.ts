@@ -49,6 +49,14 @@ function generateKeyPair(): Promise<forge.pki.rsa.KeyPair> {
   });
 }
 
+/**
+ * forge encodes names as PrintableString by default, which Go (the API server) refuses for any
+ * character outside its small set (`@`, `_`, `*`...): "invalid RDNSequence". UTF8String takes anything.
+ */
+function commonName(value: string): forge.pki.CertificateField {
+  return { name: 'commonName', value, valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class };
+}
+
 /** A random positive serial (RFC 5280 4.1.2.2: positive, at most 20 octets). */
 function serialNumber(): string {
   const bytes = randomBytes(16);
@@ -73,7 +81,7 @@ export async function generateCa(o: CaOptions = {}): Promise<CertificateAuthorit
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
   const notAfter = validity(cert, o.now ?? new Date(), o.validityMs ?? DEFAULT_CA_VALIDITY_MS);
-  const name = [{ name: 'commonName', value: o.commonName ?? `chaperone-webhook-ca@${Math.floor((o.now ?? new Date()).getTime() / 1000)}` }];
+  const name = [commonName(o.commonName ?? `chaperone-webhook-ca-${Math.floor((o.now ?? new Date()).getTime() / 1000)}`)];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -97,7 +105,7 @@ export async function issueServingCertificate(ca: CertificateAuthority, o: Servi
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
   const notAfter = validity(cert, o.now ?? new Date(), o.validityMs ?? DEFAULT_SERVING_VALIDITY_MS, ca.notAfter);
-  cert.setSubject([{ name: 'commonName', value: first }]);
+  cert.setSubject([commonName(first)]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
