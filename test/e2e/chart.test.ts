@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadPolicyFiles } from '@chaperone/core/policy/load';
+import { loadWebhookConfigFile } from '@chaperone/webhook/config';
 import { run, type RunResult } from '../harness/postgres.js';
 import { startKubeApiServer, type KubeApiServer } from '../harness/kube.js';
 import { repoRoot, toolPath, toolVersion } from '../harness/tools.js';
@@ -86,6 +88,8 @@ interface Webhook {
   clientConfig: { service: object };
 }
 interface WebhookConfiguration extends K8sObject { webhooks: Webhook[] }
+interface ConfigMap extends K8sObject { data: Record<string, string> }
+interface Role extends K8sObject { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }> }
 
 let kube: KubeApiServer;
 let helmBin: string;
@@ -193,13 +197,38 @@ test('defaults: webhook registration, pod hardening, probes and scrape annotatio
     assert.ok(c.resources.requests.memory, `${name} has resource requests`);
   }
   const webhookArgs = find<Deployment>(objects, 'Deployment', 'rel-chaperone-webhook').spec.template.spec.containers[0]?.args ?? [];
-  assert.ok(webhookArgs.includes('--sidecar-image=chaperone:0.1.0'), webhookArgs.join(' '));
-  assert.ok(webhookArgs.includes(`--control-plane=http://rel-chaperone-control-plane.${NS}.svc:7443`), webhookArgs.join(' '));
+  assert.ok(webhookArgs.includes('--config=/etc/chaperone/webhook/config.yaml'), webhookArgs.join(' '));
+  assert.ok(webhookArgs.includes('--webhook-config=rel-chaperone-webhook'), webhookArgs.join(' '));
   const cp = find<Deployment>(objects, 'Deployment', 'rel-chaperone-control-plane');
   assert.equal(cp.spec.replicas, 1);
   assert.equal(cp.spec.strategy.type, 'Recreate', 'the embedded store must not run twice on one volume');
   // With no policy documents there is no Secret to read: no Role at all (empty resourceNames = every Secret).
   assert.equal(objects.filter((o) => o.kind === 'Role' && o.metadata.name.includes('credentials')).length, 0);
+});
+
+test('the rendered policy and webhook config are what the control plane and the webhook load', async () => {
+  const values = { ...VARIANTS['policy documents'], webhook: { connections: { bastion: { type: 'ssh', port: 2222 } } } };
+  const objects = await dryRun((await ok(template(values), 'helm template')).stdout);
+  const policyFile = join(dir, 'policies.yaml');
+  writeFileSync(policyFile, find<ConfigMap>(objects, 'ConfigMap', 'rel-chaperone-control-plane-policy').data['policies.yaml'] ?? '');
+  const docs = await loadPolicyFiles([policyFile]);
+  assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), ['Connection/orders-db', 'AccessPolicy/support-agents']);
+
+  const configFile = join(dir, 'webhook-config.yaml');
+  writeFileSync(configFile, find<ConfigMap>(objects, 'ConfigMap', 'rel-chaperone-webhook-config').data['config.yaml'] ?? '');
+  const loaded = loadWebhookConfigFile(configFile);
+  assert.ok(loaded.ok, loaded.ok ? '' : loaded.error);
+  assert.deepEqual(loaded.config.connections, { 'orders-db': { type: 'postgres', port: 5432 }, bastion: { type: 'ssh', port: 2222 } });
+  assert.equal(loaded.config.sidecar.image, 'chaperone:0.1.0');
+  assert.equal(loaded.config.sidecar.runAsUser, 10001, 'the sidecar runs as the chart\'s user');
+  assert.equal(loaded.config.controlPlane.url, `http://rel-chaperone-control-plane.${NS}.svc:7443`);
+  assert.equal(loaded.config.failureMode, 'allow');
+
+  // The Secrets the control plane may read: the Connection's secretRef plus the listed ones, by name.
+  const role = find<Role>(objects, 'Role', 'rel-chaperone-control-plane-credentials');
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['extra-creds', 'orders-db-admin'], verbs: ['get', 'list', 'watch'] }]);
+  const cluster = find<Role>(objects, 'ClusterRole', 'rel-chaperone-control-plane');
+  assert.deepEqual(cluster.rules.map((r) => `${r.resources.join()}:${r.verbs.join()}`), ['tokenreviews:create', 'pods:get'], 'podSelector subjects → get pods');
 });
 
 test('the schema and the template refuse bad values with a clear message', async () => {
@@ -211,6 +240,8 @@ test('the schema and the template refuse bad values with a clear message', async
     ['external without Secret', { controlPlane: { database: { mode: 'external' } } }, /set controlPlane\.database\.external\.secretName/],
     ['both policy sources', { controlPlane: { policy: { documents: POLICY_DOCUMENTS, existingConfigMap: 'x' } } }, /not both/],
     ['secret TLS without Secret', { webhook: { tls: { mode: 'secret' } } }, /set webhook\.tls\.secretName/],
+    ['jwksUrl without issuer', { controlPlane: { identity: { mode: 'jwks', jwksUrl: 'https://issuer.example/jwks' } } }, /jwksUrl needs controlPlane\.identity\.issuer/],
+    ['sidecar token too short', { webhook: { sidecar: { tokenExpirationSeconds: 60 } } }, /at '\/webhook\/sidecar\/tokenExpirationSeconds': minimum: got 60, want 600/],
   ];
   for (const [name, values, message] of cases) {
     const r = await template(values, name);
@@ -229,7 +260,7 @@ test('install creates the objects with least-privilege RBAC; uninstall removes t
   for (const o of ['deployment.apps/rel-chaperone-control-plane', 'deployment.apps/rel-chaperone-webhook', 'service/rel-chaperone-control-plane',
     'service/rel-chaperone-webhook', 'serviceaccount/rel-chaperone-control-plane', 'serviceaccount/rel-chaperone-webhook',
     'role.rbac.authorization.k8s.io/rel-chaperone-control-plane-credentials', 'role.rbac.authorization.k8s.io/rel-chaperone-webhook-tls',
-    'poddisruptionbudget.policy/rel-chaperone-webhook', 'configmap/rel-chaperone-control-plane-policy', 'persistentvolumeclaim/rel-chaperone-control-plane-data']) {
+    'poddisruptionbudget.policy/rel-chaperone-webhook', 'configmap/rel-chaperone-control-plane-policy', 'configmap/rel-chaperone-webhook-config', 'persistentvolumeclaim/rel-chaperone-control-plane-data']) {
     assert.match(names, new RegExp(`^${o.replace(/\./g, '\\.')}$`, 'm'), `${o} missing in:\n${names}`);
   }
   await ok(kube.kubectl(['get', 'mutatingwebhookconfiguration/rel-chaperone-webhook', 'clusterrole/rel-chaperone-control-plane', 'clusterrole/rel-chaperone-webhook']), 'cluster-scoped objects');
@@ -280,7 +311,7 @@ test('install creates the objects with least-privilege RBAC; uninstall removes t
 
   await ok(helm(['uninstall', 'rel', '-n', ns]), 'helm uninstall');
   const left = (await ok(kube.kubectl(['-n', ns, 'get', 'deploy,svc,sa,role,rolebinding,pdb,cm,pvc', '-o', 'name']), 'get after uninstall')).stdout;
-  assert.doesNotMatch(left, /rel-chaperone-(control-plane|webhook)(-tls|-credentials|-policy)?$/m, `left behind:\n${left}`);
+  assert.doesNotMatch(left, /rel-chaperone-(control-plane|webhook)(-tls|-credentials|-policy|-config)?$/m, `left behind:\n${left}`);
   assert.match(left, /^persistentvolumeclaim\/rel-chaperone-control-plane-data$/m, 'the session store volume is kept (helm.sh/resource-policy: keep)');
   for (const o of ['mutatingwebhookconfiguration/rel-chaperone-webhook', 'clusterrole/rel-chaperone-control-plane', 'clusterrole/rel-chaperone-webhook', 'clusterrolebinding/rel-chaperone-webhook']) {
     const r = await kube.kubectl(['get', o]);

@@ -93,6 +93,17 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The webhook's Connection map: policy.documents' Connections, then webhook.connections. */}}
+{{- define "chaperone.webhook.connections" -}}
+{{- $out := dict -}}
+{{- range .Values.controlPlane.policy.documents -}}
+{{- if and (eq (toString .kind) "Connection") (dig "spec" "listen" "port" nil .) -}}
+{{- $_ := set $out .metadata.name (dict "type" .spec.type "port" .spec.listen.port) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (merge (deepCopy .Values.webhook.connections) $out) -}}
+{{- end -}}
+
 {{- define "chaperone.webhook.configName" -}}{{ include "chaperone.webhook.fullname" . }}{{- end -}}
 
 {{- define "chaperone.webhook.caSecretName" -}}
@@ -111,8 +122,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and $cp.policy.existingConfigMap $cp.policy.documents -}}
 {{- fail "set controlPlane.policy.documents or controlPlane.policy.existingConfigMap, not both" -}}
 {{- end -}}
-{{- if and (eq $cp.identity.mode "jwks") (not $cp.identity.jwksUrl) -}}
-{{- fail "controlPlane.identity.mode is jwks: set controlPlane.identity.jwksUrl (and controlPlane.identity.issuer)" -}}
+{{- if and $cp.identity.jwksUrl (not $cp.identity.issuer) -}}
+{{- fail "controlPlane.identity.jwksUrl needs controlPlane.identity.issuer (the cluster's --service-account-issuer)" -}}
+{{- end -}}
+{{- if and (ne $cp.identity.mode "jwks") (or $cp.identity.jwksUrl $cp.identity.issuer) -}}
+{{- fail "controlPlane.identity.jwksUrl and issuer are only for controlPlane.identity.mode: jwks" -}}
 {{- end -}}
 {{- if and (eq .Values.webhook.tls.mode "secret") (not .Values.webhook.tls.secretName) -}}
 {{- fail "webhook.tls.mode is secret: set webhook.tls.secretName (a kubernetes.io/tls Secret with ca.crt, e.g. from cert-manager)" -}}
