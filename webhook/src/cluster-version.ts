@@ -1,6 +1,6 @@
 // The cluster's Kubernetes version, asked once at start (VersionApi, GET /version), to pick native
 // sidecars or the fallback in `auto` mode; an unreachable API server means the fallback, with a log line.
-import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig as KubeConfigClass, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import { parseServerVersion, resolveNativeSidecars, type WebhookConfig } from './config.js';
 
 export interface ClusterVersion { major: number; minor: number; gitVersion: string }
@@ -26,4 +26,11 @@ export async function decideNativeSidecars(mode: WebhookConfig['nativeSidecars']
   if (!v.ok) return { native: false, why: `nativeSidecars: auto, cluster version unknown (${v.error}): fallback` };
   const native = resolveNativeSidecars('auto', v.version);
   return { native, why: `nativeSidecars: auto, cluster ${v.version.gitVersion}: ${native ? 'native' : 'fallback'}` };
+}
+
+/** In a pod its service account; elsewhere $KUBECONFIG or ~/.kube/config. */
+export function loadDefaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfigClass();
+  kc.loadFromDefault();
+  return kc;
 }

@@ -1,6 +1,6 @@
 // The webhook's servers: HTTPS POST /mutate answering AdmissionReviews (the handler only decodes and
 // answers; inject.ts decides), and a plain-HTTP port with /healthz, /readyz and /metrics.
-import { fastify, type FastifyInstance } from 'fastify';
+import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -67,7 +67,7 @@ export function buildAdmissionApp(o: WebhookServerOptions, metrics: WebhookMetri
     https: { cert: initial.cert, key: initial.key },
     http2: false,
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes ?? 4 * 1024 * 1024,
   }) as unknown as FastifyInstance<HttpsServer>;
   // New connections get the new certificate; open ones keep theirs until they close.
@@ -108,7 +108,7 @@ export function buildAdmissionApp(o: WebhookServerOptions, metrics: WebhookMetri
 }
 
 export function buildMetricsApp(o: WebhookServerOptions, metrics: WebhookMetrics, admission: FastifyInstance<HttpsServer>, log: Logger) {
-  const app = fastify({ loggerInstance: log, disableRequestLogging: true });
+  const app = fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Ready: serving HTTPS with a certificate that has not expired.
   app.get('/readyz', async (_req, reply) => {

@@ -6,10 +6,12 @@ import { dev } from './dev.js';
 import { policyCheck } from './policy-check.js';
 import { sessionsList, sessionsShow } from './sessions.js';
 import { sidecar } from './sidecar.js';
+import { webhook } from './webhook.js';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   'control-plane': controlPlane,
   sidecar,
+  webhook,
   dev,
   demo,
   'policy check': policyCheck,
