@@ -7,8 +7,8 @@ import { loadSqlParser } from '@chaperone/core/sql/classify';
 import { redactLiterals } from '@chaperone/core/sql/redact';
 import { SidecarMetrics } from '@chaperone/sidecar/metrics';
 import { createPgObserver } from '@chaperone/sidecar/pg-observer';
+import { RecordQueue } from '@chaperone/sidecar/recorder/record-queue';
 import { SessionRecorder } from '@chaperone/sidecar/recorder/session-recorder';
-import type { PendingRecord } from '@chaperone/sidecar/recorder/session-recorder';
 import { buildEnforcer } from '@chaperone/sidecar/sql-enforcement';
 import { BENCH_CONNECTION, BENCH_IDENTITY, benchPolicyYaml } from './stack.js';
 
@@ -51,12 +51,13 @@ export async function runMicro(): Promise<MicroResult[]> {
   out.push({ name: 'enforce (classify + decide)', nsPerCall: timeIt((i) => enforce(texts[i & mask] as string)), note: 'verdict cached by shape' });
 
   // The observer as the proxy calls it, over a real SessionRecorder and real metrics; records
-  // are handed to a queue that is emptied (sealed) as the recorder's delivery loop would, apart.
-  let queue: PendingRecord[] = [];
+  // go to a byte queue (unsealed: the recorder's delivery loop seals them, apart) that is
+  // replaced when full.
+  let queue = new RecordQueue();
   const metrics = new SidecarMetrics({ processMetrics: false });
   const observer = createPgObserver({
     connection: BENCH_CONNECTION, identity: { namespace: BENCH_IDENTITY.namespace, serviceAccount: BENCH_IDENTITY.serviceAccount },
-    recorder: { openSession: (start, id) => new SessionRecorder(id ?? 's', start, (r) => { queue.push(r); if (queue.length > 10_000) queue = []; }) },
+    recorder: { openSession: (start, id) => new SessionRecorder(id ?? 's', start, (...r) => { queue.append(...r); if (queue.length > 10_000) queue = new RecordQueue(); }) },
     metrics, redact: redactLiterals,
   });
   observer.sessionStarted({ id: 'bench-session', client: { user: 'agent', database: 'app' } });
@@ -65,14 +66,15 @@ export async function runMicro(): Promise<MicroResult[]> {
     session: 'bench-session', text: texts[i & mask] as string, flow: 'simple', verdict, durationMs: 0.05, rows: 1, tag: 'SELECT 1',
   });
   out.push({ name: 'observer.statement (record + metrics)', nsPerCall: timeIt(observe), note: 'on the forwarding path' });
-  queue = [];
+  queue = new RecordQueue();
 
   // What sealing costs wherever it runs: the hash chain over canonical JSON.
-  let last: PendingRecord | undefined;
-  const sealer = new SessionRecorder('seal-session', { type: 'session.start', protocol: 'postgres', connection: BENCH_CONNECTION, identity: { namespace: 'bench', serviceAccount: 'agent' }, client: {} }, (r) => { last = r; });
+  const sealed = new RecordQueue();
+  const sealer = new SessionRecorder('seal-session', { type: 'session.start', protocol: 'postgres', connection: BENCH_CONNECTION, identity: { namespace: 'bench', serviceAccount: 'agent' }, client: {} }, (...r) => sealed.append(...r));
   const sealCost = timeIt((i) => {
     sealer.record({ type: 'statement', text: texts[i & mask] as string, flow: 'simple', kinds: ['select'], tables: ['pgbench_accounts'], decision: { action: 'allow', policy: 'bench-agents', rule: 'default' }, durationMs: 0.05, rows: 1, tag: 'SELECT 1' });
-    last?.line();
+    sealed.sealSome(1);
+    if (sealed.length >= 2_000) sealed.dropFront(sealed.length);
   });
   out.push({ name: 'record + seal into the line (delivery loop)', nsPerCall: sealCost, note: `${Math.round(1e9 / sealCost)} records/s per core` });
   return out;

@@ -1,5 +1,6 @@
 // The sidecar's Prometheus metrics: one Registry per sidecar, pre-bound children for the hot path.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Metric } from 'prom-client';
 import type { DecisionAction } from '@chaperone/core/decision';
 import type { Protocol } from '@chaperone/core/records/types';
 
@@ -38,10 +39,9 @@ export class SidecarMetrics {
     name: `${PREFIX}statements_total`, help: 'Statements seen, by policy decision.',
     labelNames: ['protocol', 'connection', 'decision'] as const, registers: [this.registry],
   });
-  private readonly statementDuration = new Histogram({
-    name: `${PREFIX}statement_duration_seconds`, help: 'Time from receiving a statement to its completion.',
-    labelNames: ['protocol', 'connection'] as const, buckets: STATEMENT_BUCKETS, registers: [this.registry],
-  });
+  private readonly statementDuration = new BucketHistogram(
+    `${PREFIX}statement_duration_seconds`, 'Time from receiving a statement to its completion.', STATEMENT_BUCKETS, this.registry,
+  );
   private readonly connectionsActive = new Gauge({
     name: `${PREFIX}connections_active`, help: 'Agent connections open now.',
     labelNames: ['protocol', 'connection'] as const, registers: [this.registry],
@@ -104,7 +104,7 @@ export class SidecarMetrics {
     const key = `${protocol}\0${connection}`;
     let child = this.durationChildren.get(key);
     if (!child) {
-      child = this.statementDuration.labels({ protocol, connection });
+      child = this.statementDuration.child({ protocol, connection });
       this.durationChildren.set(key, child);
     }
     return child;
@@ -135,5 +135,76 @@ export class SidecarMetrics {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/** One label set of a BucketHistogram: observe() is a short loop and three additions. */
+class BucketCounts implements BoundHistogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(private readonly bounds: readonly number[], readonly labels: Readonly<Record<string, string>>) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    // prom-client throws on these; a metric must never break the proxy, so they are dropped.
+    if (!Number.isFinite(seconds)) return;
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    if (i < b.length) this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+/**
+ * A histogram kept as plain per-bucket counts and turned into prom-client's shape only when
+ * scraped: prom-client's own observe() hashes the labels and walks objects on every statement.
+ * Same name, buckets and exposition (`_bucket{le,...}` cumulative, `+Inf`, `_sum`, `_count`).
+ */
+class BucketHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly children = new Map<string, BucketCounts>();
+
+  constructor(readonly name: string, readonly help: string, private readonly bounds: readonly number[], registry: Registry) {
+    // The Registry only calls get()/reset() and reads name, help, type and aggregator.
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  child(labels: Record<string, string>): BucketCounts {
+    const key = JSON.stringify(labels);
+    let child = this.children.get(key);
+    if (!child) {
+      child = new BucketCounts(this.bounds, { ...labels });
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const c of this.children.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += c.counts[i]!;
+        values.push({ labels: { le: this.bounds[i]!, ...c.labels }, value: acc, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { le: '+Inf', ...c.labels }, value: c.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...c.labels }, value: c.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...c.labels }, value: c.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  /** Registry.resetMetrics(): zero the counts; bound children stay valid. */
+  reset(): void {
+    for (const c of this.children.values()) {
+      c.counts.fill(0);
+      c.sum = 0;
+      c.count = 0;
+    }
   }
 }

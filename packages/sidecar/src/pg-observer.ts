@@ -1,10 +1,13 @@
 // Turns the PostgreSQL proxy's observer callbacks into session records and metrics. Called on
 // the proxy's hot path: every callback is synchronous, bounded and allocation-light.
+import type { Decision } from '@chaperone/core/decision';
 import type { Identity, StatementEvent } from '@chaperone/core/records/types';
 import type { StatementKind } from '@chaperone/core/sql/kinds';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './metrics.js';
-import type { PgObserver } from './pg/proxy.js';
+import type { PgObserver, SqlVerdict } from './pg/proxy.js';
+import { verdictJson } from './recorder/record-line.js';
+import type { VerdictJson } from './recorder/record-line.js';
 import type { Recorder } from './recorder/recorder.js';
 import type { SessionRecorder } from './recorder/session-recorder.js';
 
@@ -28,6 +31,17 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
     approve: o.metrics.statementCounter(o.connection, 'approve'),
   };
 
+  // Verdicts are cached per statement shape and frozen (sql-enforcement.ts): their JSON pieces
+  // are encoded once. An unfrozen verdict (tests, other enforcers) is encoded every time.
+  const verdictJsons = new WeakMap<SqlVerdict, VerdictJson>();
+  const jsonOf = (v: SqlVerdict): VerdictJson | null => {
+    let json = verdictJsons.get(v);
+    if (json !== undefined) return json;
+    json = verdictJson(recordedDecision(v.decision), v.kinds, v.tables) ?? undefined;
+    if (json !== undefined && Object.isFrozen(v)) verdictJsons.set(v, json);
+    return json ?? null;
+  };
+
   return {
     sessionStarted({ id, client }) {
       conn.total.inc();
@@ -36,7 +50,8 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
     },
 
     statement(info) {
-      const { decision, redactLiterals } = info.verdict;
+      const verdict = info.verdict;
+      const decision = verdict.decision;
       counters[decision.action].inc();
       // A denied statement never reached the server: its zero duration says nothing about latency.
       if (decision.action !== 'deny') duration.observe(info.durationMs / 1000);
@@ -45,19 +60,16 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
         o.logger?.warn({ session: info.session, connection: o.connection }, 'statement for an unknown session; not recorded');
         return;
       }
+      const text = verdict.redactLiterals ? o.redact(info.text) : info.text;
+      const json = jsonOf(verdict);
+      if (json !== null) {
+        // The usual case: straight to the record's bytes, no event object.
+        session.recordStatement(json, { text, flow: info.flow, durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error });
+        return;
+      }
       const event: StatementEvent = {
-        type: 'statement',
-        text: redactLiterals ? o.redact(info.text) : info.text,
-        flow: info.flow,
-        kinds: info.verdict.kinds as StatementKind[],
-        tables: info.verdict.tables,
-        decision: decision.action === 'allow'
-          ? { action: decision.action, policy: decision.policy, rule: decision.rule }
-          : { action: decision.action, policy: decision.policy, rule: decision.rule, message: decision.message },
-        durationMs: info.durationMs,
-        rows: info.rows,
-        tag: info.tag,
-        error: info.error,
+        type: 'statement', text, flow: info.flow, kinds: verdict.kinds as StatementKind[], tables: verdict.tables, decision: recordedDecision(decision),
+        durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error,
       };
       session.record(event);
     },
@@ -70,4 +82,11 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
       s.end({ type: 'session.end', reason, statements, durationMs });
     },
   };
+}
+
+/** What a record keeps of a decision: the rule, and the message the agent saw when refused. */
+function recordedDecision(d: Decision): StatementEvent['decision'] {
+  return d.action === 'allow'
+    ? { action: d.action, policy: d.policy, rule: d.rule }
+    : { action: d.action, policy: d.policy, rule: d.rule, message: d.message };
 }

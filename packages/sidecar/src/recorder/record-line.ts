@@ -1,13 +1,9 @@
-// Sealing a record straight into its wire line (one JSON-encoded SessionRecord), computing the
-// canonical JSON of the event once for both the hash and the line. The result is exactly what
-// core's sealRecord + JSON.stringify would give (same hash, same parsed value), only cheaper:
-// statement events, by far the most frequent, have a fixed-shape canonical encoder.
-import { hash as oneShotHash } from 'node:crypto';
+// The canonical JSON of record events, computed once for both the hash and the line (see
+// record-queue.ts): exactly core's canonicalJson, only cheaper for statement events, by far the
+// most frequent, which have fixed-shape encoders (from an event object, or straight from the
+// proxy's parts with the verdict's pieces encoded once per verdict).
 import { canonicalJson } from '@chaperone/core/records/chain';
 import type { RecordEvent, StatementEvent } from '@chaperone/core/records/types';
-
-/** The sealed line and its hash (the next record's prevHash). */
-export interface SealedLine { line: string; hash: string }
 
 const str = JSON.stringify;
 
@@ -70,16 +66,64 @@ export function canonicalEventJson(event: RecordEvent): string {
   return canonicalJson(event);
 }
 
+/** The parts of a statement event that depend only on the policy verdict, as canonical JSON pieces. */
+export interface VerdictJson {
+  /** `{"decision":{...}`: the event's opening brace and its first key. */
+  decision: string;
+  /** `,"kinds":[...]` */
+  kinds: string;
+  /** `,"tables":[...]` */
+  tables: string;
+}
+
+/** What the PostgreSQL proxy knows about a finished statement (its verdict as VerdictJson). */
+export interface StatementParts {
+  text: string;
+  flow: 'simple' | 'extended';
+  durationMs?: number | undefined;
+  rows?: number | undefined;
+  tag?: string | undefined;
+  error?: { code: string; message: string } | undefined;
+}
+
 /**
- * Seals one record: hash = sha256(canonicalJson({session, seq, time, prevHash, event})), as
- * core/records/chain's hashRecord, and the line is the record as JSON.
+ * The VerdictJson of a statement event's decision, kinds and tables; null when they do not fit
+ * the statement shape (the caller then builds an event object and takes the generic path).
  */
-export function sealLine(session: string, seq: number, timeMs: number, prevHash: string, event: RecordEvent): SealedLine {
-  const time = new Date(timeMs).toISOString();
-  const ev = canonicalEventJson(event);
-  const s = str(session);
-  // canonicalJson sorts keys: event < prevHash < seq < session < time.
-  // One-shot crypto.hash: no Hash object and one native call instead of three per record.
-  const hash = oneShotHash('sha256', `{"event":${ev},"prevHash":${str(prevHash)},"seq":${seq},"session":${s},"time":"${time}"}`, 'hex');
-  return { line: `{"session":${s},"seq":${seq},"time":"${time}","prevHash":${str(prevHash)},"hash":"${hash}","event":${ev}}`, hash };
+export function verdictJson(decision: StatementEvent['decision'], kinds: readonly unknown[], tables: readonly unknown[]): VerdictJson | null {
+  const k = stringArray(kinds);
+  const t = stringArray(tables);
+  if (k === null || t === null) return null;
+  if (typeof decision.action !== 'string' || typeof decision.policy !== 'string' || typeof decision.rule !== 'string') return null;
+  if (decision.message !== undefined && typeof decision.message !== 'string') return null;
+  let d = `{"decision":{"action":${str(decision.action)}`;
+  if (decision.message !== undefined) d += `,"message":${str(decision.message)}`;
+  d += `,"policy":${str(decision.policy)},"rule":${str(decision.rule)}}`;
+  return { decision: d, kinds: `,"kinds":${k}`, tables: `,"tables":${t}` };
+}
+
+/** A number as JSON.stringify writes it. */
+function num(n: number): string {
+  return Number.isFinite(n) ? `${n}` : 'null';
+}
+
+/**
+ * canonicalJson of the statement event `{type:'statement', ...s, decision, kinds, tables}`,
+ * built straight from the parts: no event object, strings escaped by JSON.stringify only.
+ */
+export function statementEventJson(v: VerdictJson, s: StatementParts): string {
+  let out = v.decision;
+  if (s.durationMs !== undefined) out += `,"durationMs":${num(s.durationMs)}`;
+  const e = s.error;
+  if (e !== undefined) {
+    out += typeof e.code === 'string' && typeof e.message === 'string' && onlyKeys(e, ERROR_KEYS)
+      ? `,"error":{"code":${str(e.code)},"message":${str(e.message)}}`
+      : `,"error":${canonicalJson(e)}`;
+  }
+  out += s.flow === 'simple' ? ',"flow":"simple"' : s.flow === 'extended' ? ',"flow":"extended"' : `,"flow":${str(s.flow)}`;
+  out += v.kinds;
+  if (s.rows !== undefined) out += `,"rows":${num(s.rows)}`;
+  out += v.tables;
+  if (s.tag !== undefined) out += `,"tag":${str(s.tag)}`;
+  return `${out},"text":${str(s.text)},"type":"statement"}`;
 }

@@ -5,8 +5,12 @@
 // it sits in the spool (rejected/ included).
 //
 // Order: everything in the spool is older than everything in the memory queue, because a
-// spill always moves the whole memory queue to the end of the spool, and delivery drains the
-// spool first. Per-session order on the wire follows, which the server's chain check needs.
+// spill always moves the whole memory queue to the end of the spool (one spill at a time, and
+// no batch goes out from memory meanwhile), and delivery drains the spool first. Per-session
+// order on the wire follows, which the server's chain check needs.
+//
+// The memory queue holds records as bytes, not objects (record-queue.ts), sealed into their
+// session's hash chain in small background slices between I/O callbacks.
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -15,8 +19,9 @@ import type { RecordsResult } from '@chaperone/core/api';
 import type { SessionStartEvent } from '@chaperone/core/records/types';
 import { CP_ERR_REJECTED, CP_ERR_UNAUTHORIZED } from '../control-plane-client.js';
 import type { SidecarMetrics } from '../metrics.js';
+import { RecordQueue } from './record-queue.js';
+import type { ChainHead } from './record-queue.js';
 import { SessionRecorder } from './session-recorder.js';
-import type { PendingRecord } from './session-recorder.js';
 import { Spool } from './spool.js';
 import type { SpoolSegment } from './spool.js';
 
@@ -68,20 +73,23 @@ type SendOutcome =
 
 type Step = 'progress' | 'idle' | 'failed';
 
-/** Records sealed per background slice (~5 µs each): well under a millisecond of event loop. */
+/** Records sealed per background slice (~1 µs each): well under a millisecond of event loop. */
 const SEAL_SLICE = 64;
+
+/** Sequence number and session at the end of a record line (record-queue.ts). */
+const SESSION_SEQ = /"seq":(\d+),"session":"((?:[^"\\]|\\.)*)","time":"[^"]*","hash":"[0-9a-f]{64}"\}$/;
 
 export class Recorder {
   private readonly opts: RecorderOptions;
   private readonly limits: RecorderLimits;
   private readonly spool: Spool;
   private readonly log: Logger;
-  /** Recorded, not yet delivered or spooled; sealed lazily, front to back (session-recorder.ts). */
-  private readonly queue: PendingRecord[] = [];
+  /** Recorded, not yet delivered or spooled; sealed lazily, front to back. */
+  private readonly queue = new RecordQueue();
   /** Bumped by every spill; a batch sent from memory is dropped from the queue only if unchanged. */
   private generation = 0;
-  /** Queue index up to which records are known sealed; a hint only (line() is idempotent). */
-  private sealCursor = 0;
+  /** The spill in progress: while it runs no batch leaves from memory and no other spill starts. */
+  private spilling: Promise<void> | undefined;
   private sealScheduled = false;
   private sending = false;
   private current: { segment: SpoolSegment; index: number } | undefined;
@@ -119,7 +127,7 @@ export class Recorder {
   }
 
   openSession(start: SessionStartEvent, id: string = randomUUID()): SessionRecorder {
-    return new SessionRecorder(id, start, (r) => this.enqueue(r));
+    return new SessionRecorder(id, start, this.enqueue);
   }
 
   stats(): { queued: number; spooled: number; sent: number; rejected: number } {
@@ -157,21 +165,29 @@ export class Recorder {
     await this.spill();
     await this.spool.close();
     this.closed = true;
+    // Recorded while the spool closed: written now, like anything recorded after close.
+    if (this.queue.length > 0) this.spoolSync();
     const left = this.spool.pending;
     if (left > 0) this.log.warn({ records: left, dir: this.spool.dir }, 'recorder closed with records in the spool; the next start delivers them');
   }
 
-  private enqueue(record: PendingRecord): void {
+  private readonly enqueue = (chain: ChainHead, seq: number, sessionJson: string, timeMs: number, eventJson: string): void => {
+    this.queue.append(chain, seq, sessionJson, timeMs, eventJson);
     if (this.closed) {
       // Nothing runs after close any more: write it down now rather than lose it.
-      this.spool.appendSync([record.line()]);
+      this.spoolSync();
       return;
     }
-    this.queue.push(record);
     if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealSome); }
     const n = this.queue.length;
-    if (n > this.limits.maxQueue) void this.spill();
+    if (n > this.limits.maxQueue) { if (!this.spilling) void this.spillOverflow(); }
     else if (n === this.limits.maxBatchRecords && this.failures === 0) this.wake?.();
+  };
+
+  private spoolSync(): void {
+    const n = this.queue.length;
+    this.spool.appendSync(this.queue.lines(n));
+    this.queue.dropFront(n);
   }
 
   private drained(): boolean {
@@ -181,8 +197,7 @@ export class Recorder {
   private oldestUndeliveredMs(): number | undefined {
     const spooled = this.spool.oldestTimeMs();
     if (spooled !== undefined) return spooled;
-    const first = this.queue[0];
-    return first ? first.timeMs : undefined;
+    return this.queue.oldestTimeMs();
   }
 
   private async loop(): Promise<void> {
@@ -207,6 +222,8 @@ export class Recorder {
   }
 
   private async step(): Promise<Step> {
+    // A spill owns the memory queue until it is done (and then the spool holds the records).
+    while (this.spilling) await this.spilling;
     if (this.spool.pending > 0) return this.stepFromSpool();
     if (this.queue.length > 0) return this.stepFromMemory();
     return 'idle';
@@ -219,8 +236,8 @@ export class Recorder {
       this.current = { segment, index: 0 };
     }
     const { segment, index } = this.current;
-    const lines = this.takeLines(segment.lines.length, index, (i) => segment.lines[i] ?? '');
-    const outcome = lines.length > 0 ? await this.send(lines) : { kind: 'ok' as const, result: { accepted: 0, duplicates: 0, broken: [] } };
+    const lines = this.takeLines(segment.lines, index);
+    const outcome = lines.length > 0 ? await this.send(`{"records":[${lines.join(',')}]}`) : { kind: 'ok' as const, result: { accepted: 0, duplicates: 0, broken: [] } };
     switch (outcome.kind) {
       case 'ok':
         this.countSent(lines.length);
@@ -249,23 +266,24 @@ export class Recorder {
 
   private async stepFromMemory(): Promise<Step> {
     const generation = this.generation;
-    const queue = this.queue;
-    const lines = this.takeLines(queue.length, 0, (i) => queue[i]!.line());
-    const outcome = await this.send(lines);
+    const batch = this.queue.take(this.limits.maxBatchRecords, this.limits.maxBatchBytes);
+    const outcome = await this.send(batch.body);
     const unchanged = generation === this.generation;
     switch (outcome.kind) {
       case 'ok':
         // If a spill moved these to the spool meanwhile, they go again from there: the server
         // counts them as duplicates, and they count as sent then.
         if (unchanged) {
-          this.dropFront(lines.length);
-          this.countSent(lines.length);
+          this.queue.dropFront(batch.count);
+          this.countSent(batch.count);
         }
         return 'progress';
       case 'rejected': {
-        if (unchanged) this.dropFront(lines.length);
+        // Lines only on this rare path; the batch went out as one body.
+        const lines = unchanged ? this.queue.lines(batch.count) : [];
+        if (unchanged) this.queue.dropFront(batch.count);
         const file = unchanged ? await this.spool.rejectLines(lines) : '(spooled meanwhile)';
-        this.countRejected(lines.length, outcome, file, lines);
+        this.countRejected(batch.count, outcome, file, lines);
         return 'progress';
       }
       case 'unauthorized':
@@ -275,26 +293,26 @@ export class Recorder {
   }
 
   /**
-   * The lines of the next batch from `index`: at most maxBatchRecords and maxBatchBytes (but
-   * always one, however big). `lineAt` seals memory entries on first use.
+   * The spooled lines of the next batch from `index`: at most maxBatchRecords and maxBatchBytes
+   * (but always one, however big).
    */
-  private takeLines(length: number, index: number, lineAt: (i: number) => string): string[] {
+  private takeLines(lines: readonly string[], index: number): string[] {
     const out: string[] = [];
     let bytes = 16;
-    for (let i = index; i < length && out.length < this.limits.maxBatchRecords; i++) {
-      const line = lineAt(i);
-      bytes += line.length + 1;
+    for (let i = index; i < lines.length && out.length < this.limits.maxBatchRecords; i++) {
+      const line = lines[i]!;
+      bytes += Buffer.byteLength(line) + 1;
       if (out.length > 0 && bytes > this.limits.maxBatchBytes) break;
       out.push(line);
     }
     return out;
   }
 
-  private async send(lines: readonly string[]): Promise<SendOutcome> {
+  private async send(body: string): Promise<SendOutcome> {
     this.sending = true;
     try {
       for (let attempt = 0; ; attempt++) {
-        const outcome = await this.sendOnce(lines);
+        const outcome = await this.sendOnce(body);
         if (outcome.kind !== 'unauthorized' || attempt > 0 || !this.opts.refreshGrant) {
           if (outcome.kind === 'ok') this.failures = 0;
           return outcome;
@@ -311,8 +329,7 @@ export class Recorder {
     }
   }
 
-  private async sendOnce(lines: readonly string[]): Promise<SendOutcome> {
-    const body = `{"records":[${lines.join(',')}]}`;
+  private async sendOnce(body: string): Promise<SendOutcome> {
     try {
       const result = await this.opts.sink.sendRecords(this.opts.grant(), body, this.inflight.signal);
       if (result.broken.length > 0) this.log.warn({ broken: result.broken }, 'control plane reports broken session chains');
@@ -326,19 +343,37 @@ export class Recorder {
     }
   }
 
-  /** Moves the whole memory queue to the end of the spool. */
-  private async spill(): Promise<void> {
-    if (this.queue.length === 0) return;
-    const entries = this.queue.splice(0);
-    this.sealCursor = 0;
-    this.generation++;
-    const lines = entries.map((e) => e.line());
+  /** Spills until the memory queue is within maxQueue again (records keep coming meanwhile). */
+  private async spillOverflow(): Promise<void> {
+    while (await this.spill() && this.queue.length > this.limits.maxQueue);
+  }
+
+  /** Moves the whole memory queue to the end of the spool, after any spill in progress; false if the disk refused. */
+  private async spill(): Promise<boolean> {
+    while (this.spilling) await this.spilling;
+    if (this.queue.length === 0) return true;
+    const run = this.spillNow();
+    this.spilling = run.then(() => undefined);
     try {
-      await this.spool.append(lines);
+      return await run;
+    } finally {
+      this.spilling = undefined;
+    }
+  }
+
+  private async spillNow(): Promise<boolean> {
+    const n = this.queue.length;
+    // A batch from memory in flight now is not dropped when it returns: its records go again
+    // from the spool (the server counts them as duplicates).
+    this.generation++;
+    try {
+      await this.spool.append(this.queue.lines(n));
+      this.queue.dropFront(n);
+      return true;
     } catch (err) {
-      // The disk refused: keep them in memory, ahead of anything newer.
-      this.queue.unshift(...entries);
-      this.log.error({ err, records: entries.length }, 'could not spool session records; keeping them in memory');
+      // The disk refused: they stay in memory, ahead of anything newer.
+      this.log.error({ err, records: n }, 'could not spool session records; keeping them in memory');
+      return false;
     }
   }
 
@@ -375,22 +410,16 @@ export class Recorder {
    * stays off the forwarding path and a spill or a batch rarely has to seal many at once.
    */
   private readonly sealSome = (): void => {
-    const end = Math.min(this.queue.length, this.sealCursor + SEAL_SLICE);
+    let more = false;
     try {
-      for (let i = this.sealCursor; i < end; i++) this.queue[i]!.line();
+      more = this.queue.sealSome(SEAL_SLICE);
     } catch (err) {
       // Left to the delivery loop, which reports a failing step; never crash the proxy here.
       this.log.error({ err }, 'sealing a record failed');
     }
-    this.sealCursor = end;
-    this.sealScheduled = end < this.queue.length;
-    if (this.sealScheduled) setImmediate(this.sealSome);
+    this.sealScheduled = more;
+    if (more) setImmediate(this.sealSome);
   };
-
-  private dropFront(n: number): void {
-    this.queue.splice(0, n);
-    this.sealCursor = Math.max(0, this.sealCursor - n);
-  }
 
   private countSent(n: number): void {
     this.sentCount += n;
@@ -401,7 +430,7 @@ export class Recorder {
     this.rejectedCount += n;
     this.opts.metrics?.recordsRejected.inc(n);
     // Sessions and sequence numbers only: statement texts stay out of logs.
-    const sample = lines.slice(0, 20).map((l) => /^\{"session":"([^"]*)","seq":(\d+)/.exec(l)).filter((m) => m !== null).map((m) => `${m[1]}#${m[2]}`);
+    const sample = lines.slice(0, 20).map((l) => SESSION_SEQ.exec(l)).filter((m) => m !== null).map((m) => `${m[2]}#${m[1]}`);
     this.log.error({ status: outcome.status, serverCode: outcome.serverCode, records: n, file, sample }, 'control plane refused session records; kept in the spool rejected/ folder');
   }
 }

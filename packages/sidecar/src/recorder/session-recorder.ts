@@ -1,48 +1,28 @@
-// One session's side of the recorder. record() only stamps the event with its sequence number
-// and time and queues it: cheap enough for a proxy's forwarding path. Sealing into the session's
-// hash chain (sha256 over canonical JSON) happens later, when the recorder's delivery loop or a
-// spill first needs the record's line, and always in sequence order (sealing a record seals every
-// earlier unsealed record of the session first), so the chain is the same as if sealed at once.
+// One session's side of the recorder. Recording only numbers the event, encodes it as canonical
+// JSON and appends it to the recorder's queue as bytes (record-queue.ts); hashing into the
+// session's chain happens later, in queue order, so the chain is the same as if sealed at once.
 import { GENESIS_HASH } from '@chaperone/core/records/chain';
 import type { RecordEvent, SessionEndEvent, SessionStartEvent } from '@chaperone/core/records/types';
-import { sealLine } from './record-line.js';
+import { canonicalEventJson, statementEventJson } from './record-line.js';
+import type { StatementParts, VerdictJson } from './record-line.js';
+import type { ChainHead } from './record-queue.js';
 
-/** A recorded event waiting in the recorder's queue; `line()` seals it (once). */
-export class PendingRecord {
-  private sealed: string | undefined;
-  constructor(
-    private readonly owner: SessionRecorder,
-    readonly seq: number,
-    /** Epoch ms when the event was recorded: the record's `time`. */
-    readonly timeMs: number,
-    readonly event: RecordEvent,
-  ) {}
-
-  /** The sealed record as one JSON line (a SessionRecord). */
-  line(): string {
-    if (this.sealed === undefined) this.owner.sealThrough(this);
-    return this.sealed as string;
-  }
-
-  /** Called by the owner, in sequence order. */
-  setLine(line: string): void {
-    this.sealed = line;
-  }
-}
+/** Where a session's records go (Recorder's queue). */
+export type RecordSink = (chain: ChainHead, seq: number, sessionJson: string, timeMs: number, eventJson: string) => void;
 
 export class SessionRecorder {
   readonly id: string;
+  private readonly idJson: string;
   private seq = 0;
-  private prevHash = GENESIS_HASH;
+  private readonly chain: ChainHead = { prevHash: GENESIS_HASH };
   private ended = false;
-  /** Recorded, not yet sealed, oldest first. */
-  private unsealed: PendingRecord[] = [];
-  private readonly enqueue: (record: PendingRecord) => void;
+  private readonly sink: RecordSink;
 
   /** Records `start` as seq 0. Built by Recorder.openSession. */
-  constructor(id: string, start: SessionStartEvent, enqueue: (record: PendingRecord) => void) {
+  constructor(id: string, start: SessionStartEvent, sink: RecordSink) {
     this.id = id;
-    this.enqueue = enqueue;
+    this.idJson = JSON.stringify(id);
+    this.sink = sink;
     this.record(start);
   }
 
@@ -52,9 +32,15 @@ export class SessionRecorder {
 
   /** Queues one event as the next record of the chain; never waits, never hashes. */
   record(event: RecordEvent): void {
-    const pending = new PendingRecord(this, this.seq++, Date.now(), event);
-    this.unsealed.push(pending);
-    this.enqueue(pending);
+    this.push(canonicalEventJson(event));
+  }
+
+  /**
+   * The same for a statement, from its parts and its verdict's JSON (record-line.ts): the hot
+   * path of the PostgreSQL proxy builds no event object.
+   */
+  recordStatement(verdict: VerdictJson, parts: StatementParts): void {
+    this.push(statementEventJson(verdict, parts));
   }
 
   /** Records the end of the session; a second call is ignored, so every chain has one end. */
@@ -64,14 +50,8 @@ export class SessionRecorder {
     this.record(event);
   }
 
-  /** Seals this session's records in sequence order up to and including `target`. */
-  sealThrough(target: PendingRecord): void {
-    while (this.unsealed.length > 0) {
-      const next = this.unsealed.shift() as PendingRecord;
-      const sealed = sealLine(this.id, next.seq, next.timeMs, this.prevHash, next.event);
-      this.prevHash = sealed.hash;
-      next.setLine(sealed.line);
-      if (next === target) return;
-    }
+  private push(eventJson: string): void {
+    // The JSON is built before the sequence number is taken: a failed encoding leaves no gap.
+    this.sink(this.chain, this.seq++, this.idJson, Date.now(), eventJson);
   }
 }

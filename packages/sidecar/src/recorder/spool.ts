@@ -224,7 +224,9 @@ function isJsonObject(line: string): boolean {
 /** The `time` of a record line without parsing the whole record. */
 function timeOf(line: string | undefined): number | undefined {
   if (!line) return undefined;
-  const m = /"time":"([^"]+)"/.exec(line);
+  // The record's own time is the last one in a line (event first, record-queue.ts), the first
+  // one in lines spooled by versions that wrote the session first.
+  const m = line.startsWith('{"session"') ? /"time":"([^"]+)"/.exec(line) : /"time":"([^"]+)","hash":"[0-9a-f]*"\}$/.exec(line);
   const t = m?.[1] ? Date.parse(m[1]) : NaN;
   return Number.isNaN(t) ? undefined : t;
 }
