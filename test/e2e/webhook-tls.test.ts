@@ -123,7 +123,8 @@ test('a serving certificate renews at 2/3 of its life and the CA rotates old+new
   await createWebhookConfig('tls-rotate');
   const opts: GeneratedSourceOptions = {
     kubeConfig: kc, namespace: 'tls-rotate', service: 'chaperone-webhook', webhookConfigName: 'tls-rotate', ipAddresses: ['127.0.0.1'],
-    caValidityMs: 14_000, caRenewBeforeMs: 7_000, caPropagationMs: 1_000, servingValidityMs: 3_000, syncIntervalMs: 300, jitter: 0,
+    // Seconds instead of days; the serving certificate keeps a 1/3 margin of 2 s for a busy 2-core machine.
+    caValidityMs: 20_000, caRenewBeforeMs: 10_000, caPropagationMs: 1_000, servingValidityMs: 6_000, syncIntervalMs: 300, jitter: 0,
   };
   const [a, b] = await Promise.all([startGeneratedSource(opts), startGeneratedSource(opts)]);
   t.after(() => Promise.all([a.close(), b.close()]));
@@ -148,7 +149,7 @@ test('a serving certificate renews at 2/3 of its life and the CA rotates old+new
   await admitted();
 
   // 1. The serving certificate renews under the same CA, and onRotate fires.
-  const renewed = await eventually('a renewed serving certificate', () => rotations[0], 10_000);
+  const renewed = await eventually('a renewed serving certificate', () => rotations[0], 15_000);
   assert.equal(renewed.ca, oldCa, 'renewed under the same CA (the CA rotates later)');
   assert.notEqual(renewed.cert, firstCert);
   assert.equal(a.current().cert, rotations.at(-1)?.cert, 'current() is the last rotation');
