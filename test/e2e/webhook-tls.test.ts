@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { isChaperoneError } from '@chaperone/core/errors';
@@ -18,7 +19,7 @@ import { startSecretSource } from '@chaperone/webhook/tls/secret-source';
 import { generateCa, issueServingCertificate } from '@chaperone/webhook/tls/generate';
 import { splitPemBundle } from '@chaperone/webhook/tls/pem';
 import type { CertificateSource, ServingCertificate, TlsLogger } from '@chaperone/webhook/tls/source';
-import { startKubeApiServer, type KubeApiServer } from '../harness/kube.js';
+import { issueCertificate, startKubeApiServer, type KubeApiServer } from '../harness/kube.js';
 import { eventually } from './support.js';
 
 let kube: KubeApiServer;
@@ -220,4 +221,55 @@ test('the Secret source serves a cert-manager Secret and follows its changes, ig
   assert.equal(seen[0]?.cert, second.cert);
   assert.equal(source.current().key, second.key);
   assert.deepEqual(source.current().notAfter, second.notAfter);
+});
+
+test('least privilege is enough: Secret get/create/update on the CA Secret, get/patch on its own configuration, get/watch on a TLS Secret', async (t) => {
+  const ns = 'tls-rbac';
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await createWebhookConfig(ns);
+  await createWebhookConfig('tls-rbac-other');
+  const dir = dirname(kube.caCertPath);
+  await issueCertificate(dir, 'webhook-user', '/CN=chaperone-webhook', 'extendedKeyUsage=clientAuth\n');
+  const rbac = [
+    // create cannot be limited by name (the name is not known before the object exists).
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'webhook', namespace: ns }, rules: [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['chaperone-webhook-ca'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['webhook-tls'], verbs: ['get', 'watch'] },
+    ] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'webhook', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'webhook' }, subjects: [{ kind: 'User', name: 'chaperone-webhook' }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'tls-rbac-webhook' }, rules: [
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [ns], verbs: ['get', 'patch'] },
+    ] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'tls-rbac-webhook' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tls-rbac-webhook' }, subjects: [{ kind: 'User', name: 'chaperone-webhook' }] },
+  ];
+  const applied = await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
+  assert.equal(applied.code, 0, applied.stderr);
+  const user = new KubeConfig();
+  user.loadFromOptions({
+    clusters: [{ name: 'test', server: kube.url, caFile: kube.caCertPath }],
+    users: [{ name: 'webhook', certFile: join(dir, 'webhook-user.crt'), keyFile: join(dir, 'webhook-user.key') }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'webhook' }],
+    currentContext: 'test',
+  });
+
+  const generated = await startGeneratedSource({ kubeConfig: user, namespace: ns, service: 'chaperone-webhook', webhookConfigName: ns });
+  t.after(() => generated.close());
+  for (const bundle of await caBundles(ns)) assert.ok(same(bundle[0] ?? '', generated.current().ca));
+  // Its reach ends at its own configuration.
+  await assert.rejects(startGeneratedSource({ kubeConfig: user, namespace: ns, service: 'chaperone-webhook', webhookConfigName: 'tls-rbac-other' }),
+    (err) => isChaperoneError(err, 'WEBHOOK_ERR_TLS_START') && /forbidden/i.test(err.message));
+
+  const issued = await issueServingCertificate(await generateCa(), { dnsNames: ['hook.tls-rbac.svc'] });
+  const next = await issueServingCertificate(await generateCa(), { dnsNames: ['hook.tls-rbac.svc'] });
+  const data = (c: ServingCertificate): Record<string, string> => ({ 'tls.crt': Buffer.from(c.cert).toString('base64'), 'tls.key': Buffer.from(c.key).toString('base64') });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'webhook-tls' }, type: 'kubernetes.io/tls', data: data(issued) } });
+  const watched = await startSecretSource({ kubeConfig: user, namespace: ns, name: 'webhook-tls', retryMs: 200 });
+  t.after(() => watched.close());
+  assert.equal(watched.current().cert, issued.cert);
+  assert.equal(watched.current().ca, '', 'no ca.crt in the Secret');
+  await core.replaceNamespacedSecret({ name: 'webhook-tls', namespace: ns, body: { metadata: { name: 'webhook-tls' }, type: 'kubernetes.io/tls', data: data(next) } });
+  await eventually('the watch (by name) delivering the change', () => watched.current().cert === next.cert, 10_000);
 });
