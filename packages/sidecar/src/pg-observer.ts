@@ -1,6 +1,7 @@
 // Turns the PostgreSQL proxy's observer callbacks into session records and metrics. Called on
 // the proxy's hot path: every callback is synchronous, bounded and allocation-light.
 import type { Decision } from '@chaperone/core/decision';
+import { RedactionCache } from '@chaperone/core/sql/redact';
 import type { Identity, StatementEvent } from '@chaperone/core/records/types';
 import type { StatementKind } from '@chaperone/core/sql/kinds';
 import type { Logger } from 'pino';
@@ -16,8 +17,11 @@ export interface PgObserverOptions {
   identity: Identity;
   recorder: Pick<Recorder, 'openSession'>;
   metrics: SidecarMetrics;
-  /** Literals → $n, for statements that touch what a mask rule covers (sql/redact). */
-  redact: (text: string) => string;
+  /**
+   * Literals → $n, for statements that touch what a mask rule covers (sql/redact's
+   * redactLiterals); given the observer's RedactionCache, per-shape work is done once.
+   */
+  redact: (text: string, cache?: RedactionCache) => string;
   logger?: Logger;
 }
 
@@ -34,6 +38,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
   // Verdicts are cached per statement shape and frozen (sql-enforcement.ts): their JSON pieces
   // are encoded once. An unfrozen verdict (tests, other enforcers) is encoded every time.
   const verdictJsons = new WeakMap<SqlVerdict, VerdictJson>();
+  const redactions = new RedactionCache();
   const jsonOf = (v: SqlVerdict): VerdictJson | null => {
     let json = verdictJsons.get(v);
     if (json !== undefined) return json;
@@ -60,7 +65,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
         o.logger?.warn({ session: info.session, connection: o.connection }, 'statement for an unknown session; not recorded');
         return;
       }
-      const text = verdict.redactLiterals ? o.redact(info.text) : info.text;
+      const text = verdict.redactLiterals ? o.redact(info.text, redactions) : info.text;
       const json = jsonOf(verdict);
       if (json !== null) {
         // The usual case: straight to the record's bytes, no event object.

@@ -80,11 +80,28 @@ function integerMark(text: string, start: number, end: number): string {
   return text.slice(start, end) <= '2147483647' ? MARK_INT : MARK_FLOAT;
 }
 
+/** In `spans` (see shapeKey), the third number of a comment's triple. */
+export const SPAN_COMMENT = -2;
+
 /**
  * The shape key of `text`, or null when the text is not safely cacheable. Identifiers, keywords,
  * parameters ($1) and operators are kept exactly as written (case included).
  */
 export function shapeKey(text: string): string | null {
+  return scanShape(text, undefined);
+}
+
+/**
+ * shapeKey, also listing in `spans` (appended, in text order) what the key replaced or dropped,
+ * as triples: a literal the key marks is (start, end, minusStart), minusStart being where a `-`
+ * token right before a number starts (else -1); a comment is (start, end, SPAN_COMMENT). Offsets
+ * are UTF-16 indexes. When the key is null, `spans` holds nothing meaningful.
+ */
+export function shapeKeyWithSpans(text: string, spans: number[]): string | null {
+  return scanShape(text, spans);
+}
+
+function scanShape(text: string, spans: number[] | undefined): string | null {
   const n = text.length;
   if (n > MAX_TEXT) return null;
   let key = '';
@@ -109,15 +126,18 @@ export function shapeKey(text: string): string | null {
         if (((CLASSES[d] as number) & B_SPACE) !== 0) {
           i++;
         } else if (d === C_MINUS && e === C_MINUS) {
+          const from = i;
           i += 2;
           while (i < n && text.charCodeAt(i) !== C_LF && text.charCodeAt(i) !== C_CR) i++;
+          if (spans) spans.push(from, i, SPAN_COMMENT);
         } else if (d === C_SLASH && e === C_STAR) {
+          const from = i;
           i += 2;
           for (;;) {
             if (i + 1 >= n) return null; // unterminated
             const f = text.charCodeAt(i);
             const g = text.charCodeAt(i + 1);
-            if (f === C_STAR && g === C_SLASH) { i += 2; break; }
+            if (f === C_STAR && g === C_SLASH) { i += 2; if (spans) spans.push(from, i, SPAN_COMMENT); break; }
             if (f === C_SLASH && g === C_STAR) return null; // nested
             i++;
           }
@@ -176,6 +196,7 @@ export function shapeKey(text: string): string | null {
         if (start > seg) key += text.slice(seg, start);
         key += isFloat ? MARK_FLOAT : integerMark(text, start, intEnd);
         seg = i;
+        if (spans) spans.push(start, i, last === T_OTHER && lastEnd - lastStart === 1 && text.charCodeAt(lastStart) === C_MINUS ? lastStart : -1);
       }
     } else if (c === C_QUOTE) {
       if (last === T_STRING) return null; // 'a' 'b' concatenation depends on a newline between
@@ -196,6 +217,7 @@ export function shapeKey(text: string): string | null {
       key += MARK_STRING;
       seg = i;
       kind = T_STRING;
+      if (spans) spans.push(start, i, -1);
     } else if (c === C_DQUOTE) {
       i++;
       for (;;) {
