@@ -9,6 +9,7 @@ import type { CredentialSource } from './credentials/source.js';
 import { statusForCode } from './errors.js';
 import type { GrantAuthority } from './grants.js';
 import type { DevIssuer } from './identity/dev-issuer.js';
+import type { PodLabelSource } from './identity/pod-labels.js';
 import type { TokenVerifier } from './identity/verifier.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { PolicyState, ReloadResult } from './policies/state.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   credentials: CredentialSource;
   grants: GrantAuthority;
   verifier: TokenVerifier;
+  /** Kubernetes pod labels for podSelector subjects; absent outside Kubernetes. */
+  podLabels?: PodLabelSource;
   /** Present only when the development issuer is enabled; mounts POST /v1/dev/tokens. */
   devIssuer?: DevIssuer;
   metrics: ControlPlaneMetrics;
@@ -97,10 +100,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthPlugin, { store: deps.store, policies: deps.policies, metrics: deps.metrics });
   await app.register(jwksPlugin, { grants: deps.grants });
   if (deps.devIssuer) await app.register(devTokensPlugin, { issuer: deps.devIssuer });
+  const podLabels = deps.podLabels ? { podLabels: deps.podLabels } : {};
   await app.register(exchangePlugin, {
-    verifier: deps.verifier, policies: deps.policies, credentials: deps.credentials, grants: deps.grants, metrics: deps.metrics,
+    verifier: deps.verifier, policies: deps.policies, credentials: deps.credentials, grants: deps.grants, metrics: deps.metrics, ...podLabels,
   });
-  await app.register(bundlePlugin, { policies: deps.policies, grants: deps.grants, metrics: deps.metrics, shutdown: shutdown.signal });
+  await app.register(bundlePlugin, { policies: deps.policies, grants: deps.grants, metrics: deps.metrics, shutdown: shutdown.signal, ...podLabels });
   await app.register(recordsPlugin, { store: deps.store, grants: deps.grants, metrics: deps.metrics });
   await app.register(sessionsPlugin, { store: deps.store, adminToken: deps.config.adminToken });
   return app;

@@ -14,6 +14,7 @@ test('an empty configuration gets the local-stack defaults', () => {
   assert.equal(r.config.tls, undefined);
   assert.equal(r.config.bodyLimitBytes, 8 * 1024 * 1024);
   assert.deepEqual(r.config.credentials, { static: {}, files: [] });
+  assert.equal(r.config.identity.mode, 'dev');
 });
 
 test('the data dir follows XDG_DATA_HOME, else HOME (or /var/lib/chaperone as root)', () => {
@@ -37,4 +38,27 @@ test('malformed configuration is a value naming each bad field', () => {
   assert.equal(r.ok, false);
   if (r.ok) return;
   for (const field of ['listen.port', 'tls.keyFile', 'adminToken', 'credentials.static.x.username']) assert.match(r.error, new RegExp(field.replace(/\./g, '\\.')), field);
+});
+
+test('identity: dev by default; tokenreview and jwks with their options; bad combinations named', () => {
+  const d = parseControlPlaneConfig({});
+  assert.ok(d.ok);
+  assert.deepEqual(d.config.identity, { mode: 'dev', audience: 'chaperone', podLabelTtl: 10 });
+  const tr = parseControlPlaneConfig({ identity: { mode: 'tokenreview', kubeconfig: '/k' }, credentials: { kubernetes: { namespace: 'cp' } } });
+  assert.ok(tr.ok && tr.config.identity.mode === 'tokenreview' && tr.config.credentials.kubernetes?.namespace === 'cp');
+  const jw = parseControlPlaneConfig({ identity: { mode: 'jwks', jwksUrl: 'https://issuer.example/openid/v1/jwks', issuer: 'https://issuer.example', podLabelTtl: '1m' } });
+  assert.ok(jw.ok && jw.config.identity.podLabelTtl === 60);
+  const refused: [unknown, string][] = [
+    [{ identity: { mode: 'oidc' } }, 'identity.mode'],
+    [{ identity: { mode: 'tokenreview', issuer: 'x' } }, 'identity.issuer: issuer is only for mode jwks'],
+    [{ identity: { mode: 'jwks', jwksUrl: 'https://i/jwks' } }, 'identity.issuer: jwksUrl and jwksFile need the issuer'],
+    [{ identity: { mode: 'jwks', jwksUrl: 'ftp://i/jwks', issuer: 'i' } }, 'identity.jwksUrl: must be an http(s) URL'],
+    [{ identity: { mode: 'jwks', jwksUrl: 'https://i/jwks', jwksFile: '/f', issuer: 'i' } }, 'identity.jwksFile: give jwksUrl or jwksFile, not both'],
+    [{ devIssuer: true, identity: { mode: 'tokenreview' } }, 'devIssuer: devIssuer needs identity.mode dev'],
+  ];
+  for (const [input, want] of refused) {
+    const r = parseControlPlaneConfig(input);
+    assert.ok(!r.ok, JSON.stringify(input));
+    assert.ok(r.error.includes(want), `${r.error} names ${want}`);
+  }
 });

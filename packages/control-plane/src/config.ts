@@ -29,6 +29,36 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 const credentialSchema = z.object({ username: z.string().min(1), password: z.string() });
 
+const httpUrl = z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL');
+
+/**
+ * How exchange tokens are verified. `dev`: the development issuer (with devIssuer: true).
+ * `tokenreview`: the Kubernetes TokenReview API (in a cluster; sees deleted pods). `jwks`: the
+ * cluster issuer's keys, from jwksUrl, jwksFile or else the API server's /openid/v1/jwks.
+ * The Kubernetes API is reached through `kubeconfig`, by default the in-cluster service account.
+ */
+const identitySchema = z.object({
+  mode: z.enum(['dev', 'tokenreview', 'jwks']).default('dev'),
+  kubeconfig: z.string().min(1).optional(),
+  jwksUrl: httpUrl.optional(),
+  jwksFile: z.string().min(1).optional(),
+  /** The cluster's service-account issuer; discovered from the API server when keys come from it. */
+  issuer: z.string().min(1).optional(),
+  audience: z.string().min(1).default('chaperone'),
+  /** How long a pod's labels are reused for podSelector subjects (accepts `10s`, `1m`, …). */
+  podLabelTtl: duration.default(10),
+}).superRefine((v, ctx) => {
+  if (v.mode !== 'jwks') {
+    for (const field of ['jwksUrl', 'jwksFile', 'issuer'] as const) {
+      if (v[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is only for mode jwks` });
+    }
+  }
+  if (v.jwksUrl !== undefined && v.jwksFile !== undefined) ctx.addIssue({ code: 'custom', path: ['jwksFile'], message: 'give jwksUrl or jwksFile, not both' });
+  if ((v.jwksUrl !== undefined || v.jwksFile !== undefined) && v.issuer === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'jwksUrl and jwksFile need the issuer (the cluster\'s --service-account-issuer)' });
+  }
+});
+
 export const controlPlaneConfigSchema = z.object({
   listen: z.object({
     host: z.string().default('127.0.0.1'),
@@ -46,7 +76,14 @@ export const controlPlaneConfigSchema = z.object({
     static: z.record(z.string(), credentialSchema).default({}),
     /** YAML or JSON files mapping secret name → {username, password}, read on every exchange. */
     files: z.array(z.string().min(1)).default([]),
+    /**
+     * Kubernetes Secrets (keys `username`, `password`), watched once asked for; reached like
+     * identity's Kubernetes API. `namespace` is for secretRefs without one (default: the
+     * control plane's own namespace in a cluster, else `default`).
+     */
+    kubernetes: z.object({ namespace: z.string().min(1).optional() }).optional(),
   }).default({ static: {}, files: [] }),
+  identity: identitySchema.default({ mode: 'dev', audience: 'chaperone', podLabelTtl: 10 }),
   /** Enables POST /v1/dev/tokens, the development stand-in for projected SA tokens. */
   devIssuer: z.boolean().default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -56,9 +93,13 @@ export const controlPlaneConfigSchema = z.object({
   adminToken: z.string().min(16).optional(),
   /** Largest request body; record batches are the big ones. */
   bodyLimitBytes: z.number().int().positive().default(8 * 1024 * 1024),
+}).superRefine((c, ctx) => {
+  // Tokens of the development issuer would be refused by any other verifier.
+  if (c.devIssuer && c.identity.mode !== 'dev') ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'devIssuer needs identity.mode dev' });
 });
 
 export type ControlPlaneConfig = z.output<typeof controlPlaneConfigSchema>;
+export type IdentityConfig = ControlPlaneConfig['identity'];
 export type ControlPlaneConfigInput = z.input<typeof controlPlaneConfigSchema>;
 
 export type ConfigResult = { ok: true; config: ControlPlaneConfig } | { ok: false; error: string };

@@ -13,6 +13,14 @@ export const ERROR_STATUS = {
   AUTH_ERR_TOKEN_EXPIRED: 401,
   AUTH_ERR_TOKEN_AUDIENCE: 401,
   AUTH_ERR_TOKEN_SUBJECT: 401,
+  /** Kubernetes says the token was invalidated: the object it was bound to is gone. */
+  AUTH_ERR_TOKEN_REVOKED: 401,
+  /** The pod a pod-bound token names no longer exists (or is another pod by that name). */
+  AUTH_ERR_POD_GONE: 401,
+  /** The token's service account does not exist (any more). */
+  AUTH_ERR_SERVICE_ACCOUNT_UNKNOWN: 401,
+  /** The Kubernetes API (TokenReview, pod lookup, issuer keys) could not answer. */
+  AUTH_ERR_KUBERNETES_UNAVAILABLE: 503,
   AUTH_ERR_GRANT_INVALID: 401,
   AUTH_ERR_GRANT_EXPIRED: 401,
   AUTH_ERR_ADMIN_REQUIRED: 401,

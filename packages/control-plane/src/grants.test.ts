@@ -64,3 +64,9 @@ test('grant-protected routes answer 401 without or with a bad bearer', async () 
     }
   }
 });
+
+test('a grant carries the pod of a pod-bound identity, so bundle refreshes can match podSelector', async () => {
+  const withPod = { ...bot, pod: { name: 'agent-1', uid: '6b64d70a' } };
+  assert.deepEqual((await t.grants.verifyGrant((await t.grants.issueGrant(withPod)).grant)).identity, withPod);
+  assert.deepEqual((await t.grants.verifyGrant((await t.grants.issueGrant(bot)).grant)).identity, bot);
+});

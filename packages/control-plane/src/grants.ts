@@ -28,7 +28,8 @@ export class GrantAuthority {
   async issueGrant(identity: Identity, connections?: readonly string[], now = new Date()): Promise<{ grant: string; expiresAt: Date }> {
     const iat = Math.floor(now.getTime() / 1000);
     const exp = iat + Math.max(1, Math.floor(this.ttlSeconds));
-    const grant = await new SignJWT(connections ? { connections: [...connections] } : {})
+    // The pod rides along so bundle refreshes can match podSelector subjects without the token.
+    const grant = await new SignJWT({ ...(connections ? { connections: [...connections] } : {}), ...(identity.pod ? { pod: identity.pod } : {}) })
       .setProtectedHeader({ alg: ALG, kid: this.keys.signer.kid, typ: 'JWT' })
       .setIssuer(GRANT_ISSUER)
       .setAudience(GRANT_AUDIENCE)
@@ -48,10 +49,13 @@ export class GrantAuthority {
       const e = tokenError(err, 'grant');
       throw cpError(e.code === 'AUTH_ERR_TOKEN_EXPIRED' ? 'AUTH_ERR_GRANT_EXPIRED' : 'AUTH_ERR_GRANT_INVALID', e.message);
     }
-    const identity = identityFromSubject(payload.sub);
+    const fromSub = identityFromSubject(payload.sub);
+    const pod = payload['pod'] as { name?: unknown; uid?: unknown } | undefined;
+    const validPod = pod === undefined || (typeof pod === 'object' && pod !== null && typeof pod.name === 'string' && typeof pod.uid === 'string');
+    const identity = fromSub && pod && validPod ? { ...fromSub, pod: { name: pod.name as string, uid: pod.uid as string } } : fromSub;
     const connections = payload['connections'];
     const validConnections = connections === undefined || (Array.isArray(connections) && connections.every((c) => typeof c === 'string'));
-    if (!identity || !validConnections || typeof payload.exp !== 'number') throw cpError('AUTH_ERR_GRANT_INVALID', 'grant claims are malformed');
+    if (!identity || !validConnections || !validPod || typeof payload.exp !== 'number') throw cpError('AUTH_ERR_GRANT_INVALID', 'grant claims are malformed');
     return { identity, connections: connections as string[] | undefined, expiresAt: new Date(payload.exp * 1000) };
   }
 

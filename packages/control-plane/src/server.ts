@@ -2,16 +2,20 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { loadPolicyFiles, validateUniqueNames } from '@chaperone/core/policy/load';
 import type { PolicyDoc } from '@chaperone/core/policy/types';
 import { buildApp } from './app.js';
 import { parseControlPlaneConfig, type ControlPlaneConfigInput } from './config.js';
-import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, type UserPassword } from './credentials/source.js';
+import { KubernetesCredentialSource } from './credentials/kubernetes-source.js';
+import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, type CredentialSource, type UserPassword } from './credentials/source.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { cpError } from './errors.js';
 import { GrantAuthority } from './grants.js';
 import { DevIssuer } from './identity/dev-issuer.js';
-import { noVerifier, type TokenVerifier } from './identity/verifier.js';
+import { identityFromConfig } from './identity/from-config.js';
+import { inClusterNamespace } from './identity/kube-config.js';
+import type { TokenVerifier } from './identity/verifier.js';
 import { createMetrics } from './metrics.js';
 import { PolicyState, type ReloadResult } from './policies/state.js';
 import { PostgresStore } from './store/postgres-store.js';
@@ -21,7 +25,7 @@ export interface RunOptions {
   extraDocs?: readonly PolicyDoc[];
   /** Credentials added to config's static ones (secret name → username/password). */
   extraCredentials?: Record<string, UserPassword>;
-  /** Verifies exchange tokens; defaults to the dev issuer when enabled. (TokenReview slots in here.) */
+  /** Verifies exchange tokens instead of what config.identity says. */
   verifier?: TokenVerifier;
   /** Progress lines for people, e.g. embedded PostgreSQL start-up; defaults to stderr. */
   progress?: (line: string) => void;
@@ -69,10 +73,21 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
     if (!loaded.ok) throw cpError('CONFIG_ERR_INVALID', `cannot load policies: ${loaded.error}`);
     cleanups.push(async () => policies.close());
 
-    const credentials = new ChainedCredentialSource([
+    const identity = await identityFromConfig(config, devIssuer);
+    const sources: CredentialSource[] = [
       new StaticCredentialSource({ ...config.credentials.static, ...options.extraCredentials }),
       ...config.credentials.files.map((f) => new FileCredentialSource(f)),
-    ]);
+    ];
+    if (config.credentials.kubernetes && identity.kube) {
+      const log = pino({ level: config.logLevel, base: { component: 'kubernetes-credentials' } }, process.stderr);
+      const kubeSecrets = new KubernetesCredentialSource(identity.kube, {
+        namespace: config.credentials.kubernetes.namespace ?? inClusterNamespace() ?? 'default',
+        onEvent: (e) => (e.type === 'watch-error' ? log.warn(e, 'Secret watch failed; retrying') : log.debug(e, 'Secret watch started')),
+      });
+      cleanups.push(() => kubeSecrets.close());
+      sources.push(kubeSecrets);
+    }
+    const credentials = new ChainedCredentialSource(sources);
     const https = config.tls
       ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
       : undefined;
@@ -83,7 +98,8 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       policies,
       credentials,
       grants,
-      verifier: options.verifier ?? devIssuer ?? noVerifier,
+      verifier: options.verifier ?? identity.verifier,
+      ...(identity.podLabels ? { podLabels: identity.podLabels } : {}),
       devIssuer,
       metrics: createMetrics(),
       // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).

@@ -4,7 +4,7 @@ import { runControlPlane } from '@chaperone/control-plane/server';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { parse, parseListen, untilSignal, type Command } from './command.js';
 
-const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--admin-token TOKEN] [--log-level LEVEL]';
+const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--log-level LEVEL]';
 
 export const controlPlane: Command = {
   summary: 'run the control plane',
@@ -20,6 +20,13 @@ export const controlPlane: Command = {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'dev-issuer': { type: 'boolean' },
+      identity: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'jwks-url': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      issuer: { type: 'string' },
+      'kubernetes-secrets': { type: 'boolean' },
+      'secrets-namespace': { type: 'string' },
       'admin-token': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
@@ -33,7 +40,19 @@ export const controlPlane: Command = {
       databaseUrl: values['database-url'] ?? env.CHAPERONE_DATABASE_URL,
       dataDir: values['data-dir'] ?? env.CHAPERONE_DATA_DIR,
       policyPaths: values.policy ?? (env.CHAPERONE_POLICY ? env.CHAPERONE_POLICY.split(':') : []),
-      credentials: { static: {}, files: values.credentials ?? (env.CHAPERONE_CREDENTIALS ? [env.CHAPERONE_CREDENTIALS] : []) },
+      credentials: {
+        static: {},
+        files: values.credentials ?? (env.CHAPERONE_CREDENTIALS ? [env.CHAPERONE_CREDENTIALS] : []),
+        // --secrets-namespace alone also turns Kubernetes Secrets on.
+        kubernetes: values['kubernetes-secrets'] || values['secrets-namespace'] !== undefined ? { namespace: values['secrets-namespace'] } : undefined,
+      },
+      identity: {
+        mode: (values.identity ?? env.CHAPERONE_IDENTITY) as NonNullable<ControlPlaneConfigInput['identity']>['mode'],
+        kubeconfig: values.kubeconfig,
+        jwksUrl: values['jwks-url'],
+        jwksFile: values['jwks-file'],
+        issuer: values.issuer,
+      },
       devIssuer: values['dev-issuer'] ?? false,
       adminToken: values['admin-token'] ?? env.CHAPERONE_ADMIN_TOKEN,
       logLevel: values['log-level'] as ControlPlaneConfigInput['logLevel'],

@@ -6,6 +6,7 @@ import { isChaperoneError } from '@chaperone/core/errors';
 import type { CredentialSource } from '../credentials/source.js';
 import { cpError } from '../errors.js';
 import type { GrantAuthority } from '../grants.js';
+import type { PodLabelSource } from '../identity/pod-labels.js';
 import type { TokenVerifier } from '../identity/verifier.js';
 import { failureReason, type ControlPlaneMetrics } from '../metrics.js';
 import type { PolicyState } from '../policies/state.js';
@@ -17,6 +18,8 @@ export interface ExchangeOptions {
   credentials: CredentialSource;
   grants: GrantAuthority;
   metrics: ControlPlaneMetrics;
+  /** Reads the caller's pod labels when a policy selects pods; without it podSelector never matches. */
+  podLabels?: PodLabelSource;
 }
 
 const credentialSchema = {
@@ -26,7 +29,7 @@ const credentialSchema = {
 } as const;
 
 export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, opts) => {
-  const { verifier, policies, credentials, grants, metrics } = opts;
+  const { verifier, policies, credentials, grants, metrics, podLabels } = opts;
 
   app.post<{ Body: ExchangeRequest }>('/v1/exchange', {
     schema: {
@@ -57,17 +60,23 @@ export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, o
       },
     },
   }, async (request): Promise<ExchangeResponse> => {
-    let identity;
+    let identity, labels;
     try {
       identity = await verifier.verify(request.body.token);
+      // Reading the pod also catches a pod deleted while the API server still caches its token.
+      labels = podLabels && policies.needsPodLabels(identity) ? await podLabels.labelsFor(identity) : undefined;
     } catch (err) {
       metrics.exchanges.inc({ result: 'invalid_token' });
-      if (isChaperoneError(err)) metrics.tokenFailures.inc({ reason: failureReason(err.code) });
+      if (isChaperoneError(err)) {
+        metrics.tokenFailures.inc({ reason: failureReason(err.code) });
+        request.log.warn({ code: err.code, identity }, `exchange refused: ${err.message}`);
+      }
       throw err;
     }
-    const bundle = policies.bundleFor(identity, request.body.connections);
+    const bundle = policies.bundleFor(identity, request.body.connections, labels);
     if (!bundle) {
       metrics.exchanges.inc({ result: 'no_policy' });
+      request.log.warn({ identity }, 'exchange refused: no AccessPolicy names this identity');
       throw cpError('EXCHANGE_ERR_NO_POLICY', `no AccessPolicy names service account ${identity.namespace}/${identity.serviceAccount}`);
     }
     const creds: Record<string, Credential> = {};

@@ -1,7 +1,7 @@
 // The loaded policy documents, the bundle each identity gets, and wake-ups for long polls.
 import { createHash } from 'node:crypto';
 import type { AccessPolicyDoc, ConnectionDoc, PolicyBundle, PolicyDoc } from '@chaperone/core/policy/types';
-import { policiesForIdentity } from '@chaperone/core/policy/subjects';
+import { needsPodLabels, policiesForIdentity, type PodLabels } from '@chaperone/core/policy/subjects';
 import { canonicalJson } from '@chaperone/core/records/chain';
 import type { Identity } from '@chaperone/core/records/types';
 
@@ -46,12 +46,12 @@ export class PolicyState {
   }
 
   /**
-   * What the identity may use: the AccessPolicies whose subjects match it and the Connections
-   * they name (restricted to `only` when given). undefined when no policy matches.
+   * What the identity may use: the AccessPolicies whose subjects match it (podSelector subjects
+   * only with `podLabels`, the labels of its pod) and the Connections they name (restricted to
+   * `only` when given). undefined when no policy matches.
    */
-  bundleFor(identity: Identity, only?: readonly string[]): PolicyBundle | undefined {
-    const all = this.docs.filter((d): d is AccessPolicyDoc => d.kind === 'AccessPolicy');
-    const policies = sortByName(policiesForIdentity(all, identity));
+  bundleFor(identity: Identity, only?: readonly string[], podLabels?: PodLabels): PolicyBundle | undefined {
+    const policies = sortByName(policiesForIdentity(this.accessPolicies(), identity, podLabels));
     if (policies.length === 0) return undefined;
     const named = new Set(policies.flatMap((p) => p.spec.connections));
     const wanted = only ? new Set(only) : undefined;
@@ -61,9 +61,20 @@ export class PolicyState {
     return { version, connections, policies };
   }
 
+  /** Whether some policy selects pods in the identity's namespace, so its pod's labels matter. */
+  needsPodLabels(identity: Identity): boolean {
+    return needsPodLabels(this.accessPolicies(), identity);
+  }
+
+  private accessPolicies(): AccessPolicyDoc[] {
+    return this.docs.filter((d): d is AccessPolicyDoc => d.kind === 'AccessPolicy');
+  }
+
   /** Resolves when the generation moves past `since`, after `timeoutMs`, or on close. */
   waitForChange(since: number, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult> {
-    if (this.closed) return Promise.resolve('closed');
+    // An already-aborted signal never fires 'abort' again: answer now (a poll that reaches here
+    // after shutdown began would otherwise wait its full timeout).
+    if (this.closed || signal?.aborted) return Promise.resolve('closed');
     if (this.gen !== since) return Promise.resolve('changed');
     return new Promise((resolve) => {
       const done = (result: WaitResult): void => {
