@@ -11,14 +11,15 @@ async function main(argv: string[]): Promise<number> {
   // Two-word commands (`policy check`, `sessions list`) are looked up before one-word ones.
   const second = rest[0];
   const two = second !== undefined ? COMMANDS[`${first} ${second}`] : undefined;
-  const command = two ?? COMMANDS[first];
-  if (!command) {
+  const entry = two ?? COMMANDS[first];
+  if (!entry) {
     process.stderr.write(`chaperone: unknown command "${first}${second ? ` ${second}` : ''}"\n\n${usage()}`);
     return 2;
   }
   const args = two ? rest.slice(1) : rest;
+  const command = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    process.stdout.write(`${entry.summary}\n\nusage: ${command.usage}\n`);
     return 0;
   }
   return command.run(args);

@@ -3,7 +3,6 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ChaperoneError } from '@chaperone/core/errors';
 
 export interface Command {
-  summary: string;
   usage: string;
   run(args: string[]): Promise<number>;
 }

@@ -7,7 +7,6 @@ import { parse, parseListen, untilSignal, type Command } from './command.js';
 const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--log-level LEVEL]';
 
 export const controlPlane: Command = {
-  summary: 'run the control plane',
   usage: USAGE,
   async run(args) {
     const env = process.env;

@@ -26,7 +26,6 @@ const STEPS: Step[] = [
 ];
 
 export const demo: Command = {
-  summary: 'run a scripted tour on the local stack',
   usage: USAGE,
   async run(args) {
     const { values } = parse(args, { 'data-dir': { type: 'string' } }, USAGE);

@@ -5,7 +5,6 @@ import { parse, parseIdentity, untilSignal, type Command } from './command.js';
 const USAGE = 'chaperone dev --policy FILE|DIR [--policy …] [--as NAMESPACE/SERVICEACCOUNT] [--data-dir DIR] [--log-level LEVEL]';
 
 export const dev: Command = {
-  summary: 'run the control plane, a seeded demo PostgreSQL and a sidecar locally',
   usage: USAGE,
   async run(args) {
     const { values } = parse(args, {

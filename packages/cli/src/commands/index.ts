@@ -1,22 +1,21 @@
-// The table of subcommands, and the help text built from it.
+// The table of subcommands, and the help text built from it. Commands load on use, so the
+// sidecar does not carry the webhook's or the control plane's libraries in its memory.
 import type { Command } from './command.js';
-import { controlPlane } from './control-plane.js';
-import { demo } from './demo.js';
-import { dev } from './dev.js';
-import { policyCheck } from './policy-check.js';
-import { sessionsList, sessionsShow } from './sessions.js';
-import { sidecar } from './sidecar.js';
-import { webhook } from './webhook.js';
 
-export const COMMANDS: Readonly<Record<string, Command>> = {
-  'control-plane': controlPlane,
-  sidecar,
-  webhook,
-  dev,
-  demo,
-  'policy check': policyCheck,
-  'sessions list': sessionsList,
-  'sessions show': sessionsShow,
+export interface CommandEntry {
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  'control-plane': { summary: 'run the control plane', load: async () => (await import('./control-plane.js')).controlPlane },
+  sidecar: { summary: 'run the sidecar: exchange the pod token, serve granted connections on localhost', load: async () => (await import('./sidecar.js')).sidecar },
+  webhook: { summary: 'run the admission webhook that injects the sidecar into opted-in pods', load: async () => (await import('./webhook.js')).webhook },
+  dev: { summary: 'run the control plane, a seeded demo PostgreSQL and a sidecar locally', load: async () => (await import('./dev.js')).dev },
+  demo: { summary: 'run a scripted tour on the local stack', load: async () => (await import('./demo.js')).demo },
+  'policy check': { summary: 'validate policy documents; explain what an identity may do on a connection', load: async () => (await import('./policy-check.js')).policyCheck },
+  'sessions list': { summary: 'list recorded sessions, newest first', load: async () => (await import('./sessions.js')).sessionsList },
+  'sessions show': { summary: 'show one session and its records', load: async () => (await import('./sessions.js')).sessionsShow },
 };
 
 export function usage(): string {

@@ -7,7 +7,6 @@ import { parse, parseIdentity, type Command } from './command.js';
 const USAGE = 'chaperone policy check FILE|DIR… [--known-connections a,b] [--as NAMESPACE/SERVICEACCOUNT --connection NAME [--sql TEXT]] [--json]';
 
 export const policyCheck: Command = {
-  summary: 'validate policy documents; explain what an identity may do on a connection',
   usage: USAGE,
   async run(args) {
     const { values, positionals } = parse(args, {

@@ -8,7 +8,6 @@ const LIST_USAGE = 'chaperone sessions list [--json] [--limit N] [--connection N
 const SHOW_USAGE = 'chaperone sessions show ID [--json] [--control-plane URL]';
 
 export const sessionsList: Command = {
-  summary: 'list recorded sessions, newest first',
   usage: LIST_USAGE,
   async run(args) {
     const { values } = parse(args, { json: { type: 'boolean' }, limit: { type: 'string' }, connection: { type: 'string' }, 'control-plane': { type: 'string' } }, LIST_USAGE);
@@ -26,7 +25,6 @@ export const sessionsList: Command = {
 };
 
 export const sessionsShow: Command = {
-  summary: 'show one session and its records',
   usage: SHOW_USAGE,
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'control-plane': { type: 'string' } }, SHOW_USAGE, true);

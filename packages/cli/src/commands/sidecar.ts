@@ -7,7 +7,6 @@ import { parse, parseIdentity, parseListen, untilSignal, type Command } from './
 const USAGE = 'chaperone sidecar --control-plane URL [--control-plane-ca FILE] [--token-file FILE | --dev-identity NS/SA] [--connections a,b] [--port NAME=PORT]… [--spool-dir DIR] [--admin-listen HOST:PORT] [--log-level LEVEL]';
 
 export const sidecar: Command = {
-  summary: 'run the sidecar: exchange the pod token, serve granted connections on localhost',
   usage: USAGE,
   async run(args) {
     const env = process.env;

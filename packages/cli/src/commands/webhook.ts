@@ -31,7 +31,6 @@ function parseConnection(value: string): [string, { type: string; port: number }
 }
 
 export const webhook: Command = {
-  summary: 'run the admission webhook that injects the sidecar into opted-in pods',
   usage: USAGE,
   async run(args) {
     const env = process.env;
