@@ -1,21 +1,15 @@
 // Hash chaining of session records: canonical JSON, sealing and verification.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { canonicalRecordJson } from './canonical.js';
 import type { RecordEvent, SessionRecord } from './types.js';
+
+export { canonicalJson } from './canonical.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every depth, so both ends hash the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-}
-
+/** sha256 (hex) over the canonical JSON of every field but the hash. */
 export function hashRecord(record: Omit<SessionRecord, 'hash'>): string {
-  const { session, seq, time, prevHash, event } = record;
-  return createHash('sha256').update(canonicalJson({ session, seq, time, prevHash, event })).digest('hex');
+  return hash('sha256', canonicalRecordJson(record), 'hex');
 }
 
 /** Builds the next record of a session's chain. */
