@@ -31,6 +31,12 @@ const CASES: Record<string, { config?: Partial<WebhookConfigInput>; native?: boo
   'bad-annotation-allow': { config: { failureMode: 'allow' } },
   'fallback-sidecar': { native: false },
   'fallback-init-containers': { native: false },
+  'reinvocation-fallback': { native: false },
+  // The sidecar was injected with orders-db on 5432; the reloaded config says 6000: the new agent follows the sidecar.
+  'reinvocation-config-reloaded': {
+    native: false,
+    config: { connections: { 'orders-db': { type: 'postgres', port: 6000 }, 'reports-db': { type: 'postgres', port: 5433 } } },
+  },
   'control-plane-ca': { config: { controlPlane: { url: 'https://cp.chaperone.svc:7443', ca: { kind: 'secret', name: 'chaperone-control-plane-ca' } } } },
 };
 
@@ -71,7 +77,7 @@ for (const name of inputs) {
     }
     assert.equal(json(result), readFileSync(`${DIR}${name}.patch.json`, 'utf8'), `${name}.patch.json`);
     assert.equal(json(out), readFileSync(`${DIR}${name}.out.json`, 'utf8'), `${name}.out.json`);
-    // Re-invocation: the patched pod is never injected twice.
-    if (result.kind === 'patch') assert.equal(injectPod(out, optionsFor(name)).kind, 'skip');
+    // Re-invocation of the patched pod: idempotent, no second patch.
+    if (result.kind === 'patch') assert.deepEqual(injectPod(out, optionsFor(name)), { kind: 'skip', reason: 'already injected (chaperone.dev/status: injected), every container wired' });
   });
 }

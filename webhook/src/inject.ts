@@ -1,11 +1,11 @@
 // The injection pipeline, pure: shouldInject → plan (parse + validate annotations) → check conflicts → build the JSON patch.
 import * as A from './annotations.js';
 import type { WebhookConfig } from './config.js';
+import { isObj, objArray, serviceAccountVolumes, wireAgent, type Obj } from './agent-wiring.js';
 import { appendAll, escapePointer, prepend, removeIndices, type JsonPatchOp } from './json-patch.js';
 import { planInjection, type InjectionPlan } from './overrides.js';
-import {
-  agentEnv, agentMounts, SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_VOLUME_PREFIX, SIDECAR_NAME, sidecarContainer, sidecarVolumes,
-} from './sidecar.js';
+import { buildRewirePatch, sidecarPlan } from './reinvocation.js';
+import { SIDECAR_NAME, sidecarContainer, sidecarVolumes } from './sidecar.js';
 
 export type InjectResult =
   | { kind: 'skip'; reason: string }
@@ -21,8 +21,6 @@ export interface InjectOptions {
   nativeSidecars: boolean;
 }
 
-type Obj = Record<string, unknown>;
-
 /** The parts of an admitted pod the pipeline reads, after its shape was checked. */
 interface PodView {
   annotations: Readonly<Record<string, string>>;
@@ -35,25 +33,20 @@ interface PodView {
 /** kubectl picks this container for logs/exec when the sidecar is the first one (fallback mode). */
 const DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+type Decision =
+  | { kind: 'skip'; reason: string }
+  | { kind: 'malformed'; reason: string }
+  | { kind: 'inject'; pod: PodView }
+  /** Injected before (re-invocation, or a copy of an injected pod): only unwired agents are wired. */
+  | { kind: 'rewire'; pod: PodView; sidecar: Obj };
 
-function objArray(v: unknown): Obj[] | undefined | 'malformed' {
-  if (v === undefined) return undefined;
-  return Array.isArray(v) && v.every(isObj) ? v : 'malformed';
-}
-
-type Decision = { kind: 'skip'; reason: string } | { kind: 'malformed'; reason: string } | { kind: 'inject'; pod: PodView };
-
-/** Opted in, not yet injected, and shaped like a pod. */
+/** Opted in and shaped like a pod; then injected already (rewire) or not (inject). */
 export function shouldInject(pod: unknown): Decision {
   const metadata = isObj(pod) && isObj(pod.metadata) ? pod.metadata : {};
   const raw = isObj(metadata.annotations) ? metadata.annotations : {};
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') annotations[k] = v;
   if (annotations[A.INJECT] !== 'true') return { kind: 'skip', reason: `not opted in (${A.INJECT} is not "true")` };
-  if (annotations[A.STATUS] === A.STATUS_INJECTED) return { kind: 'skip', reason: `already injected (${A.STATUS}: ${A.STATUS_INJECTED})` };
   const spec = isObj(pod) ? pod.spec : undefined;
   if (!isObj(spec)) return { kind: 'malformed', reason: 'the pod has no spec' };
   const containers = objArray(spec.containers);
@@ -62,11 +55,15 @@ export function shouldInject(pod: unknown): Decision {
   if (containers === undefined || containers === 'malformed' || containers.length === 0) return { kind: 'malformed', reason: 'spec.containers is not a list of containers' };
   if (initContainers === 'malformed') return { kind: 'malformed', reason: 'spec.initContainers is not a list of containers' };
   if (volumes === 'malformed') return { kind: 'malformed', reason: 'spec.volumes is not a list of volumes' };
-  // Re-invocation after another webhook, or a pod copied from an injected one without our annotation.
-  if ([...containers, ...(initContainers ?? [])].some((c) => c.name === SIDECAR_NAME)) {
-    return { kind: 'skip', reason: `already injected (a ${SIDECAR_NAME} container exists)` };
+  const view: PodView = { annotations, spec, containers, initContainers, volumes };
+  const sidecar = [...(initContainers ?? []), ...containers].find((c) => c.name === SIDECAR_NAME);
+  if (annotations[A.STATUS] === A.STATUS_INJECTED) {
+    if (sidecar === undefined) return { kind: 'skip', reason: `already injected (${A.STATUS}: ${A.STATUS_INJECTED}) but without a ${SIDECAR_NAME} container to wire agents to` };
+    return { kind: 'rewire', pod: view, sidecar };
   }
-  return { kind: 'inject', pod: { annotations, spec, containers, initContainers, volumes } };
+  // Without our status annotation a container of that name is someone else's (or a copy): leave the pod alone.
+  if (sidecar !== undefined) return { kind: 'skip', reason: `already injected (a ${SIDECAR_NAME} container exists)` };
+  return { kind: 'inject', pod: view };
 }
 
 /** Why the pod cannot take the sidecar as planned, or undefined. */
@@ -89,32 +86,6 @@ function findConflict(pod: PodView, plan: InjectionPlan, config: WebhookConfig):
   return undefined;
 }
 
-function isServiceAccountMount(m: Obj): boolean {
-  return m.mountPath === SERVICE_ACCOUNT_DIR || (typeof m.name === 'string' && m.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX));
-}
-
-/** Wires one agent container to the sidecar: environment, CA mount, and no service-account credential. */
-function wireAgent(path: string, c: Obj, plan: InjectionPlan): JsonPatchOp[] {
-  const ops: JsonPatchOp[] = [];
-  const env = objArray(c.env);
-  const existing = env === 'malformed' ? undefined : env;
-  const added = [];
-  for (const v of agentEnv(plan)) {
-    // An agent's own PGHOST would bypass the sidecar; ours replaces it in place (a later duplicate would also win, but the API server warns on duplicates).
-    const at = (existing ?? []).flatMap((e, i) => (e.name === v.name ? [i] : []));
-    for (const i of at) ops.push({ op: 'replace', path: `${path}/env/${i}`, value: v });
-    if (at.length === 0) added.push(v);
-  }
-  ops.push(...appendAll(`${path}/env`, existing, added));
-  const mounts = objArray(c.volumeMounts);
-  const current = mounts === 'malformed' ? undefined : mounts;
-  // The ServiceAccount admission plugin runs before webhooks and has already mounted the API
-  // credential into every container; automountServiceAccountToken: false comes too late for that.
-  ops.push(...removeIndices(`${path}/volumeMounts`, (current ?? []).flatMap((m, i) => (isServiceAccountMount(m) ? [i] : []))));
-  ops.push(...appendAll(`${path}/volumeMounts`, current, agentMounts(plan)));
-  return ops;
-}
-
 export function buildPatch(pod: PodView, plan: InjectionPlan, o: InjectOptions): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [{ op: 'add', path: `/metadata/annotations/${escapePointer(A.STATUS)}`, value: A.STATUS_INJECTED }];
   const firstAgent = pod.containers[0]?.name;
@@ -125,9 +96,7 @@ export function buildPatch(pod: PodView, plan: InjectionPlan, o: InjectOptions):
   // Agents first, at their original indices; the sidecar is inserted last so no index shifts under them.
   for (const [i, c] of (pod.initContainers ?? []).entries()) ops.push(...wireAgent(`/spec/initContainers/${i}`, c, plan));
   for (const [i, c] of pod.containers.entries()) ops.push(...wireAgent(`/spec/containers/${i}`, c, plan));
-  const volumes = pod.volumes ?? [];
-  const saVolumes = volumes.flatMap((v, i) => (typeof v.name === 'string' && v.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX) ? [i] : []));
-  ops.push(...removeIndices('/spec/volumes', saVolumes));
+  ops.push(...removeIndices('/spec/volumes', serviceAccountVolumes(pod.volumes)));
   ops.push(...appendAll('/spec/volumes', pod.volumes, sidecarVolumes(o.config, plan)));
   const sidecar = sidecarContainer(o.config, plan, o.nativeSidecars);
   ops.push(o.nativeSidecars ? prepend('/spec/initContainers', pod.initContainers, sidecar) : prepend('/spec/containers', pod.containers, sidecar));
@@ -138,10 +107,27 @@ function failed(config: WebhookConfig, reason: string): InjectResult {
   return config.failureMode === 'deny' ? { kind: 'refuse', reason } : { kind: 'allow-unchanged', reason };
 }
 
+/** Re-invocation: the agents a later webhook added are wired to the sidecar that is already there. */
+function rewire(pod: PodView, sidecar: Obj, config: WebhookConfig): InjectResult {
+  const planned = sidecarPlan(sidecar, config);
+  if (!planned.ok) return failed(config, planned.reason);
+  const agents = [
+    ...(pod.initContainers ?? []).map((container, i) => ({ path: `/spec/initContainers/${i}`, container })),
+    ...pod.containers.map((container, i) => ({ path: `/spec/containers/${i}`, container })),
+  ].filter((c) => c.container !== sidecar);
+  const r = buildRewirePatch(pod.spec, agents, sidecar, planned.plan);
+  switch (r.kind) {
+    case 'nothing-to-do': return { kind: 'skip', reason: `already injected (${A.STATUS}: ${A.STATUS_INJECTED}), every container wired` };
+    case 'cannot': return failed(config, r.reason);
+    case 'patch': return { kind: 'patch', patch: r.patch, warnings: [] };
+  }
+}
+
 export function injectPod(pod: unknown, o: InjectOptions): InjectResult {
   const decided = shouldInject(pod);
   if (decided.kind === 'skip') return decided;
   if (decided.kind === 'malformed') return failed(o.config, decided.reason);
+  if (decided.kind === 'rewire') return rewire(decided.pod, decided.sidecar, o.config);
   const planned = planInjection(decided.pod.annotations, o.config);
   if (!planned.ok) return failed(o.config, planned.reason);
   const conflict = findConflict(decided.pod, planned.plan, o.config);

@@ -95,3 +95,27 @@ test('JSON pointer tokens escape ~ before / (RFC 6901)', () => {
   assert.equal(escapePointer('chaperone.dev/status'), 'chaperone.dev~1status');
   assert.equal(escapePointer('a~/b'), 'a~0~1b');
 });
+
+test('re-invocation: a sidecar serving a connection the config no longer knows, or a new container on a sidecar port, follows the failure mode', () => {
+  const on = { 'chaperone.dev/inject': 'true', 'chaperone.dev/status': 'injected' };
+  const sidecar = (args: string[]) => ({ name: 'chaperone-sidecar', args, ports: [{ name: 'chaperone-admin', containerPort: 9090 }], restartPolicy: 'Always' });
+  const pod = (args: string[], late: Record<string, unknown>) => ({
+    metadata: { annotations: on },
+    spec: { automountServiceAccountToken: false, initContainers: [sidecar(args)], containers: [{ name: 'agent', env: [{ name: 'PGHOST', value: '127.0.0.1' }, { name: 'PGPORT', value: '5432' }, { name: 'CHAPERONE_ORDERS_DB_PGPORT', value: '5432' }] }, late] },
+  });
+  const cases: [unknown, RegExp][] = [
+    [pod(['sidecar', '--port', 'payments-db=5440'], { name: 'late' }), /serves connection payments-db, which the webhook's config no longer knows/],
+    [pod(['sidecar', '--port', 'orders-db'], { name: 'late' }), /--port orders-db is not name=port/],
+    [pod(['sidecar', '--port', 'orders-db=5432'], { name: 'late', ports: [{ containerPort: 5432 }] }), /container late declares port 5432, which connection orders-db needs/],
+    [pod(['sidecar', '--port', 'orders-db=5432'], { name: 'late', ports: [{ containerPort: 9090 }] }), /container late declares port 9090, which the sidecar's port chaperone-admin needs/],
+  ];
+  for (const [p, reason] of cases) {
+    const deny = injectPod(p, { config: config({ failureMode: 'deny' }), nativeSidecars: true });
+    assert.equal(deny.kind, 'refuse', JSON.stringify(p));
+    assert.match(deny.kind === 'refuse' ? deny.reason : '', reason);
+    assert.equal(injectPod(p, { config: config({ failureMode: 'allow' }), nativeSidecars: true }).kind, 'allow-unchanged');
+  }
+  // The agent that was wired before keeps its wiring: only the late container is patched.
+  const ok = injectPod(pod(['sidecar', '--port', 'orders-db=5432'], { name: 'late', ports: [{ containerPort: 8080 }] }), { config: config(), nativeSidecars: true });
+  assert.deepEqual(ok.kind === 'patch' ? [...new Set(ok.patch.map((op) => op.path.split('/').slice(0, 5).join('/')))] : ok, ['/spec/containers/1/env']);
+});

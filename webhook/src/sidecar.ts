@@ -20,6 +20,9 @@ export const SERVICE_ACCOUNT_VOLUME_PREFIX = 'kube-api-access-';
 /** Container port names are at most 15 characters. */
 const ADMIN_PORT_NAME = 'chaperone-admin';
 
+/** What the agents' wiring depends on: the connections only (re-invocation reads them back from the sidecar). */
+export type AgentPlan = Pick<InjectionPlan, 'connections'>;
+
 /** The volumes the webhook adds, by name; a pod that already has one of these names is a conflict. */
 export function sidecarVolumes(config: WebhookConfig, plan: InjectionPlan): V1Volume[] {
   const volumes: V1Volume[] = [
@@ -39,7 +42,7 @@ export function sidecarVolumes(config: WebhookConfig, plan: InjectionPlan): V1Vo
   return volumes;
 }
 
-export function kubeConnection(plan: InjectionPlan): ExposedConnection | undefined {
+export function kubeConnection(plan: AgentPlan): ExposedConnection | undefined {
   return plan.connections.find((c) => c.type === 'kubernetes');
 }
 
@@ -49,7 +52,7 @@ export function envName(connection: string): string {
 }
 
 /** The environment agent containers get: their tools reach the sidecar on localhost. */
-export function agentEnv(plan: InjectionPlan): V1EnvVar[] {
+export function agentEnv(plan: AgentPlan): V1EnvVar[] {
   const env: V1EnvVar[] = [];
   const firstPg = plan.connections.find((c) => c.type === 'postgres');
   if (firstPg) env.push({ name: 'PGHOST', value: '127.0.0.1' }, { name: 'PGPORT', value: String(firstPg.port) });
@@ -66,7 +69,7 @@ export function agentEnv(plan: InjectionPlan): V1EnvVar[] {
 }
 
 /** The CA bundle mount agents get when a Kubernetes connection is exposed. */
-export function agentMounts(plan: InjectionPlan): V1VolumeMount[] {
+export function agentMounts(plan: AgentPlan): V1VolumeMount[] {
   return kubeConnection(plan) ? [{ name: AGENT_CA_VOLUME, mountPath: AGENT_CA_DIR, readOnly: true }] : [];
 }
 
