@@ -2,9 +2,12 @@
 // clientConfig.url on loopback, it injects annotated pods created through the API, leaves the rest
 // alone, never injects twice, every golden output pod is valid Kubernetes (server-side dry run), and
 // with the webhook down a pod that did not opt in is created without the API server contacting it.
+// Re-invocation: a second webhook, ordered after ours, adds a container; the API server calls ours
+// again (reinvocationPolicy IfNeeded) and the new container is wired.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,6 +26,46 @@ let kube: KubeApiServer;
 let server: RunningWebhookServer;
 let port: number;
 let native: { native: boolean; why: string };
+let adder: HttpsServer;
+let adderCalls = 0;
+
+/** The label that sends a pod to the second webhook (so the other tests' pods never meet it). */
+const ADD_LABEL = 'e2e.chaperone.dev/add-container';
+const ADDED = { name: 'log-shipper', image: 'example.com/log-shipper:2', env: [{ name: 'PGHOST', value: 'db.internal' }] };
+
+/**
+ * Another party's mutating webhook (a real HTTPS server the API server calls): it appends a
+ * container, once. Ordered after ours (configurations run in name order), so ours is re-invoked.
+ */
+function startAdder(cert: { cert: string; key: string }): Promise<HttpsServer> {
+  const s = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      adderCalls++;
+      const review = JSON.parse(Buffer.concat(chunks).toString()) as { request: { uid: string; object: Pod } };
+      const pod = review.request.object;
+      const patch = pod.spec.containers.some((c) => c.name === ADDED.name) ? [] : [{ op: 'add', path: '/spec/containers/-', value: ADDED }];
+      const response = { uid: review.request.uid, allowed: true, ...(patch.length ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}) };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+    });
+  });
+  return new Promise((resolve, reject) => { s.once('error', reject); s.listen(0, '127.0.0.1', () => resolve(s)); });
+}
+
+function adderRegistration(caBundle: string, adderPort: number) {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'zz-e2e-adds-container' },
+    webhooks: [{
+      name: 'adds-container.e2e.chaperone.dev', admissionReviewVersions: ['v1'], sideEffects: 'None',
+      failurePolicy: 'Fail', timeoutSeconds: 5, reinvocationPolicy: 'Never',
+      clientConfig: { url: `https://127.0.0.1:${adderPort}/`, caBundle: Buffer.from(caBundle).toString('base64') },
+      rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+      objectSelector: { matchLabels: { [ADD_LABEL]: 'true' } },
+    }],
+  };
+}
 
 const parsed = parseWebhookConfig({
   sidecar: { image: 'chaperone:e2e' },
@@ -104,6 +147,9 @@ before(async () => {
   await kubectl(['label', 'ns', NS, 'chaperone.dev/inject=enabled']);
   await kubectl(['-n', NS, 'create', 'serviceaccount', 'support-bot']);
   await kubectl(['apply', '-f', '-'], registration(certificate.ca));
+  adder = await startAdder(certificate);
+  const adderAddress = adder.address();
+  await kubectl(['apply', '-f', '-'], adderRegistration(certificate.ca, typeof adderAddress === 'object' && adderAddress ? adderAddress.port : 0));
   // The API server loads webhook configurations through an informer: wait until a dry run is injected.
   for (let i = 0; ; i++) {
     const r = await kube.kubectl(['-n', NS, 'create', '--dry-run=server', '-f', '-', '-o', 'json'], { input: JSON.stringify(agentPod('probe', { label: true, annotation: true })) });
@@ -111,9 +157,19 @@ before(async () => {
     if (i >= 100) throw new Error(`the webhook was never called: ${r.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  // The same for the second webhook (a pod with only its label, so ours is not involved).
+  const plain = agentPod('adder-probe') as { metadata: { labels: Record<string, string> } };
+  plain.metadata.labels[ADD_LABEL] = 'true';
+  for (let i = 0; ; i++) {
+    const r = await kube.kubectl(['-n', NS, 'create', '--dry-run=server', '-f', '-', '-o', 'json'], { input: JSON.stringify(plain) });
+    if (r.code === 0 && (JSON.parse(r.stdout) as Pod).spec.containers.some((c) => c.name === ADDED.name)) break;
+    if (i >= 100) throw new Error(`the second webhook was never called: ${r.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 });
 after(async () => {
   await server?.close();
+  await new Promise((resolve) => (adder ? adder.close(resolve) : resolve(undefined)));
   await kube?.stop();
 });
 
@@ -163,6 +219,30 @@ test('a second admission of an injected pod does not inject twice', async () => 
   const again = await create({ apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, name: 'opted-in-again' }, spec: first.spec });
   assert.equal((again.spec.initContainers ?? []).filter((c) => c.name === 'chaperone-sidecar').length, 1);
   assert.deepEqual(again.spec, { ...first.spec });
+});
+
+test('re-invocation: a container a later webhook added is wired, and the rest of the pod is as a single injection left it', async () => {
+  const injectedBefore = await admissions('injected');
+  const callsBefore = adderCalls;
+  const spec = agentPod('reinvoked', { label: true, annotation: true }) as { metadata: { labels: Record<string, string> } };
+  spec.metadata.labels[ADD_LABEL] = 'true';
+  const pod = await create(spec);
+  assert.equal(adderCalls, callsBefore + 1, 'the second webhook ran once');
+  assert.deepEqual(pod.spec.containers.map((c) => c.name), ['agent', 'log-shipper']);
+  assert.equal((pod.spec.initContainers ?? []).filter((c) => c.name === 'chaperone-sidecar').length, 1);
+  const wiring = {
+    PGHOST: '127.0.0.1', PGPORT: '5432', CHAPERONE_ORDERS_DB_PGPORT: '5432',
+    KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443',
+  };
+  for (const c of pod.spec.containers) {
+    assert.deepEqual(Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value])), wiring, c.name);
+    assert.deepEqual(c.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/chaperone-ca'], c.name);
+  }
+  // The first admission injected, the re-invocation patched the added container: two patches.
+  assert.equal(await admissions('injected'), injectedBefore + 2);
+  const single = await create(agentPod('single', { label: true, annotation: true }));
+  assert.deepEqual(pod.spec.initContainers, single.spec.initContainers);
+  assert.deepEqual(pod.spec.volumes, single.spec.volumes);
 });
 
 test('a pod the webhook cannot patch safely is refused with the reason (failureMode deny)', async () => {
