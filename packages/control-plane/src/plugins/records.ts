@@ -1,8 +1,9 @@
 // POST /v1/records: batches of hash-chained session records from sidecars.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import type { RecordsBatch, RecordsResult } from '@chaperone/core/api';
 import type { GrantAuthority } from '../grants.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
+import { recordsBodyProblem } from '../records/batch-shape.js';
 import { ingestBatch } from '../records/ingest.js';
 import type { Store } from '../store/store.js';
 import { requireGrant } from './auth.js';
@@ -17,7 +18,20 @@ export interface RecordsOptions {
 export const MAX_BATCH_RECORDS = 10_000;
 
 export const recordsPlugin: FastifyPluginAsync<RecordsOptions> = async (app, { store, grants, metrics }) => {
+  // The body schema below is published as is, and checked by records/batch-shape.ts: Ajv's date-time
+  // format and hash patterns cost microseconds per record, and a batch holds thousands.
+  const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ httpPart }) => {
+    if (httpPart !== 'body') throw new Error(`/v1/records validates only its body, not ${httpPart}`);
+    const validate: ReturnType<FastifySchemaCompiler<FastifySchema>> = (body: unknown) => {
+      const problem = recordsBodyProblem(body, MAX_BATCH_RECORDS);
+      validate.errors = problem ? [{ keyword: 'schema', schemaPath: '#', params: {}, ...problem }] : null;
+      return problem === null;
+    };
+    return validate;
+  };
+
   app.post<{ Body: RecordsBatch }>('/v1/records', {
+    validatorCompiler,
     schema: {
       summary: 'Store a batch of session records (idempotent by session and seq)',
       tags: ['sidecar'],
