@@ -75,3 +75,15 @@ export function reviewResponse(uid: string, result: InjectResult): AdmissionRevi
   }
   return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
 }
+
+/**
+ * The response as JSON text, equal to JSON.stringify(reviewResponse(uid, result)) but without a
+ * second pass over the base64 patch: base64 needs no JSON escaping, so it is concatenated as is.
+ * `patchText` is the patch's JSON text (InjectionCache.patchText); ignored unless result is a patch.
+ */
+export function encodeReviewResponse(uid: string, result: InjectResult, patchText?: string): string {
+  if (result.kind !== 'patch') return JSON.stringify(reviewResponse(uid, result));
+  const patch = Buffer.from(patchText ?? JSON.stringify(result.patch)).toString('base64');
+  const warnings = result.warnings.length > 0 ? `,"warnings":${JSON.stringify(result.warnings)}` : '';
+  return `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patch}"${warnings}}}`;
+}

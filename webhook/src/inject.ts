@@ -5,6 +5,7 @@ import { isObj, objArray, serviceAccountVolumes, wireAgent, type Obj } from './a
 import { appendAll, escapePointer, prepend, removeIndices, type JsonPatchOp } from './json-patch.js';
 import { planInjection, type InjectionPlan } from './overrides.js';
 import { buildRewirePatch, sidecarPlan } from './reinvocation.js';
+import type { InjectionCache } from './injection-cache.js';
 import { SIDECAR_NAME, sidecarContainer, sidecarVolumes } from './sidecar.js';
 
 export type InjectResult =
@@ -19,6 +20,8 @@ export interface InjectOptions {
   config: WebhookConfig;
   /** Resolved at start from config.nativeSidecars and the cluster version (see resolveNativeSidecars). */
   nativeSidecars: boolean;
+  /** The server's memo of the config-only parts; without it they are built on every call (same values). */
+  cache?: InjectionCache;
 }
 
 /** The parts of an admitted pod the pipeline reads, after its shape was checked. */
@@ -67,7 +70,12 @@ export function shouldInject(pod: unknown): Decision {
 }
 
 /** Why the pod cannot take the sidecar as planned, or undefined. */
-function findConflict(pod: PodView, plan: InjectionPlan, config: WebhookConfig): string | undefined {
+function volumesFor(plan: InjectionPlan, o: InjectOptions): readonly { name: string }[] {
+  return o.cache ? o.cache.volumes(o.config, plan) : sidecarVolumes(o.config, plan);
+}
+
+function findConflict(pod: PodView, plan: InjectionPlan, o: InjectOptions): string | undefined {
+  const config = o.config;
   if (pod.spec.hostNetwork === true) return 'the pod uses hostNetwork: the sidecar\'s localhost ports would be the node\'s';
   const ours = [{ what: 'the sidecar admin port', port: config.sidecar.adminPort }, ...plan.connections.map((c) => ({ what: `connection ${c.name}`, port: c.port }))];
   for (const [i, a] of ours.entries()) {
@@ -81,7 +89,7 @@ function findConflict(pod: PodView, plan: InjectionPlan, config: WebhookConfig):
     }
   }
   const names = new Set((pod.volumes ?? []).map((v) => v.name));
-  const taken = sidecarVolumes(config, plan).find((v) => names.has(v.name));
+  const taken = volumesFor(plan, o).find((v) => names.has(v.name));
   if (taken) return `the pod already has a volume named ${taken.name}`;
   return undefined;
 }
@@ -97,8 +105,8 @@ export function buildPatch(pod: PodView, plan: InjectionPlan, o: InjectOptions):
   for (const [i, c] of (pod.initContainers ?? []).entries()) ops.push(...wireAgent(`/spec/initContainers/${i}`, c, plan));
   for (const [i, c] of pod.containers.entries()) ops.push(...wireAgent(`/spec/containers/${i}`, c, plan));
   ops.push(...removeIndices('/spec/volumes', serviceAccountVolumes(pod.volumes)));
-  ops.push(...appendAll('/spec/volumes', pod.volumes, sidecarVolumes(o.config, plan)));
-  const sidecar = sidecarContainer(o.config, plan, o.nativeSidecars);
+  ops.push(...appendAll('/spec/volumes', pod.volumes, volumesFor(plan, o)));
+  const sidecar = o.cache ? o.cache.sidecar(o.config, plan, o.nativeSidecars) : sidecarContainer(o.config, plan, o.nativeSidecars);
   ops.push(o.nativeSidecars ? prepend('/spec/initContainers', pod.initContainers, sidecar) : prepend('/spec/containers', pod.containers, sidecar));
   return ops;
 }
@@ -130,7 +138,7 @@ export function injectPod(pod: unknown, o: InjectOptions): InjectResult {
   if (decided.kind === 'rewire') return rewire(decided.pod, decided.sidecar, o.config);
   const planned = planInjection(decided.pod.annotations, o.config);
   if (!planned.ok) return failed(o.config, planned.reason);
-  const conflict = findConflict(decided.pod, planned.plan, o.config);
+  const conflict = findConflict(decided.pod, planned.plan, o);
   if (conflict) return failed(o.config, conflict);
   const warnings = o.nativeSidecars ? [] : [
     `chaperone: ${SIDECAR_NAME} runs as a regular container (no native sidecars): it starts beside the agent, not before it, and keeps a Job's pod running`,

@@ -4,9 +4,10 @@ import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { decodeAdmissionReview, isPodCreate, reviewResponse } from './admission-review.js';
+import { decodeAdmissionReview, encodeReviewResponse, isPodCreate } from './admission-review.js';
 import type { WebhookConfig } from './config.js';
 import { injectPod, type InjectResult } from './inject.js';
+import { createInjectionCache, type InjectionCache } from './injection-cache.js';
 import { createWebhookMetrics, outcomeOf, type AdmissionOutcome, type WebhookMetrics } from './metrics.js';
 import type { CertificateSource } from './tls/source.js';
 
@@ -49,10 +50,10 @@ function podName(object: unknown): string | undefined {
 }
 
 /** The pipeline under a guard: a throw is answered like a pod that cannot be patched, and counted as an error. */
-function admit(object: unknown, o: WebhookServerOptions, log: Logger): { result: InjectResult; outcome: AdmissionOutcome } {
+function admit(object: unknown, o: WebhookServerOptions, cache: InjectionCache, log: Logger): { result: InjectResult; outcome: AdmissionOutcome } {
   const config = o.config();
   try {
-    const result = injectPod(object, { config, nativeSidecars: o.nativeSidecars });
+    const result = injectPod(object, { config, nativeSidecars: o.nativeSidecars, cache });
     return { result, outcome: outcomeOf(result) };
   } catch (err) {
     log.error({ err }, 'injection pipeline failed');
@@ -76,6 +77,9 @@ export function buildAdmissionApp(o: WebhookServerOptions, metrics: WebhookMetri
     log.info({ notAfter: c.notAfter.toISOString() }, 'serving certificate rotated');
   });
 
+  // Owned by this server; a reloaded config (a new object from o.config()) empties it.
+  const cache = createInjectionCache();
+
   // Bodies fastify refuses before the handler (not JSON, too large) are admission errors too.
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     metrics.admissions.inc({ result: 'error' });
@@ -94,15 +98,16 @@ export function buildAdmissionApp(o: WebhookServerOptions, metrics: WebhookMetri
     }
     const r = decoded.request;
     const { result, outcome } = isPodCreate(r)
-      ? admit(r.object, o, log)
+      ? admit(r.object, o, cache, log)
       : { result: { kind: 'skip', reason: 'not a pod creation' } as const, outcome: 'skipped' as const };
-    const body = reviewResponse(r.uid, result);
+    const body = encodeReviewResponse(r.uid, result, result.kind === 'patch' ? cache.patchText(result.patch) : undefined);
     metrics.admissions.inc({ result: outcome });
     end();
     const fields = { uid: r.uid, namespace: r.namespace, pod: podName(r.object), result: outcome, reason: 'reason' in result ? result.reason : undefined };
     if (outcome === 'skipped') log.debug(fields, 'admission');
     else log.info(fields, 'admission');
-    return reply.send(body);
+    // A string with its content-type is sent as is: fastify does not serialise it again.
+    return reply.header('content-type', 'application/json; charset=utf-8').send(body);
   });
   return app;
 }
