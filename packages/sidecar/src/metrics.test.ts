@@ -40,6 +40,11 @@ test('pre-bound children are reused and count under their labels', async () => {
   assert.match(text, /chaperone_sidecar_statements_total\{protocol="postgres",connection="orders-db",decision="allow"\} 1/);
   assert.match(text, /chaperone_sidecar_statement_duration_seconds_bucket\{le="0.0001",protocol="postgres",connection="orders-db"\} 1/);
   assert.match(text, /chaperone_sidecar_statement_duration_seconds_bucket\{le="0.00005",protocol="postgres",connection="orders-db"\} 0/);
+  // Counts tallied between scrapes are added once, not again at the next scrape.
+  a.inc();
+  const again = await m.text();
+  assert.match(again, /chaperone_sidecar_statements_total\{protocol="postgres",connection="orders-db",decision="deny"\} 3/);
+  assert.match(await m.text(), /chaperone_sidecar_statements_total\{protocol="postgres",connection="orders-db",decision="deny"\} 3/);
 });
 
 test('the bundle info gauge shows only the version in force; recorder gauges are read at scrape time', async () => {

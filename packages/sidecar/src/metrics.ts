@@ -32,12 +32,14 @@ export class SidecarMetrics {
   readonly registry = new Registry();
   private recorderGauges: RecorderGauges | undefined;
   private bundleVersion: string | undefined;
-  private readonly statementChildren = new Map<string, BoundCounter>();
+  private readonly statementChildren = new Map<string, TallyCounter>();
   private readonly durationChildren = new Map<string, BoundHistogram>();
 
   private readonly statements = new Counter({
     name: `${PREFIX}statements_total`, help: 'Statements seen, by policy decision.',
     labelNames: ['protocol', 'connection', 'decision'] as const, registers: [this.registry],
+    // Statements are tallied in plain numbers (TallyCounter) and handed over when scraped.
+    collect: () => { for (const t of this.statementChildren.values()) t.flush(); },
   });
   private readonly statementDuration = new BucketHistogram(
     `${PREFIX}statement_duration_seconds`, 'Time from receiving a statement to its completion.', STATEMENT_BUCKETS, this.registry,
@@ -94,7 +96,7 @@ export class SidecarMetrics {
     const key = `${protocol}\0${connection}\0${decision}`;
     let child = this.statementChildren.get(key);
     if (!child) {
-      child = this.statements.labels({ protocol, connection, decision });
+      child = new TallyCounter(this.statements.labels({ protocol, connection, decision }));
       this.statementChildren.set(key, child);
     }
     return child;
@@ -135,6 +137,26 @@ export class SidecarMetrics {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/**
+ * A counter child incremented as a plain number on the hot path (prom-client's own inc() hashes the
+ * labels on every call); the count reaches prom-client when the metric is collected.
+ */
+class TallyCounter implements BoundCounter {
+  private pending = 0;
+  constructor(private readonly child: BoundCounter) {}
+
+  inc(n = 1): void {
+    // prom-client throws on these; a metric must never break the proxy, so they are dropped.
+    if (n >= 0 && Number.isFinite(n)) this.pending += n;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.child.inc(this.pending);
+    this.pending = 0;
   }
 }
 
