@@ -24,8 +24,10 @@ describe('BackendStream', () => {
   it('relays every byte unchanged and reports every message, for every split point', () => {
     for (const cut of [0, 1, 3, 5, 6, 20, 100, 70_020, 70_027, stream.length - 3, stream.length]) {
       const seen: string[] = [];
-      const r = relay([stream.subarray(0, cut), stream.subarray(cut)], (type, frame) => {
-        seen.push(`${String.fromCharCode(type)}${frame ? frame.length : ''}`); return undefined;
+      const r = relay([stream.subarray(0, cut), stream.subarray(cut)], (type, buf, start, end) => {
+        seen.push(`${String.fromCharCode(type)}${buf ? end - start : ''}`);
+        if (buf) assert.equal(buf[start], type, 'the range starts at the message type');
+        return undefined;
       });
       assert.equal(r.error, null);
       assert.ok(r.out.equals(stream), `cut at ${cut}`);

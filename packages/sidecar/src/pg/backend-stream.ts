@@ -14,10 +14,11 @@ for (const t of [B.ErrorResponse, B.ReadyForQuery, B.CommandComplete, B.EmptyQue
 const MAX_HELD_LENGTH = 64 * 1024 * 1024;
 
 /**
- * Called once per backend message. For held types `frame` is the whole message and the tap may
- * return the buffers to send instead of it; for streamed types `frame` is null (type only).
+ * Called once per backend message. For held types the whole message is `buf[start..end)` (no
+ * Buffer made per message: usually a range of the pushed chunk, valid during the call only) and
+ * the tap may return the buffers to send instead of it; for streamed types `buf` is null (type only).
  */
-export type BackendTap = (type: number, frame: Buffer | null) => Buffer[] | undefined;
+export type BackendTap = (type: number, buf: Buffer | null, start: number, end: number) => Buffer[] | undefined;
 
 export class BackendStream {
   private readonly header = Buffer.allocUnsafe(5);
@@ -81,7 +82,7 @@ export class BackendStream {
         const total = len + 1;
         if (HELD[type] === 1) {
           if (n - i >= total) {
-            const replacement = this.tap(type, chunk.subarray(i, i + total));
+            const replacement = this.tap(type, chunk, i, i + total);
             if (replacement) {
               if (i > run) out.push(chunk.subarray(run, i));
               for (const r of replacement) out.push(r);
@@ -96,7 +97,7 @@ export class BackendStream {
           i = n; run = n;
           continue;
         }
-        this.tap(type, null);
+        this.tap(type, null, 0, 0);
         i += 5; this.skip = len - 4;
         continue;
       }
@@ -117,16 +118,16 @@ export class BackendStream {
         if (len === 4) { this.held = null; this.emitHeld(header, out); }
         continue;
       }
-      this.tap(type, null);
+      this.tap(type, null, 0, 0);
       out.push(header);
       this.skip = len - 4;
     }
-    if (n > run) out.push(chunk.subarray(run, n));
+    if (n > run) out.push(run === 0 ? chunk : chunk.subarray(run, n));
     return null;
   }
 
   private emitHeld(frame: Buffer, out: Buffer[]): void {
-    const replacement = this.tap(frame[0] as number, frame);
+    const replacement = this.tap(frame[0] as number, frame, 0, frame.length);
     if (replacement) for (const r of replacement) out.push(r);
     else out.push(frame);
   }

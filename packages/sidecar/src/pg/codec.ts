@@ -79,7 +79,8 @@ export class Framer {
       if (error) { this.failed = error; return error; }
       const total = this.startup ? len : len + 1;
       if (avail < total) { this.needed = total; break; }
-      const frame = buf.subarray(i, i + total);
+      // The usual read is one whole message: the chunk itself, no view made.
+      const frame = i === 0 && total === buf.length ? buf : buf.subarray(i, i + total);
       i += total;
       if (this.startup) {
         const code = frame.readInt32BE(4);

@@ -134,7 +134,7 @@ export class PgSession {
 
   constructor(socket: Socket, private readonly host: SessionHost, id: string) {
     this.id = id;
-    this.backend = new BackendStream((type, frame) => this.onBackendMessage(type, frame));
+    this.backend = new BackendStream((type, buf, start, end) => this.onBackendMessage(type, buf, start, end));
     this.clientReader = new SocketReader(socket, this.onClientData);
     const client = this.clientReader.socket;
     this.client = client;
@@ -373,19 +373,19 @@ export class PgSession {
     if (error) this.fail(fatal('08P01', `upstream protocol violation: ${error.message}`), 'upstream protocol violation');
   };
 
-  private onBackendMessage(type: number, frame: Buffer | null): Buffer[] | undefined {
-    if (frame === null) return undefined; // streamed through untouched (DataRow, CopyData, ...)
+  /** A backend message, `buf[start..end)`, held whole (null: streamed through, e.g. DataRow). */
+  private onBackendMessage(type: number, buf: Buffer | null, start: number, end: number): Buffer[] | undefined {
+    if (buf === null) return undefined;
     switch (type) {
-      case B.ReadyForQuery: return this.onReadyForQuery(frame);
-      case B.CommandComplete: this.onCompletion(frame.toString('utf8', 5, frame.length - 1)); return undefined;
+      case B.ReadyForQuery: return this.onReadyForQuery(buf[start + 5]);
+      case B.CommandComplete: this.onCompletion(buf.toString('utf8', start + 5, end - 1)); return undefined;
       case B.EmptyQueryResponse: case B.PortalSuspended: this.onCompletion(undefined); return undefined;
-      case B.ErrorResponse: return this.onErrorResponse(frame);
+      case B.ErrorResponse: return this.onErrorResponse(buf.subarray(start, end));
       default: return undefined;
     }
   }
 
-  private onReadyForQuery(frame: Buffer): Buffer[] | undefined {
-    const s = frame[5];
+  private onReadyForQuery(s: number | undefined): Buffer[] | undefined {
     this.status = s === 0x54 ? 'T' : s === 0x45 ? 'E' : 'I';
     const batch = this.readyReceived++;
     for (let head = this.inFlight[0]; head && head.batch <= batch; head = this.inFlight[0]) {
@@ -432,7 +432,7 @@ export class PgSession {
     const observer = this.host.observer;
     if (!observer) return;
     const info: Parameters<PgObserver['statement']>[0] = {
-      session: this.id, text: s.text, flow: s.flow, verdict: s.verdict, durationMs: performance.now() - s.start,
+      session: this.id, text: s.text, flow: s.flow, verdict: s.verdict, durationMs: microseconds(performance.now() - s.start),
     };
     if (s.rows !== undefined) info.rows = s.rows;
     if (s.tag !== undefined) info.tag = s.tag;
@@ -522,6 +522,14 @@ export class PgSession {
   private observerFailed(err: unknown): void {
     this.host.logger?.warn({ session: this.id, err }, 'observer failed');
   }
+}
+
+/**
+ * A duration in ms kept to the microsecond: finer digits are clock noise, and a double's full
+ * shortest form (0.051234000000000016) costs time to print and bytes in every record.
+ */
+function microseconds(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 /** The verdict used when the enforcer itself fails: deny, never allow by accident. */
