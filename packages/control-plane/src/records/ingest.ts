@@ -1,11 +1,12 @@
 // Ingestion of session-record batches: idempotent by (session, seq), chain verified against
 // what is stored, problems recorded on the session and reported — records are always kept.
 import type { RecordsResult } from '@chaperone/core/api';
-import { verifyChain } from '@chaperone/core/records/chain';
+import { canonicalRecordJson } from '@chaperone/core/records/canonical';
+import { hashCanonical, hashRecord, verifyChain } from '@chaperone/core/records/chain';
 import type { Identity, SessionRecord, SessionStartEvent } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
-import type { BatchTx, RecordKey, SessionRow, SessionUpdate, Store, StoredLink } from '../store/store.js';
+import type { BatchTx, EncodedRecord, RecordKey, SessionRow, SessionUpdate, Store, StoredLink } from '../store/store.js';
 
 export type Broken = RecordsResult['broken'][number];
 
@@ -47,14 +48,29 @@ async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap
     }
     plans.push({ row, sorted, candidates: firstOfEachSeq(sorted) });
   }
-  const inserted = await tx.insertRecords(plans.flatMap((p) => p.candidates));
+  // Each record's canonical JSON is made once: its hash is checked over it, and with the hash
+  // appended it is the record's JSON for the insert.
+  const canonical = new Map<SessionRecord, string>();
+  const encoded: EncodedRecord[] = [];
+  for (const p of plans) {
+    for (const r of p.candidates) {
+      const json = canonicalRecordJson(r);
+      canonical.set(r, json);
+      encoded.push({ record: r, json: `${json.slice(0, -1)},"hash":${JSON.stringify(r.hash)}}` });
+    }
+  }
+  const hashOf = (r: SessionRecord): string => {
+    const json = canonical.get(r);
+    return json === undefined ? hashRecord(r) : hashCanonical(json);
+  };
+  const inserted = await tx.insertRecords(encoded);
   const probes = new Probes();
   const checks = plans.map((p) => planChecks(p, inserted.get(p.row.id) ?? new Set(), probes));
   const stored = await tx.floorRecords(probes.keys);
   const result: RecordsResult = { accepted: 0, duplicates: 0, broken: [] };
   const changes = new Map<string, SessionUpdate>();
   for (const c of checks) {
-    const broken = runChecks(c, stored, result);
+    const broken = runChecks(c, stored, result, hashOf);
     result.accepted += c.fresh.length;
     result.broken.push(...broken);
     if (c.fresh.length > 0 || broken.length > 0) changes.set(c.session, summarise(c.fresh, broken));
@@ -127,7 +143,7 @@ function planChecks(plan: SessionPlan, inserted: ReadonlySet<number>, probes: Pr
 }
 
 /** Duplicates first (counted into `totals`), then each run's chain, as broken entries in order. */
-function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[], totals: RecordsResult): Broken[] {
+function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[], totals: RecordsResult, hashOf: (r: SessionRecord) => string): Broken[] {
   const broken: Broken[] = [];
   // Duplicates: already stored, or twice in this batch. Same hash is a harmless retry.
   let candidate: SessionRecord | undefined;
@@ -144,7 +160,7 @@ function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[]
   for (const run of c.runs) {
     const first = run.records[0]!;
     const last = run.records[run.records.length - 1]!;
-    const check = verifyChain(run.records, resolve(run.previous, stored));
+    const check = verifyChain(run.records, resolve(run.previous, stored), hashOf);
     if (!check.ok) broken.push({ session: c.session, seq: check.seq, reason: check.reason });
     // A run that fills a gap must also link to the record stored after it.
     const after = run.next.from === 'probe' ? stored[run.next.index] : undefined;

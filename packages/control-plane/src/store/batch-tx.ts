@@ -1,9 +1,10 @@
 // A record batch's transaction on PostgreSQL: every operation is one statement for the whole
 // batch. Bulk inputs travel as a single jsonb parameter expanded by jsonb_to_recordset, so the
-// client serialises once per statement (one native JSON.stringify), not once per row or field.
+// client serialises once per statement (one native JSON.stringify, or records' JSON joined),
+// not once per row or field.
 import type { JSONValue, TransactionSql } from 'postgres';
-import type { Identity, SessionRecord } from '@chaperone/core/records/types';
-import type { BatchTx, RecordKey, SessionRow, SessionUpdate, StoredLink } from './store.js';
+import type { Identity } from '@chaperone/core/records/types';
+import type { BatchTx, EncodedRecord, RecordKey, SessionRow, SessionUpdate, StoredLink } from './store.js';
 import { toSessionRow, type SessionDbRow } from './rows.js';
 
 /** Creates the missing session rows, locks all of them in id order and reads them back. */
@@ -30,14 +31,18 @@ export async function lockSessions(tx: TransactionSql, owner: Identity, sessions
 export class PostgresBatchTx implements BatchTx {
   constructor(private readonly tx: TransactionSql, readonly sessions: ReadonlyMap<string, SessionRow>) {}
 
-  async insertRecords(records: readonly SessionRecord[]): Promise<Map<string, Set<number>>> {
+  async insertRecords(records: readonly EncodedRecord[]): Promise<Map<string, Set<number>>> {
     const inserted = new Map<string, Set<number>>();
     if (records.length === 0) return inserted;
-    // The records as fastify parsed them: field names are those of SessionRecord.
+    // The records' JSON as ingest encoded it (for their hashes): joined, not serialised again, and
+    // sent as text (postgres.js would JSON.stringify a parameter the server types as jsonb).
+    let json = '[';
+    for (let i = 0; i < records.length; i++) json += i === 0 ? records[i]!.json : `,${records[i]!.json}`;
+    json += ']';
     const rows = await this.tx<{ session_id: string; seq: number }[]>`
       INSERT INTO records (session_id, seq, time, hash, prev_hash, event)
       SELECT r.session, r.seq, r.time, r.hash, r."prevHash", r.event
-      FROM jsonb_to_recordset(${this.tx.json(records as unknown as JSONValue)}::jsonb)
+      FROM jsonb_to_recordset(${json}::text::jsonb)
         AS r(session text, seq integer, time timestamptz, hash text, "prevHash" text, event jsonb)
       ON CONFLICT (session_id, seq) DO NOTHING
       RETURNING session_id, seq`;

@@ -47,6 +47,9 @@ export interface RecordKey {
   seq: number;
 }
 
+/** A record with its JSON text (the SessionRecord fields, any key order), encoded once by ingest. */
+export interface EncodedRecord { record: SessionRecord; json: string }
+
 /** What chain checks need of a stored record. */
 export type StoredLink = Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>;
 
@@ -61,7 +64,7 @@ export interface BatchTx {
    * Inserts each record unless its (session, seq) is stored; returns the seqs inserted, by
    * session. `records` must not repeat a (session, seq).
    */
-  insertRecords(records: readonly SessionRecord[]): Promise<Map<string, Set<number>>>;
+  insertRecords(records: readonly EncodedRecord[]): Promise<Map<string, Set<number>>>;
   /** For each probe, the stored record of its session with the greatest seq <= probe.seq. */
   floorRecords(probes: readonly RecordKey[]): Promise<(StoredLink | undefined)[]>;
   /** Applies one change per session. */

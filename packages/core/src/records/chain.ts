@@ -9,7 +9,12 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** sha256 (hex) over the canonical JSON of every field but the hash. */
 export function hashRecord(record: Omit<SessionRecord, 'hash'>): string {
-  return hash('sha256', canonicalRecordJson(record), 'hex');
+  return hashCanonical(canonicalRecordJson(record));
+}
+
+/** A record's hash from its canonicalRecordJson, for callers that keep that text for more. */
+export function hashCanonical(json: string): string {
+  return hash('sha256', json, 'hex');
 }
 
 /** Builds the next record of a session's chain. */
@@ -24,15 +29,18 @@ export type ChainCheck =
 
 /**
  * Verifies consecutive records of one session. `previous` is the last stored record before
- * `records[0]` (undefined when records[0] must be seq 0).
+ * `records[0]` (undefined when records[0] must be seq 0). `hashOf` is hashRecord, or the same
+ * computed from canonical JSON the caller already holds.
  */
-export function verifyChain(records: readonly SessionRecord[], previous?: Pick<SessionRecord, 'seq' | 'hash'>): ChainCheck {
+export function verifyChain(
+  records: readonly SessionRecord[], previous?: Pick<SessionRecord, 'seq' | 'hash'>, hashOf: (r: SessionRecord) => string = hashRecord,
+): ChainCheck {
   let expectedSeq = previous ? previous.seq + 1 : 0;
   let expectedPrev = previous ? previous.hash : GENESIS_HASH;
   for (const r of records) {
     if (r.seq !== expectedSeq) return { ok: false, seq: expectedSeq, reason: 'gap' };
     if (r.prevHash !== expectedPrev) return { ok: false, seq: r.seq, reason: 'prev-hash-mismatch' };
-    if (hashRecord(r) !== r.hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
+    if (hashOf(r) !== r.hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
     expectedSeq = r.seq + 1;
     expectedPrev = r.hash;
   }
