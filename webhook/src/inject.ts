@@ -69,11 +69,12 @@ export function shouldInject(pod: unknown): Decision {
   return { kind: 'inject', pod: view };
 }
 
-/** Why the pod cannot take the sidecar as planned, or undefined. */
+/** The sidecar's volumes, from the server's memo when there is one. */
 function volumesFor(plan: InjectionPlan, o: InjectOptions): readonly { name: string }[] {
   return o.cache ? o.cache.volumes(o.config, plan) : sidecarVolumes(o.config, plan);
 }
 
+/** Why the pod cannot take the sidecar as planned, or undefined. */
 function findConflict(pod: PodView, plan: InjectionPlan, o: InjectOptions): string | undefined {
   const config = o.config;
   if (pod.spec.hostNetwork === true) return 'the pod uses hostNetwork: the sidecar\'s localhost ports would be the node\'s';

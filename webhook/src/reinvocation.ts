@@ -10,7 +10,7 @@ export interface PlacedContainer { path: string; container: Obj }
 
 export type RewireResult =
   | { kind: 'nothing-to-do' }
-  | { kind: 'patch'; patch: JsonPatchOp[]; wired: string[] }
+  | { kind: 'patch'; patch: JsonPatchOp[] }
   | { kind: 'cannot'; reason: string };
 
 const PORT_ARG = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)=([0-9]{1,5})$/;
@@ -53,7 +53,6 @@ function sidecarPorts(sidecar: Obj, plan: AgentPlan): Map<number, string> {
  */
 export function buildRewirePatch(spec: Obj, agents: readonly PlacedContainer[], sidecar: Obj, plan: AgentPlan): RewireResult {
   const ops: JsonPatchOp[] = [];
-  const wired: string[] = [];
   const taken = sidecarPorts(sidecar, plan);
   for (const { path, container } of agents) {
     const wiring = wireAgent(path, container, plan);
@@ -64,10 +63,9 @@ export function buildRewirePatch(spec: Obj, agents: readonly PlacedContainer[], 
       if (clash) return { kind: 'cannot', reason: `container ${String(container.name)} declares port ${String(p.containerPort)}, which ${clash} needs` };
     }
     ops.push(...wiring);
-    wired.push(String(container.name));
   }
   if (spec.automountServiceAccountToken !== false) ops.push({ op: 'add', path: '/spec/automountServiceAccountToken', value: false });
   const volumes = objArray(spec.volumes);
   ops.push(...removeIndices('/spec/volumes', serviceAccountVolumes(volumes === 'malformed' ? undefined : volumes)));
-  return ops.length === 0 ? { kind: 'nothing-to-do' } : { kind: 'patch', patch: ops, wired };
+  return ops.length === 0 ? { kind: 'nothing-to-do' } : { kind: 'patch', patch: ops };
 }
