@@ -1,5 +1,6 @@
 // Shared by the Secret and file sources: holds the current certificate, ignores unchanged or
 // broken material (a half-written update is common), and tells listeners about real changes.
+import { ChaperoneError } from '@chaperone/core/errors';
 import { parseServingPair } from './pem.js';
 import type { ServingCertificate, TlsLogger } from './source.js';
 
@@ -32,6 +33,12 @@ export class CertificateHolder {
   }
 
   get current(): ServingCertificate | undefined {
+    return this.#current;
+  }
+
+  /** The current certificate, for CertificateSource.current(); a source that has not started throws. */
+  require(): ServingCertificate {
+    if (!this.#current) throw new ChaperoneError('WEBHOOK_ERR_TLS_NOT_STARTED', 'the certificate source has not started');
     return this.#current;
   }
 

@@ -45,9 +45,7 @@ class SecretSource implements CertificateSource {
   }
 
   current(): ServingCertificate {
-    const c = this.#holder.current;
-    if (!c) throw new ChaperoneError('WEBHOOK_ERR_TLS_NOT_STARTED', 'the certificate source has not started');
-    return c;
+    return this.#holder.require();
   }
 
   onRotate(fn: (c: ServingCertificate) => void): void {
