@@ -1,11 +1,11 @@
 // PgBouncer for the benchmark baseline: session pooling in front of the harness PostgreSQL, with a
 // generated ini and userlist in a temp dir, run as the postgres OS user when we are root.
 import { spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../harness/postgres.js';
+import { asPostgres, freePort, postgresIds } from '../harness/postgres.js';
 
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
 
@@ -19,14 +19,6 @@ export interface BouncerOptions {
 
 function quote(s: string): string {
   return `"${s.replaceAll('"', '""')}"`;
-}
-
-function postgresIds(): { uid: number; gid: number } | null {
-  if (userInfo().uid !== 0) return null;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error("PgBouncer refuses to run as root and there is no 'postgres' OS user: install Debian's postgresql (make deps)");
-  const parts = line.split(':');
-  return { uid: Number(parts[2]), gid: Number(parts[3]) };
 }
 
 /** Resolves once something accepts TCP connections on the port. */
@@ -64,8 +56,8 @@ export async function startPgBouncer(o: BouncerOptions): Promise<Bouncer> {
   ].join('\n'));
   if (ids) for (const f of [dir, ini, userlist]) chownSync(f, ids.uid, ids.gid);
 
-  const cmd = ids ? '/usr/bin/setpriv' : PGBOUNCER_BIN;
-  const args = ids ? ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', PGBOUNCER_BIN, ini] : [ini];
+  // PgBouncer refuses to run as root, like PostgreSQL.
+  const { cmd, args } = asPostgres(PGBOUNCER_BIN, [ini]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });

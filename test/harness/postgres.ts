@@ -89,12 +89,12 @@ export interface PostgresServer {
 }
 
 /** Runs as the `postgres` OS user when we are root: initdb and postgres refuse to run as root. */
-function asPostgres(cmd: string, args: string[]): { cmd: string; args: string[] } {
+export function asPostgres(cmd: string, args: string[]): { cmd: string; args: string[] } {
   if (userInfo().uid !== 0) return { cmd, args };
   return { cmd: '/usr/bin/setpriv', args: ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', cmd, ...args] };
 }
 
-function postgresIds(): { uid: number; gid: number } | null {
+export function postgresIds(): { uid: number; gid: number } | null {
   if (userInfo().uid !== 0) return null;
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
   if (!line) throw new Error(`running as root needs the 'postgres' OS user: ${INSTALL_HINT}`);
