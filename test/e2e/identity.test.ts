@@ -197,7 +197,7 @@ describe('Kubernetes identity and credentials', () => {
     await apply(secret('rotating', { username: 'app', password: 'one' }));
     assert.deepEqual(await source.get({ name: 'rotating' }), { type: 'password', username: 'app', password: 'one' });
     await apply(secret('rotating', { username: 'app', password: 'two' }));
-    await eventually('the watch to deliver the rotated password', async () => (await source.get({ name: 'rotating' }))?.password === 'two');
+    await eventually('the watch to deliver the rotated password', async () => { const c = await source.get({ name: 'rotating' }); return c?.type === 'password' && c.password === 'two'; });
     assert.equal(await source.get({ name: 'half' }), undefined, 'a Secret that does not exist (yet)');
     await apply(secret('half', { username: 'app' }));
     await eventually('the watch to see the new Secret', async () => {

@@ -221,7 +221,10 @@ class SidecarRuntime {
         continue;
       }
       const enforce = buildEnforcer(bundle.policies, name, this.classifier);
-      const credential = this.credentials[name];
+      const given = this.credentials[name];
+      // PostgreSQL logs in with a password; any other kind of credential is a broken grant.
+      const credential = given?.type === 'password' ? given : undefined;
+      if (given !== undefined && credential === undefined) this.log.error({ connection: name, credential: given.type }, 'postgres connection was given a credential that is not a password; not listening');
       const running = this.proxies.get(name);
       if (running) {
         running.update({ enforce, target, ...(withCredentials && credential ? { credential } : {}) });
@@ -242,7 +245,7 @@ class SidecarRuntime {
     if (needCredentials && !withCredentials) await this.reexchange().catch((err: unknown) => this.log.warn({ err: describe(err) }, 'exchange for new connection credentials failed'));
   }
 
-  private async startProxy(conn: ConnectionDoc, target: PostgresTarget, enforce: ReturnType<typeof buildEnforcer>, credential: Credential): Promise<void> {
+  private async startProxy(conn: ConnectionDoc, target: PostgresTarget, enforce: ReturnType<typeof buildEnforcer>, credential: Extract<Credential, { type: 'password' }>): Promise<void> {
     const name = conn.metadata.name;
     const grant = this.grant;
     const recorder = this.recorder;

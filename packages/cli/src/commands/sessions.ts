@@ -81,6 +81,20 @@ export function formatRecord(r: SessionRecord): string {
     }
     case 'session.end':
       return `${head} end        ${e.reason}, ${e.statements} statements, ${e.durationMs.toFixed(0)} ms`;
+    case 'approval':
+      return `${head} approval   ${e.id} ${e.state}${e.by ? ` by ${e.by}` : ''}${e.reason ? `: ${e.reason}` : ''}`;
+    case 'command':
+      return `${head} ${e.decision.action.padEnd(10)} $ ${oneLine(e.command)}${e.exitStatus !== undefined ? ` → exit ${e.exitStatus}` : e.signal ? ` → signal ${e.signal}` : ''}`;
+    case 'terminal.start':
+      return `${head} terminal   channel ${e.channel} ${e.width}x${e.height}${e.command ? ` running ${oneLine(e.command)}` : ''}`;
+    case 'terminal':
+      return `${head} terminal   channel ${e.channel}, ${e.events.length} events`;
+    case 'file':
+      return `${head} ${e.decision.action.padEnd(10)} ${e.protocol} ${e.direction} ${e.path} ${e.bytes} bytes sha256 ${e.sha256.slice(0, 12)}`;
+    case 'channel':
+      return `${head} ${e.decision.action.padEnd(10)} ${e.kind} ${e.detail}`;
+    case 'kubernetes.request':
+      return `${head} ${e.decision.action.padEnd(10)} ${e.verb} ${e.path} → ${e.status} in ${e.durationMs.toFixed(1)} ms`;
   }
 }
 

@@ -24,11 +24,11 @@ test('files: YAML and JSON, re-read on every lookup', async () => {
   const source = new FileCredentialSource(yamlFile);
   assert.deepEqual(await source.get({ name: 'orders-db-admin' }), { type: 'password', username: 'orders', password: 'one' });
   await writeFile(yamlFile, 'orders-db-admin: { username: orders, password: two }\n');
-  assert.equal((await source.get({ name: 'orders-db-admin' }))?.password, 'two');
+  assert.deepEqual(await source.get({ name: 'orders-db-admin' }), { type: 'password', username: 'orders', password: 'two' });
   const jsonFile = join(dir, 'creds.json');
   await writeFile(jsonFile, JSON.stringify({ other: { username: 'o', password: 'p' } }));
   const chain = new ChainedCredentialSource([new StaticCredentialSource({}), source, new FileCredentialSource(jsonFile)]);
-  assert.equal((await chain.get({ name: 'other' }))?.username, 'o');
+  assert.deepEqual(await chain.get({ name: 'other' }), { type: 'password', username: 'o', password: 'p' });
   assert.equal(await chain.get({ name: 'missing' }), undefined);
 });
 

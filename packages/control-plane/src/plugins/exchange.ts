@@ -81,7 +81,12 @@ export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, o
     }
     const creds: Record<string, Credential> = {};
     for (const conn of bundle.connections) {
-      const ref = conn.spec.credentials.secretRef;
+      const refs = conn.spec.credentials;
+      if (!('secretRef' in refs)) {
+        metrics.exchanges.inc({ result: 'credential_missing' });
+        throw cpError('EXCHANGE_ERR_CREDENTIAL_MISSING', `connection ${conn.metadata.name} asks for a service-account token, which this control plane cannot issue`);
+      }
+      const ref = refs.secretRef;
       let credential: Credential | undefined;
       try {
         credential = await credentials.get(ref);

@@ -4,7 +4,7 @@ import type { Decision } from '../decision.js';
 import type { Classification, StatementFacts } from '../sql/facts.js';
 import { expandKinds } from '../sql/kinds.js';
 import type { StatementKind } from '../sql/kinds.js';
-import { DEFAULT_APPROVAL_TIMEOUT, parseDuration } from './schema.js';
+import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from './schema.js';
 import type { AccessPolicyDoc, Rule } from './types.js';
 
 /** The decision plus whether literals must be redacted from the recorded statement text. */
@@ -65,6 +65,8 @@ export function compilePolicies(policies: readonly AccessPolicyDoc[], connection
         for (const column of r.match.columns ?? []) maskTables.push(compileNames([column.slice(0, column.lastIndexOf('.'))], true));
         return;
       }
+      // SSH and Kubernetes rules speak for other connection types (policy/types.ts RuleMatch).
+      if (!ruleFamilies(r.match).includes('sql')) return;
       const restrictive = r.action !== 'allow';
       rules.push({
         policy: p.metadata.name,

@@ -51,10 +51,33 @@ test('defaults: default is deny (fail closed), rules empty, approve timeout 10m'
   assert.equal(bare.spec.rules.length, 0);
 });
 
-test('ssh and kubernetes connections take any target mapping', () => {
-  for (const type of ['ssh', 'kubernetes']) {
-    assert.deepEqual(issues(ConnectionSchema, connection({ type, target: { host: 'bastion', anything: [1] } })), []);
-  }
+test('ssh and kubernetes targets: their own shapes; kubernetes may take a service-account token', () => {
+  const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl bastion';
+  assert.deepEqual(issues(ConnectionSchema, connection({ type: 'ssh', target: { host: 'bastion', port: 22, user: 'ops', hostKey } })), []);
+  assert.deepEqual(issues(ConnectionSchema, connection({ type: 'ssh', target: { host: 'bastion', port: 22, user: 'ops', hostKey: 'AAAA' } })),
+    ['spec.target.hostKey: must be an OpenSSH public key line like "ssh-ed25519 AAAA…"']);
+  assert.deepEqual(issues(ConnectionSchema, connection({ type: 'kubernetes', target: { server: 'https://10.0.0.1:6443' }, credentials: { serviceAccount: { namespace: 'agents', name: 'reader' } } })), []);
+  assert.deepEqual(issues(ConnectionSchema, connection({ type: 'kubernetes', target: { server: 'http://10.0.0.1' } })),
+    ['spec.target.server: must be an https:// URL of the API server (scheme, host and port only)']);
+  assert.deepEqual(issues(ConnectionSchema, connection({ type: 'ssh', target: { host: 'b', port: 22, user: 'u', hostKey }, credentials: { serviceAccount: { namespace: 'a', name: 'b' } } })),
+    ['spec.credentials.secretRef: Invalid input: expected object, received undefined', 'spec.credentials: Unrecognized key: "serviceAccount"']);
+});
+
+test('rules: one family of match fields each; shell and kubernetes fields', () => {
+  const ok = [
+    { action: 'deny', match: { commands: ['rm', 'systemctl restart *'] } },
+    { action: 'allow', match: { operations: ['file-read'] } },
+    { action: 'approve', match: { verbs: ['delete'], resources: ['apps/deployments', 'pods/exec'], namespaces: ['prod-*'] }, approvers: ['group:sre'] },
+    { action: 'mask', match: { resources: ['secrets'] } },
+    { action: 'mask', match: { columns: ['customers.email'] }, strategy: 'partial', keep: 4 },
+  ];
+  assert.deepEqual(issues(AccessPolicySchema, policy({}, ok)), []);
+  assert.deepEqual(issues(AccessPolicySchema, policy({}, [{ action: 'deny', match: { statements: ['drop'], commands: ['rm'] } }])),
+    ['spec.rules.0.match: a rule matches one kind of connection; this one mixes sql and shell fields']);
+  assert.deepEqual(issues(AccessPolicySchema, policy({}, [{ action: 'allow', match: { operations: ['teleport'] } }])),
+    ['spec.rules.0.match.operations.0: must be one of exec, shell, file-read, file-write, port-forward, agent-forward']);
+  assert.deepEqual(issues(AccessPolicySchema, policy({}, [{ action: 'mask', match: { columns: ['a.b'] }, keep: 2 }])),
+    ['spec.rules.0.keep: keep is only for the partial strategy']);
 });
 
 test('subjects: a service account (name may be *), a namespace or a group, exactly one; podSelector with the first two', () => {
@@ -95,18 +118,18 @@ const refused: { name: string; schema: typeof ConnectionSchema | typeof AccessPo
   { name: 'bad action', schema: AccessPolicySchema, value: policy({}, [{ action: 'permit', match: { statements: ['select'] } }]), expect: ['spec.rules.0.action: Invalid option: expected one of "allow"|"deny"|"approve"|"mask"'] },
   { name: 'unknown statement kind', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statements: ['drop', 'dropp'] } }]), expect: ['spec.rules.0.match.statements.1: unknown statement kind "dropp"'] },
   { name: 'empty statements', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statements: [] } }]), expect: ['spec.rules.0.match.statements: must list at least one statement kind'] },
-  { name: 'empty match', schema: AccessPolicySchema, value: policy({}, [{ action: 'allow', match: {} }]), expect: ['spec.rules.0.match: allow rules need statements, tables or functions (use default for everything)'] },
+  { name: 'empty match', schema: AccessPolicySchema, value: policy({}, [{ action: 'allow', match: {} }]), expect: ['spec.rules.0.match: allow rules need statements, tables or functions (SQL), commands or operations (SSH), or verbs, resources, namespaces or names (Kubernetes); use default for everything'] },
   { name: 'approve without approvers', schema: AccessPolicySchema, value: policy({}, [{ action: 'approve', match: { statements: ['delete'] } }]), expect: ['spec.rules.0.approvers: approve rules need approvers'] },
   { name: 'approvers on deny', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statements: ['delete'] }, approvers: ['x'], timeout: '1m' }]), expect: ['spec.rules.0.approvers: approvers is only for approve rules', 'spec.rules.0.timeout: timeout is only for approve rules'] },
   { name: 'bad timeout', schema: AccessPolicySchema, value: policy({}, [{ action: 'approve', match: { statements: ['delete'] }, approvers: ['x'], timeout: '10 minutes' }]), expect: ['spec.rules.0.timeout: "10 minutes" is not a duration like 30s, 10m or 1h'] },
   { name: 'timeout too long', schema: AccessPolicySchema, value: policy({}, [{ action: 'approve', match: { statements: ['delete'] }, approvers: ['x'], timeout: '25h' }]), expect: ['spec.rules.0.timeout: must be at most 24h'] },
-  { name: 'mask without columns or detectors', schema: AccessPolicySchema, value: policy({}, [{ action: 'mask', match: { tables: ['customers'] } }]), expect: ['spec.rules.0.match: mask rules need columns or detectors', 'spec.rules.0.match.tables: mask rules match on columns and detectors, not tables'] },
+  { name: 'mask without columns or detectors', schema: AccessPolicySchema, value: policy({}, [{ action: 'mask', match: { tables: ['customers'] } }]), expect: ['spec.rules.0.match: mask rules need columns, detectors or resources', 'spec.rules.0.match.tables: mask rules match on columns, detectors and resources, not tables'] },
   { name: 'columns on allow', schema: AccessPolicySchema, value: policy({}, [{ action: 'allow', match: { statements: ['select'], columns: ['a.b'] } }]), expect: ['spec.rules.0.match.columns: columns is only for mask rules'] },
   { name: 'strategy on deny', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statements: ['select'] }, strategy: 'hash' }]), expect: ['spec.rules.0.strategy: strategy is only for mask rules'] },
   { name: 'column pattern without table', schema: AccessPolicySchema, value: policy({}, [{ action: 'mask', match: { columns: ['email'] } }]), expect: ['spec.rules.0.match.columns.0: "email" is not a column ([schema.]table.column) pattern'] },
   { name: 'table pattern with three parts', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { tables: ['a.b.c'] } }]), expect: ['spec.rules.0.match.tables.0: "a.b.c" is not a table ([schema.]table) pattern'] },
-  { name: 'bad detector name', schema: AccessPolicySchema, value: policy({}, [{ action: 'mask', match: { detectors: ['Credit Card'] } }]), expect: ['spec.rules.0.match.detectors.0: must be a detector name like credit_card'] },
-  { name: 'unknown match field', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statement: ['drop'] } }]), expect: ['spec.rules.0.match: Unrecognized key: "statement"', 'spec.rules.0.match: deny rules need statements, tables or functions (use default for everything)'] },
+  { name: 'bad detector name', schema: AccessPolicySchema, value: policy({}, [{ action: 'mask', match: { detectors: ['Credit Card'] } }]), expect: ['spec.rules.0.match.detectors.0: must be one of credit_card, email, phone, us_ssn, iban, jwt, cloud_key, private_key'] },
+  { name: 'unknown match field', schema: AccessPolicySchema, value: policy({}, [{ action: 'deny', match: { statement: ['drop'] } }]), expect: ['spec.rules.0.match: Unrecognized key: "statement"', 'spec.rules.0.match: deny rules need statements, tables or functions (SQL), commands or operations (SSH), or verbs, resources, namespaces or names (Kubernetes); use default for everything'] },
   { name: 'duplicate rule names', schema: AccessPolicySchema, value: policy({}, [{ name: 'r', action: 'deny', match: { statements: ['drop'] } }, { name: 'r', action: 'allow', match: { statements: ['select'] } }]), expect: ['spec.rules.1.name: duplicate rule name "r"'] },
 ];
 

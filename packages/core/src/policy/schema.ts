@@ -1,8 +1,8 @@
 // zod schemas that turn parsed YAML into exactly the policy documents of policy/types.ts.
 import { z } from 'zod';
 import { expandKinds } from '../sql/kinds.js';
-import { API_VERSION } from './types.js';
-import type { AccessPolicyDoc, ConnectionDoc, PolicyDoc } from './types.js';
+import { API_VERSION, DETECTOR_NAMES, MASK_STRATEGIES, SHELL_OPERATIONS } from './types.js';
+import type { AccessPolicyDoc, ConnectionDoc, PolicyDoc, RuleMatch } from './types.js';
 
 // Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label), so the same
 // documents can later be served as CRDs.
@@ -31,17 +31,34 @@ const postgresTarget = z.strictObject({
   sslmode: z.enum(['disable', 'prefer', 'require', 'verify-full']).optional(),
 });
 
-const connectionCommon = {
-  credentials: z.strictObject({ secretRef: z.strictObject({ name: objectName, namespace: namespaceName.optional() }) }),
-  listen: z.strictObject({ port }),
-};
+const secretRef = z.strictObject({ secretRef: z.strictObject({ name: objectName, namespace: namespaceName.optional() }) });
+const serviceAccountRef = z.strictObject({
+  serviceAccount: z.strictObject({
+    namespace: namespaceName,
+    name: objectName,
+    // The API server's own bounds for a TokenRequest.
+    expirationSeconds: z.number().int().min(600, 'must be at least 600').max(86400, 'must be at most 86400').optional(),
+  }),
+});
+const listen = z.strictObject({ port });
 
-// ssh and kubernetes targets are owned by their protocol modules; until those define their
-// shape the target is any mapping.
+const sshTarget = z.strictObject({
+  host: nonEmpty.regex(/^\S+$/, 'must not contain whitespace'),
+  port,
+  user: nonEmpty.regex(/^\S+$/, 'must not contain whitespace'),
+  hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/,
+    'must be an OpenSSH public key line like "ssh-ed25519 AAAA…"'),
+});
+
+const kubernetesTarget = z.strictObject({
+  server: z.string().regex(/^https:\/\/[^\s/]+\/?$/, 'must be an https:// URL of the API server (scheme, host and port only)'),
+  caBundle: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate bundle' }).optional(),
+});
+
 const connectionSpec = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('postgres'), target: postgresTarget, ...connectionCommon }),
-  z.strictObject({ type: z.literal('ssh'), target: z.record(z.string(), z.unknown()), ...connectionCommon }),
-  z.strictObject({ type: z.literal('kubernetes'), target: z.record(z.string(), z.unknown()), ...connectionCommon }),
+  z.strictObject({ type: z.literal('postgres'), target: postgresTarget, credentials: secretRef, listen }),
+  z.strictObject({ type: z.literal('ssh'), target: sshTarget, credentials: secretRef, listen }),
+  z.strictObject({ type: z.literal('kubernetes'), target: kubernetesTarget, credentials: z.union([secretRef, serviceAccountRef], { error: 'must be secretRef or serviceAccount' }), listen }),
 ]);
 
 export const ConnectionSchema = z.strictObject({
@@ -79,20 +96,49 @@ const qualifiedPattern = (what: string, minParts: number, maxParts: number) =>
     }
   });
 
+// Kubernetes `[group/]resource[/subresource]`: one to three non-empty parts.
+const qualifiedPatternSlash = z.string().superRefine((v, ctx) => {
+  const parts = v.split('/');
+  if (/\s/.test(v) || parts.length > 3 || parts.some((p) => p === '')) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a resource pattern ([group/]resource[/subresource])` });
+  }
+});
+
 const statementKinds = z.array(z.string()).min(1, 'must list at least one statement kind').superRefine((names, ctx) => {
   names.forEach((name, i) => {
     if (expandKinds([name]).unknown.length > 0) ctx.addIssue({ code: 'custom', path: [i], message: `unknown statement kind "${name}"` });
   });
 });
 
+const patterns = (what: string) => z.array(z.string().min(1, 'must not be empty').regex(/^\S+$/, `must be a ${what} without whitespace`))
+  .min(1, 'must not be empty');
+
 const ruleMatch = z.strictObject({
   statements: statementKinds.optional(),
   tables: z.array(qualifiedPattern('table ([schema.]table)', 1, 2)).min(1, 'must not be empty').optional(),
   functions: z.array(qualifiedPattern('function ([schema.]function)', 1, 2)).min(1, 'must not be empty').optional(),
+  commands: z.array(z.string().trim().min(1, 'must not be empty')).min(1, 'must not be empty').optional(),
+  operations: z.array(z.enum(SHELL_OPERATIONS, { error: `must be one of ${SHELL_OPERATIONS.join(', ')}` })).min(1, 'must not be empty').optional(),
+  verbs: patterns('verb').optional(),
+  resources: z.array(qualifiedPatternSlash).min(1, 'must not be empty').optional(),
+  namespaces: patterns('namespace').optional(),
+  names: patterns('name').optional(),
   columns: z.array(qualifiedPattern('column ([schema.]table.column)', 2, 3)).min(1, 'must not be empty').optional(),
-  detectors: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a detector name like credit_card'))
-    .min(1, 'must not be empty').optional(),
+  detectors: z.array(z.enum(DETECTOR_NAMES, { error: `must be one of ${DETECTOR_NAMES.join(', ')}` })).min(1, 'must not be empty').optional(),
 });
+
+/** Which connections a rule speaks for, by the match fields it uses (RuleMatch). */
+export type RuleFamily = 'sql' | 'shell' | 'kubernetes';
+const FAMILY_FIELDS: Record<RuleFamily, readonly (keyof RuleMatch)[]> = {
+  sql: ['statements', 'tables', 'functions'],
+  shell: ['commands', 'operations'],
+  kubernetes: ['verbs', 'resources', 'namespaces', 'names'],
+};
+
+/** The families whose fields a deciding (non-mask) rule uses; exactly one in a valid rule. */
+export function ruleFamilies(match: RuleMatch): RuleFamily[] {
+  return (Object.keys(FAMILY_FIELDS) as RuleFamily[]).filter((f) => FAMILY_FIELDS[f].some((k) => match[k] !== undefined));
+}
 
 const RULE_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 
@@ -104,9 +150,10 @@ const rule = z.strictObject({
   name: z.string().max(63, 'must be at most 63 characters').regex(RULE_NAME, 'must be letters, digits, "-", "_" and "."').optional(),
   approvers: z.array(nonEmpty).min(1, 'must name at least one approver').optional(),
   timeout: duration.optional(),
-  strategy: nonEmpty.optional(),
+  strategy: z.enum(MASK_STRATEGIES, { error: `must be one of ${MASK_STRATEGIES.join(', ')}` }).optional(),
+  keep: z.number().int('must be an integer').min(1, 'must be at least 1').max(64, 'must be at most 64').optional(),
 }).superRefine((r, ctx) => {
-  const only = (field: 'approvers' | 'timeout' | 'strategy', action: string) => {
+  const only = (field: 'approvers' | 'timeout' | 'strategy' | 'keep', action: string) => {
     if (r[field] !== undefined && r.action !== action) {
       ctx.addIssue({ code: 'custom', path: [field], message: `${field} is only for ${action} rules` });
     }
@@ -114,24 +161,29 @@ const rule = z.strictObject({
   only('approvers', 'approve');
   only('timeout', 'approve');
   only('strategy', 'mask');
+  only('keep', 'mask');
+  if (r.keep !== undefined && r.strategy !== 'partial') ctx.addIssue({ code: 'custom', path: ['keep'], message: 'keep is only for the partial strategy' });
   if (r.action === 'approve' && r.approvers === undefined) {
     ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'approve rules need approvers' });
   }
   const m = r.match;
   if (r.action === 'mask') {
-    if (m.columns === undefined && m.detectors === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['match'], message: 'mask rules need columns or detectors' });
+    if (m.columns === undefined && m.detectors === undefined && m.resources === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['match'], message: 'mask rules need columns, detectors or resources' });
     }
-    for (const field of ['statements', 'tables', 'functions'] as const) {
-      if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', field], message: `mask rules match on columns and detectors, not ${field}` });
+    for (const field of ['statements', 'tables', 'functions', 'commands', 'operations', 'verbs', 'namespaces', 'names'] as const) {
+      if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', field], message: `mask rules match on columns, detectors and resources, not ${field}` });
     }
   } else {
     for (const field of ['columns', 'detectors'] as const) {
       if (m[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', field], message: `${field} is only for mask rules` });
     }
-    // An empty match would match every statement; `default` says that more plainly.
-    if (m.statements === undefined && m.tables === undefined && m.functions === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['match'], message: `${r.action} rules need statements, tables or functions (use default for everything)` });
+    const families = ruleFamilies(m);
+    // An empty match would match everything; `default` says that more plainly.
+    if (families.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['match'], message: `${r.action} rules need statements, tables or functions (SQL), commands or operations (SSH), or verbs, resources, namespaces or names (Kubernetes); use default for everything` });
+    } else if (families.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['match'], message: `a rule matches one kind of connection; this one mixes ${families.join(' and ')} fields` });
     }
   }
 }).transform((r) => (r.action === 'approve' && r.timeout === undefined ? { ...r, timeout: DEFAULT_APPROVAL_TIMEOUT } : r));

@@ -19,11 +19,39 @@ export interface PostgresTarget {
   sslmode?: 'disable' | 'prefer' | 'require' | 'verify-full';
 }
 
+export interface SshTarget {
+  host: string;
+  port: number;
+  /** The login name on the target. A credential's own username, when it has one, wins. */
+  user: string;
+  /**
+   * The target's public host key as in known_hosts/`*.pub` (`ssh-ed25519 AAAA…`). The sidecar
+   * refuses a target presenting any other key.
+   */
+  hostKey: string;
+}
+
+export interface KubernetesTarget {
+  /** The API server, `https://host[:port]`. */
+  server: string;
+  /** PEM CA bundle for the API server's certificate; the system roots when absent. */
+  caBundle?: string;
+}
+
+/**
+ * Where the control plane gets a connection's credential; never sent to the agent.
+ * - secretRef: a Secret (postgres/ssh: `username` with `password` or `ssh-privatekey`;
+ *   kubernetes: `token`).
+ * - serviceAccount (kubernetes only): a short-lived TokenRequest token for that account.
+ */
+export type CredentialsRef =
+  | { secretRef: { name: string; namespace?: string } }
+  | { serviceAccount: { namespace: string; name: string; expirationSeconds?: number } };
+
 export interface ConnectionSpec {
   type: ConnectionType;
-  target: PostgresTarget | Record<string, unknown>;
-  /** Where the control plane finds the credential; never sent to the agent. */
-  credentials: { secretRef: { name: string; namespace?: string } };
+  target: PostgresTarget | SshTarget | KubernetesTarget;
+  credentials: CredentialsRef;
   /** The localhost port inside the agent pod. */
   listen: { port: number };
 }
@@ -50,6 +78,15 @@ export interface PodSelector {
   matchLabels: Record<string, string>;
 }
 
+/**
+ * What a rule matches. Its fields come in families, one family per rule (policy/schema.ts):
+ * - sql (postgres connections): statements, tables, functions;
+ * - shell (ssh connections, and kubernetes pods/exec): commands, operations;
+ * - kubernetes (kubernetes connections): verbs, resources, namespaces, names;
+ * - mask rules: columns (postgres), detectors (postgres results, ssh output, kubernetes logs),
+ *   resources (kubernetes: the Secrets whose data is masked).
+ * A rule applies only to the connections its family speaks for; the others ignore it.
+ */
 export interface RuleMatch {
   /** Statement kinds or kind groups (sql/kinds.ts). */
   statements?: string[];
@@ -57,11 +94,42 @@ export interface RuleMatch {
   tables?: string[];
   /** Function names, `*` wildcards, optionally schema-qualified. */
   functions?: string[];
+  /**
+   * Shell commands: a program name, optionally followed by argument patterns, `*` wildcards
+   * (`rm`, `systemctl restart *`, `kubectl delete *`). Matched against every simple command a
+   * shell-syntax parser finds in a command line, wrappers (sh -c, sudo, env, xargs…) unwrapped.
+   */
+  commands?: string[];
+  /** SSH session operations (ShellOperation). */
+  operations?: ShellOperation[];
+  /** Kubernetes verbs: get, list, watch, create, update, patch, delete, deletecollection, or `*`. */
+  verbs?: string[];
+  /** Kubernetes `[group/]resource[/subresource]`, `*` wildcards; the core group is empty: `pods`, `apps/deployments`, `pods/exec`. */
+  resources?: string[];
+  /** Kubernetes namespaces, `*` wildcards. */
+  namespaces?: string[];
+  /** Kubernetes object names, `*` wildcards. */
+  names?: string[];
   /** Mask rules: `table.column` patterns. */
   columns?: string[];
-  /** Mask rules: detector names. */
-  detectors?: string[];
+  /** Mask rules: detector names (DETECTOR_NAMES). */
+  detectors?: DetectorName[];
 }
+
+/**
+ * What an SSH session may do besides running commands: an interactive shell, file transfer
+ * (SFTP and scp) reading or writing, and forwarding. Forwarding is denied unless allowed.
+ */
+export const SHELL_OPERATIONS = ['exec', 'shell', 'file-read', 'file-write', 'port-forward', 'agent-forward'] as const;
+export type ShellOperation = typeof SHELL_OPERATIONS[number];
+
+/** The value detectors a mask rule may name. */
+export const DETECTOR_NAMES = ['credit_card', 'email', 'phone', 'us_ssn', 'iban', 'jwt', 'cloud_key', 'private_key'] as const;
+export type DetectorName = typeof DETECTOR_NAMES[number];
+
+/** How a mask rule replaces a value. */
+export const MASK_STRATEGIES = ['redact', 'partial', 'hash', 'null'] as const;
+export type MaskStrategy = typeof MASK_STRATEGIES[number];
 
 export type RuleAction = 'allow' | 'deny' | 'approve' | 'mask';
 
@@ -75,8 +143,10 @@ export interface Rule {
   approvers?: string[];
   /** approve: how long to wait, e.g. `10m`, `30s`. */
   timeout?: string;
-  /** mask: strategy (later issue). */
-  strategy?: string;
+  /** mask: how values are replaced; `redact` when absent. */
+  strategy?: MaskStrategy;
+  /** mask, strategy partial: how many trailing characters stay visible (default 4). */
+  keep?: number;
 }
 
 export interface AccessPolicySpec {

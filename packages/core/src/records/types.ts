@@ -35,6 +35,10 @@ export interface StatementEvent {
   /** The server's command tag, e.g. `SELECT 3`. */
   tag?: string;
   error?: { code: string; message: string };
+  /** Values masked in this statement's results, by mask rule name. Never the values. */
+  masked?: Record<string, number>;
+  /** The approval this statement waited for (ApprovalEvent has the detail). */
+  approval?: string;
 }
 
 export interface SessionEndEvent {
@@ -45,7 +49,103 @@ export interface SessionEndEvent {
   durationMs: number;
 }
 
-export type RecordEvent = SessionStartEvent | StatementEvent | SessionEndEvent;
+/** A held operation's approval changed state (requested, then one of the final states). */
+export interface ApprovalEvent {
+  type: 'approval';
+  id: string;
+  state: 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
+  rule: { policy: string; rule: string };
+  /** Who decided, for approved and denied. */
+  by?: string;
+  reason?: string;
+  /** From the request to this state. */
+  waitedMs?: number;
+}
+
+/** One SSH exec request, or a Kubernetes pods/exec command. */
+export interface CommandEvent {
+  type: 'command';
+  /** The command line as the agent sent it (argv joined with spaces for Kubernetes exec). */
+  command: string;
+  /** Program names of every simple command the shell parser found, in order. */
+  programs: string[];
+  decision: { action: DecisionAction; policy: string; rule: string; message?: string };
+  /** The SSH channel or exec stream it ran on, to tie terminal records to it. */
+  channel?: number;
+  exitStatus?: number;
+  signal?: string;
+  durationMs?: number;
+  approval?: string;
+}
+
+/** An interactive terminal opened (PTY): the asciicast v2 header of its recording. */
+export interface TerminalStartEvent {
+  type: 'terminal.start';
+  channel: number;
+  width: number;
+  height: number;
+  /** TERM and other environment asciicast carries. */
+  env?: Record<string, string>;
+  /** Set when the terminal runs one command (exec with a PTY) instead of a login shell. */
+  command?: string;
+}
+
+/**
+ * Terminal traffic as asciicast v2 events: [seconds since terminal.start, code, data], code
+ * `o` output, `i` input, `r` resize (`COLSxROWS`). Batched: one record per flush.
+ */
+export interface TerminalEvent {
+  type: 'terminal';
+  channel: number;
+  events: [number, 'o' | 'i' | 'r', string][];
+}
+
+/** A file transfer (SFTP or scp). */
+export interface FileTransferEvent {
+  type: 'file';
+  protocol: 'sftp' | 'scp';
+  direction: 'upload' | 'download';
+  path: string;
+  bytes: number;
+  /** sha256 hex of the bytes transferred. */
+  sha256: string;
+  decision: { action: DecisionAction; policy: string; rule: string; message?: string };
+}
+
+/** A forwarding or other SSH channel request and what policy said. */
+export interface ChannelEvent {
+  type: 'channel';
+  kind: 'port-forward' | 'agent-forward' | 'x11' | 'subsystem' | 'other';
+  /** e.g. `127.0.0.1:5432` for a forward, the subsystem name. */
+  detail: string;
+  decision: { action: DecisionAction; policy: string; rule: string; message?: string };
+}
+
+/** One Kubernetes API request through the sidecar. */
+export interface KubernetesRequestEvent {
+  type: 'kubernetes.request';
+  verb: string;
+  /** Empty for non-resource requests (`/version`, `/apis`…). */
+  group: string;
+  version: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** The request path (query string dropped: it may hold field values). */
+  path: string;
+  decision: { action: DecisionAction; policy: string; rule: string; message?: string };
+  status: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  masked?: Record<string, number>;
+  approval?: string;
+}
+
+export type RecordEvent =
+  | SessionStartEvent | StatementEvent | SessionEndEvent | ApprovalEvent | CommandEvent
+  | TerminalStartEvent | TerminalEvent | FileTransferEvent | ChannelEvent | KubernetesRequestEvent;
 
 export interface SessionRecord {
   session: string;
