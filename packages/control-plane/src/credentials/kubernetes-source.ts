@@ -1,10 +1,11 @@
-// Credentials from Kubernetes Secrets (`username` and `password` keys): each Secret asked for is
+// Credentials from Kubernetes Secrets (`username` with `password` or `ssh-privatekey`): each Secret asked for is
 // listed once and then kept current by a watch on that one Secret (field selector on its name, so
 // RBAC can grant exactly the named Secrets). Values never appear in logs or errors.
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import type { Credential } from '@chaperone/core/api';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { apiStatus } from '../identity/kube-config.js';
+import { credentialFromSecret } from './source.js';
 import type { CredentialSource, SecretRef } from './source.js';
 
 export const CREDENTIALS_ERR_KUBERNETES = 'CREDENTIALS_ERR_KUBERNETES';
@@ -109,13 +110,9 @@ export class KubernetesCredentialSource implements CredentialSource {
 function credentialOf(secret: V1Secret, key: string): Credential {
   const data = secret.data ?? {};
   const decode = (k: string): string | undefined => (data[k] === undefined ? undefined : Buffer.from(data[k], 'base64').toString('utf8'));
-  const username = decode('username');
-  const password = decode('password');
-  if (!username || password === undefined) {
-    const missing = [!username && 'username', password === undefined && 'password'].filter(Boolean).join(' and ');
-    throw new ChaperoneError(CREDENTIALS_ERR_KUBERNETES, `Secret ${key} has no ${missing} key`);
-  }
-  return { type: 'password', username, password };
+  const c = credentialFromSecret({ username: decode('username'), password: decode('password'), 'ssh-privatekey': decode('ssh-privatekey'), passphrase: decode('passphrase') });
+  if (!c.ok) throw new ChaperoneError(CREDENTIALS_ERR_KUBERNETES, `Secret ${key} has no ${c.missing} key`);
+  return c.credential;
 }
 
 function describe(err: unknown): string {

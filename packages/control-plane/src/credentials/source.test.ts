@@ -39,3 +39,15 @@ test('unreadable or malformed files are CREDENTIALS_ERR_FILE', async () => {
     await assert.rejects(new FileCredentialSource(file).get({ name: 'db' }), { code: CREDENTIALS_ERR_FILE });
   }
 });
+
+test('ssh-privatekey (kubernetes.io/ssh-auth) makes an ssh-key credential; a key wins over a password', async () => {
+  const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n';
+  const file = join(dir, 'ssh.yaml');
+  await writeFile(file, JSON.stringify({ bastion: { username: 'ops', 'ssh-privatekey': key, passphrase: 'pp' }, both: { username: 'u', password: 'p', 'ssh-privatekey': key } }));
+  const source = new FileCredentialSource(file);
+  assert.deepEqual(await source.get({ name: 'bastion' }), { type: 'ssh-key', username: 'ops', privateKey: key, passphrase: 'pp' });
+  assert.deepEqual(await new StaticCredentialSource({ both: { username: 'u', password: 'p', 'ssh-privatekey': key } }).get({ name: 'both' }), { type: 'ssh-key', username: 'u', privateKey: key });
+  const keyless = join(dir, 'keyless.yaml');
+  await writeFile(keyless, 'none: { username: u }\n');
+  await assert.rejects(new FileCredentialSource(keyless).get({ name: 'none' }), { code: CREDENTIALS_ERR_FILE });
+});

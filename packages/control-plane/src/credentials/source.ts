@@ -22,29 +22,50 @@ function keysFor(ref: SecretRef): string[] {
   return ref.namespace ? [`${ref.namespace}/${ref.name}`, ref.name] : [ref.name];
 }
 
-export type UserPassword = { username: string; password: string };
+/**
+ * A secret's keys as Kubernetes names them: `username` with `password` (basic-auth), or with
+ * `ssh-privatekey` (kubernetes.io/ssh-auth) and an optional `passphrase`.
+ */
+export type SecretData = { username: string; password?: string; 'ssh-privatekey'?: string; passphrase?: string };
+/** The older name of SecretData (a username and password is one of its shapes). */
+export type UserPassword = SecretData;
+
+/** The Credential a secret's keys make: an SSH key when it has `ssh-privatekey`, else a password. */
+export function credentialFromSecret(data: Partial<SecretData>): { ok: true; credential: Credential } | { ok: false; missing: string } {
+  const { username, password, passphrase } = data;
+  const privateKey = data['ssh-privatekey'];
+  if (!username) return { ok: false, missing: 'username' };
+  if (privateKey !== undefined) return { ok: true, credential: { type: 'ssh-key', username, privateKey, ...(passphrase ? { passphrase } : {}) } };
+  if (password !== undefined) return { ok: true, credential: { type: 'password', username, password } };
+  return { ok: false, missing: 'password or ssh-privatekey' };
+}
 
 /** Credentials from configuration: secret name → username and password. */
 export class StaticCredentialSource implements CredentialSource {
-  private readonly secrets: ReadonlyMap<string, UserPassword>;
+  private readonly secrets: ReadonlyMap<string, SecretData>;
 
-  constructor(secrets: Record<string, UserPassword>) {
+  constructor(secrets: Record<string, SecretData>) {
     this.secrets = new Map(Object.entries(secrets));
   }
 
   async get(ref: SecretRef): Promise<Credential | undefined> {
     for (const key of keysFor(ref)) {
       const s = this.secrets.get(key);
-      if (s) return { type: 'password', username: s.username, password: s.password };
+      if (!s) continue;
+      const c = credentialFromSecret(s);
+      if (!c.ok) throw new ChaperoneError(CREDENTIALS_ERR_FILE, `secret ${key} has no ${c.missing}`);
+      return c.credential;
     }
     return undefined;
   }
 }
 
-const fileSchema = z.record(z.string(), z.object({ username: z.string().min(1), password: z.string() }));
+const fileSchema = z.record(z.string(), z.object({
+  username: z.string().min(1), password: z.string().optional(), 'ssh-privatekey': z.string().min(1).optional(), passphrase: z.string().optional(),
+}).refine((s) => s.password !== undefined || s['ssh-privatekey'] !== undefined, { message: 'needs password or ssh-privatekey' }));
 
 /**
- * A YAML or JSON file mapping secret name → {username, password}. Read on every lookup, so a
+ * A YAML or JSON file mapping secret name → {username, password | ssh-privatekey [, passphrase]}. Read on every lookup, so a
  * rotated file takes effect at the next exchange without a restart.
  */
 export class FileCredentialSource implements CredentialSource {
