@@ -7,6 +7,8 @@ for pkg in "$@"; do
     postgresql-client) command -v psql >/dev/null && command -v pgbench >/dev/null || need+=("$pkg") ;;
     postgresql) ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=("$pkg") ;;
     pgbouncer) command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=("$pkg") ;;
+    openssh-server) [ -x /usr/sbin/sshd ] || need+=("$pkg") ;;
+    openssh-client) command -v ssh >/dev/null && command -v scp >/dev/null && command -v sftp >/dev/null || need+=("$pkg") ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done
@@ -20,3 +22,4 @@ if [[ " ${need[*]} " == *" postgresql "* ]] && command -v pg_ctlcluster >/dev/nu
   for c in /etc/postgresql/*/main; do [ -d "$c" ] && $SUDO pg_ctlcluster "$(basename "$(dirname "$c")")" main stop 2>/dev/null || true; done
 fi
 if [[ " ${need[*]} " == *" pgbouncer "* ]]; then $SUDO service pgbouncer stop >/dev/null 2>&1 || true; fi
+if [[ " ${need[*]} " == *" openssh-server "* ]]; then $SUDO service ssh stop >/dev/null 2>&1 || true; fi
