@@ -1,0 +1,156 @@
+// Decides each Kubernetes API request against the kubernetes-family rules of one connection's
+// policies: deny over approve over allow, then the policies' default (like policy/decide.ts).
+import type { Decision } from '../decision.js';
+import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from '../policy/schema.js';
+import type { AccessPolicyDoc, Rule } from '../policy/types.js';
+import type { RequestInfo } from './request-info.js';
+
+type Matcher = (text: string) => boolean;
+
+/** Matches a request's group, resource and subresource; built from `[group/]resource[/subresource]`. */
+export type ResourceMatcher = (group: string, resource: string, subresource: string | undefined) => boolean;
+
+export interface CompiledKubeRule {
+  readonly policy: string;
+  readonly rule: string;
+  readonly action: 'allow' | 'deny' | 'approve';
+  readonly verbs: Matcher | undefined;
+  readonly resources: ResourceMatcher | undefined;
+  readonly namespaces: Matcher | undefined;
+  readonly names: Matcher | undefined;
+  readonly message: string | undefined;
+  readonly approvers: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly source: Rule;
+}
+
+export interface CompiledKubePolicy {
+  readonly connection: string;
+  readonly policies: readonly string[];
+  /** Deny, then approve, then allow; document order within each. */
+  readonly rules: readonly CompiledKubeRule[];
+  readonly defaultDenyPolicy: string | undefined;
+}
+
+const RANK = { deny: 0, approve: 1, allow: 2 } as const;
+
+export function compileKubePolicies(policies: readonly AccessPolicyDoc[], connection: string): CompiledKubePolicy {
+  const covering = policies.filter((p) => p.spec.connections.includes(connection));
+  const rules: CompiledKubeRule[] = [];
+  for (const p of covering) {
+    p.spec.rules.forEach((r, i) => {
+      if (r.action === 'mask' || !ruleFamilies(r.match).includes('kubernetes')) return;
+      const restrictive = r.action !== 'allow';
+      rules.push({
+        policy: p.metadata.name,
+        rule: r.name ?? `${p.metadata.name}#${i}`,
+        action: r.action,
+        verbs: r.match.verbs === undefined ? undefined : anyOf(r.match.verbs.map((v) => glob(v, false))),
+        resources: r.match.resources === undefined ? undefined : compileResources(r.match.resources, restrictive),
+        namespaces: r.match.namespaces === undefined ? undefined : anyOf(r.match.namespaces.map((v) => glob(v, false))),
+        names: r.match.names === undefined ? undefined : anyOf(r.match.names.map((v) => glob(v, false))),
+        message: r.message,
+        approvers: Object.freeze([...(r.approvers ?? [])]),
+        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
+        source: r,
+      });
+    });
+  }
+  rules.sort((a, b) => RANK[a.action] - RANK[b.action]);
+  return {
+    connection,
+    policies: covering.map((p) => p.metadata.name),
+    rules,
+    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
+  };
+}
+
+/**
+ * Non-resource requests (discovery, /version, /openapi) are allowed read-only and refused
+ * otherwise, whatever the rules say: they carry no object, and writes there are never an agent's.
+ */
+export function decideKube(compiled: CompiledKubePolicy, info: RequestInfo): Decision {
+  if (compiled.policies.length === 0) {
+    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${compiled.connection}" for this identity` };
+  }
+  if (info.kind === 'non-resource') {
+    if (info.verb === 'get' || info.verb === 'head') return { action: 'allow', policy: '', rule: 'non-resource-read' };
+    return { action: 'deny', policy: '', rule: 'non-resource-write', message: `${info.verb.toUpperCase()} ${info.path} is not allowed: non-resource paths are read-only through chaperone` };
+  }
+  for (const r of compiled.rules) {
+    if (!matches(r, info)) continue;
+    const ref = { policy: r.policy, rule: r.rule };
+    switch (r.action) {
+      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${describeRequest(info)} denied by rule ${r.rule} of policy ${r.policy}` };
+      case 'approve': return {
+        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
+        message: r.message ?? `${describeRequest(info)} needs approval under rule ${r.rule} of policy ${r.policy}`,
+      };
+      case 'allow': return { action: 'allow', ...ref };
+    }
+  }
+  if (compiled.defaultDenyPolicy !== undefined) {
+    const policy = compiled.defaultDenyPolicy;
+    return { action: 'deny', policy, rule: 'default', message: `${describeRequest(info)} is not allowed by any rule of policy ${policy} (default deny)` };
+  }
+  return { action: 'allow', policy: compiled.policies[0] ?? '', rule: 'default' };
+}
+
+/** `list secrets in namespace prod`, `delete apps/deployments "web" in namespace prod`. */
+export function describeRequest(info: Extract<RequestInfo, { kind: 'resource' }>): string {
+  let r = info.group === '' ? info.resource : `${info.group}/${info.resource}`;
+  if (info.subresource !== undefined) r += `/${info.subresource}`;
+  let out = `${info.verb} ${r}`;
+  if (info.name !== undefined) out += ` "${info.name}"`;
+  out += info.namespace === undefined ? ' (cluster-scoped)' : ` in namespace ${info.namespace}`;
+  return out;
+}
+
+/**
+ * Every criterion a rule gives must match. As in RBAC, `names` matches only requests that name
+ * an object (a plain list is not caught by a names rule), and `namespaces` only namespaced ones.
+ */
+function matches(r: CompiledKubeRule, info: Extract<RequestInfo, { kind: 'resource' }>): boolean {
+  if (r.verbs !== undefined && !r.verbs(info.verb)) return false;
+  if (r.resources !== undefined && !r.resources(info.group, info.resource, info.subresource)) return false;
+  if (r.namespaces !== undefined && (info.namespace === undefined || !r.namespaces(info.namespace))) return false;
+  if (r.names !== undefined && (info.name === undefined || !r.names(info.name))) return false;
+  return true;
+}
+
+/**
+ * `[group/]resource[/subresource]`, `*` wildcards per part; `*` alone matches everything.
+ * - `pods` is the resource without subresource (RBAC: `pods` does not cover `pods/log`);
+ *   `pods/*` covers its subresources.
+ * - two parts are either group/resource or resource/subresource of the core group (no API
+ *   group is named like a core resource), and both readings are tried.
+ * - no group given: deny, approve and mask rules catch the resource in any group (fail closed),
+ *   allow rules only in the core group (the documented meaning of a bare name).
+ */
+export function compileResources(patterns: readonly string[], restrictive: boolean): ResourceMatcher {
+  const tests = patterns.map((p): ResourceMatcher => {
+    if (p === '*') return () => true;
+    const parts = p.split('/').map((s) => glob(s, false));
+    const [a, b, c] = parts;
+    const core = (group: string) => group === '' || restrictive;
+    if (parts.length === 1 && a) return (g, r, s) => core(g) && s === undefined && a(r);
+    if (parts.length === 2 && a && b) {
+      return (g, r, s) => (s === undefined ? a(g) && b(r) : core(g) && a(r) && b(s));
+    }
+    if (parts.length === 3 && a && b && c) return (g, r, s) => s !== undefined && a(g) && b(r) && c(s);
+    return () => false;
+  });
+  return (g, r, s) => tests.some((t) => t(g, r, s));
+}
+
+function anyOf(ms: Matcher[]): Matcher {
+  return (text) => ms.some((m) => m(text));
+}
+
+/** `*` matches any run of characters; Kubernetes names are case-sensitive. */
+function glob(pattern: string, caseless: boolean): Matcher {
+  if (pattern === '*') return () => true;
+  if (!pattern.includes('*')) return caseless ? (t) => t.toLowerCase() === pattern.toLowerCase() : (t) => t === pattern;
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, caseless ? 'is' : 's');
+  return (t) => re.test(t);
+}
