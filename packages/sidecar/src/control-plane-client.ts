@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 import { ChaperoneError } from '@chaperone/core/errors';
-import type { DevTokenRequest, DevTokenResponse, ExchangeResponse, RecordsBatch, RecordsResult } from '@chaperone/core/api';
+import type { Approval, ApprovalCreateRequest, DevTokenRequest, DevTokenResponse, ExchangeResponse, RecordsBatch, RecordsResult } from '@chaperone/core/api';
 import type { PolicyBundle } from '@chaperone/core/policy/types';
 
 /**
@@ -57,6 +57,22 @@ export class ControlPlaneClient {
   sendRecords(grant: string, batch: RecordsBatch | string, signal?: AbortSignal): Promise<RecordsResult> {
     const body = typeof batch === 'string' ? batch : JSON.stringify(batch);
     return this.json<RecordsResult>('POST', 'v1/records', { body, grant, signal });
+  }
+
+  /** POST /v1/approvals: asks for a just-in-time approval (state pending). */
+  createApproval(grant: string, req: ApprovalCreateRequest, signal?: AbortSignal): Promise<Approval> {
+    return this.json<Approval>('POST', 'v1/approvals', { body: JSON.stringify(req), grant, signal });
+  }
+
+  /** GET /v1/approvals/:id/wait long-poll: the approval once decided, or still pending after `waitSeconds`. */
+  waitApproval(grant: string, id: string, waitSeconds: number, signal?: AbortSignal): Promise<Approval> {
+    const path = `v1/approvals/${encodeURIComponent(id)}/wait?timeoutSeconds=${waitSeconds}`;
+    return this.json<Approval>('GET', path, { grant, signal, timeoutMs: waitSeconds * 1000 + this.timeoutMs });
+  }
+
+  /** POST /v1/approvals/:id/withdraw: the agent gave up waiting. */
+  withdrawApproval(grant: string, id: string, signal?: AbortSignal): Promise<Approval> {
+    return this.json<Approval>('POST', `v1/approvals/${encodeURIComponent(id)}/withdraw`, { body: '{}', grant, signal });
   }
 
   /** POST /v1/dev/tokens: the development issuer of the local stack. */

@@ -1,5 +1,5 @@
 // The sidecar's Prometheus metrics: one Registry per sidecar, pre-bound children for the hot path.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
 import type { DecisionAction } from '@chaperone/core/decision';
 import type { Protocol } from '@chaperone/core/records/types';
@@ -18,6 +18,9 @@ export interface RecorderGauges {
   /** Epoch ms of the oldest record not yet acknowledged by the control plane, if any. */
   oldestUndeliveredMs(): number | undefined;
 }
+
+/** Seconds to hours: a person decides. */
+export const APPROVAL_WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 
 export type ExchangeResult = 'ok' | 'unreachable' | 'unauthorized' | 'rejected' | 'error';
 
@@ -61,6 +64,10 @@ export class SidecarMetrics {
   private readonly exchanges = new Counter({
     name: `${PREFIX}exchanges_total`, help: 'Token exchanges with the control plane, by result.',
     labelNames: ['result'] as const, registers: [this.registry],
+  });
+  private readonly approvalWait = new Histogram({
+    name: `${PREFIX}approval_wait_seconds`, help: 'Time a held operation waited for its approval, by how the wait ended.',
+    labelNames: ['protocol', 'connection', 'outcome'] as const, buckets: APPROVAL_WAIT_BUCKETS, registers: [this.registry],
   });
   private readonly bundleInfo = new Gauge({
     name: `${PREFIX}bundle_version_info`, help: 'The policy bundle version in force (value 1).',
@@ -118,6 +125,11 @@ export class SidecarMetrics {
       active: this.connectionsActive.labels({ protocol, connection }),
       total: this.connections.labels({ protocol, connection }),
     };
+  }
+
+  /** One held operation's wait; `outcome` is approved, denied, expired, withdrawn or unavailable. */
+  approvalWaited(connection: string, outcome: string, seconds: number, protocol: Protocol = 'postgres'): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.approvalWait.observe({ protocol, connection, outcome }, seconds);
   }
 
   exchange(result: ExchangeResult): void {

@@ -2,7 +2,7 @@
 // the proxy's hot path: every callback is synchronous, bounded and allocation-light.
 import type { Decision } from '@chaperone/core/decision';
 import { RedactionCache } from '@chaperone/core/sql/redact';
-import type { Identity, StatementEvent } from '@chaperone/core/records/types';
+import type { ApprovalEvent, Identity, StatementEvent } from '@chaperone/core/records/types';
 import type { StatementKind } from '@chaperone/core/sql/kinds';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './metrics.js';
@@ -58,15 +58,18 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
       const verdict = info.verdict;
       const decision = verdict.decision;
       counters[decision.action].inc();
-      // A denied statement never reached the server: its zero duration says nothing about latency.
-      if (decision.action !== 'deny') duration.observe(info.durationMs / 1000);
+      // A denied statement (or a held one that was not approved) never reached the server: its
+      // zero duration says nothing about latency.
+      if (decision.action === 'allow' || (decision.action === 'approve' && !(info.approval !== undefined && info.durationMs === 0 && info.error))) {
+        duration.observe(info.durationMs / 1000);
+      }
       const session = sessions.get(info.session);
       if (!session) {
         o.logger?.warn({ session: info.session, connection: o.connection }, 'statement for an unknown session; not recorded');
         return;
       }
       const text = verdict.redactLiterals ? o.redact(info.text, redactions) : info.text;
-      const json = jsonOf(verdict);
+      const json = info.approval === undefined ? jsonOf(verdict) : null;
       if (json !== null) {
         // The usual case: straight to the record's bytes, no event object.
         session.recordStatement(json, { text, flow: info.flow, durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error });
@@ -76,6 +79,20 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
         type: 'statement', text, flow: info.flow, kinds: verdict.kinds as StatementKind[], tables: verdict.tables, decision: recordedDecision(decision),
         durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error,
       };
+      if (info.approval !== undefined) event.approval = info.approval;
+      session.record(event);
+    },
+
+    approval(info) {
+      if (info.state !== 'pending') o.metrics.approvalWaited(o.connection, info.state, (info.waitedMs ?? 0) / 1000);
+      // `unavailable` is no state of an approval: the refused statement's record says why.
+      if (info.id === undefined || info.state === 'unavailable') return;
+      const session = sessions.get(info.session);
+      if (!session) return;
+      const event: ApprovalEvent = { type: 'approval', id: info.id, state: info.state, rule: { policy: info.rule.policy, rule: info.rule.rule } };
+      if (info.by !== undefined) event.by = info.by;
+      if (info.reason !== undefined) event.reason = info.reason;
+      if (info.waitedMs !== undefined && info.state !== 'pending') event.waitedMs = info.waitedMs;
       session.record(event);
     },
 

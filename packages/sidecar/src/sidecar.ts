@@ -9,6 +9,7 @@ import { SqlClassifier } from '@chaperone/core/sql/classifier';
 import { loadSqlParser } from '@chaperone/core/sql/classify';
 import { redactLiterals } from '@chaperone/core/sql/redact';
 import { startAdminServer } from './admin.js';
+import { ControlPlaneApprovalGate } from './approvals/control-plane-gate.js';
 import type { Readiness } from './admin.js';
 import { parseSidecarConfig, SIDECAR_ERR_CONFIG } from './config.js';
 import type { ResolvedSidecarConfig, SidecarConfig } from './config.js';
@@ -67,6 +68,8 @@ export async function runSidecar(input: SidecarConfig, deps: SidecarDeps = {}): 
 class SidecarRuntime {
   readonly ports: Record<string, number> = {};
   private readonly client: ControlPlaneClient;
+  /** Holds approve statements through the control plane, with the current grant. */
+  private readonly approvals: ControlPlaneApprovalGate;
   private readonly token: TokenSource;
   private readonly proxies = new Map<string, PgProxy>();
   private readonly stop = new AbortController();
@@ -86,6 +89,7 @@ class SidecarRuntime {
     private readonly classifier: Classifier,
   ) {
     this.client = new ControlPlaneClient({ url: config.controlPlane.url, caFile: config.controlPlane.caFile, requestTimeoutMs: config.controlPlane.requestTimeoutMs });
+    this.approvals = new ControlPlaneApprovalGate({ client: this.client, grant: () => this.grant?.grant ?? '', refreshGrant: () => this.reexchange() });
     this.token = config.token.type === 'file'
       ? fileTokenSource(config.token.path)
       : devTokenSource(this.client, { namespace: config.token.namespace, serviceAccount: config.token.serviceAccount, ttlSeconds: config.token.ttlSeconds });
@@ -258,6 +262,7 @@ class SidecarRuntime {
       credential: { username: credential.username, password: credential.password },
       enforce,
       observer: createPgObserver({ connection: name, identity: grant.identity, recorder, metrics: this.metrics, redact: redactLiterals, logger: this.log }),
+      approvals: this.approvals,
       logger: this.log.child({ connection: name }),
     });
     try {

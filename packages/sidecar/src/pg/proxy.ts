@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ApprovalGate } from '../approvals/gate.js';
 import { sendCancel } from './auth.js';
 import { PgSession } from './session.js';
 import type { SessionHost } from './session.js';
@@ -16,6 +17,7 @@ export class PgProxy implements SessionHost {
   readonly connectionName: string;
   readonly observer: PgObserver | undefined;
   readonly logger: Logger | undefined;
+  readonly approvals: ApprovalGate | undefined;
   private current: ProxySettings;
   private readonly listen: { host: string; port: number };
   private server: Server | null = null;
@@ -26,6 +28,7 @@ export class PgProxy implements SessionHost {
     this.connectionName = o.connectionName;
     this.observer = o.observer;
     this.logger = o.logger;
+    this.approvals = o.approvals;
     this.listen = o.listen;
     this.current = { target: o.target, credential: o.credential, enforce: o.enforce, generation: 0 };
   }
@@ -77,6 +80,8 @@ export class PgProxy implements SessionHost {
     const entry = this.cancelKeys.get(pid);
     // As PostgreSQL does, a wrong key is ignored silently (no oracle for guessing keys).
     if (!entry || entry.secret !== secret) return;
+    // A statement held for approval is not at the server: withdrawing it is the cancel.
+    if (entry.session.cancelHold()) return;
     const key = entry.session.upstreamKey;
     if (!key) return;
     void sendCancel(this.current.target, key).then((sent) => {

@@ -15,6 +15,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Decision } from '@chaperone/core/decision';
+import type { ApprovalGate, ApprovalOutcome } from '../approvals/gate.js';
+import { decodeBindParams, refusalFields } from '../approvals/pg-approval.js';
 import { connectUpstream } from './auth.js';
 import type { Upstream } from './auth.js';
 import { BackendStream } from './backend-stream.js';
@@ -34,6 +36,8 @@ export interface SessionHost {
   settings(): ProxySettings;
   readonly observer: PgObserver | undefined;
   readonly logger: Logger | undefined;
+  /** Holds statements of approve rules (approvals/gate.ts); undefined: they are refused. */
+  readonly approvals?: ApprovalGate | undefined;
   /** Registers the BackendKeyData the agent was given; returns a function that unregisters it. */
   registerCancelKey(pid: number, secret: number, session: PgSession): () => void;
   /** Forwards an agent's CancelRequest (arriving on its own connection) to the right upstream. */
@@ -54,10 +58,42 @@ interface InFlight {
   rows?: number;
   tag?: string;
   error?: { code: string; message: string };
+  /** The approval it was held for. */
+  approval?: string;
 }
 
 /** A prepared statement as decided at Parse (and again at Bind after a policy update). */
-interface Prepared { text: string; verdict: SqlVerdict; generation: number }
+interface Prepared {
+  text: string; verdict: SqlVerdict; generation: number;
+  /** Portals of approve statements: the Bind parameters the approval covers, and its id once approved. */
+  params?: (string | null)[]; approved?: string;
+}
+
+type ApproveDecision = Extract<Decision, { action: 'approve' }>;
+
+/** A statement held for approval: the message that runs it (Query or Execute, a copy) waits here. */
+interface Hold {
+  flow: 'simple' | 'extended';
+  text: string;
+  params: (string | null)[];
+  verdict: SqlVerdict;
+  decision: ApproveDecision;
+  frame: Buffer;
+  /** The Execute's portal (extended), marked approved so a suspended portal continues. */
+  portal?: Prepared;
+  abort: AbortController;
+  /** Withdrawn by the agent's CancelRequest (answered as a cancelled statement). */
+  cancelled: boolean;
+}
+
+/** Agent bytes queued behind a held statement before the session stops reading the agent. */
+const HOLD_QUEUE_LIMIT = 1024 * 1024;
+/**
+ * While a held statement waits inside a transaction block, the idle server would be subject to
+ * idle_in_transaction_session_timeout: a Sync every this many ms (its ReadyForQuery swallowed)
+ * restarts that timer. Sent only when nothing else is in flight upstream.
+ */
+const HOLD_KEEPALIVE_MS = 1_000;
 
 /** The agent's startup parameters that are not forwarded: identity comes from the Connection. */
 const DROPPED_PARAMS = new Set(['user', 'database']);
@@ -127,6 +163,15 @@ export class PgSession {
   private sentinels = new Map<string, { error: Buffer; batch: number }>();
   private readonly sentinelPrefix = `chaperone_denied_${randomBytes(6).toString('hex')}_`;
   private sentinelSeq = 0;
+  /** The statement held for approval, and the agent's frames behind it (copies, in order). */
+  private hold: Hold | null = null;
+  private holdQueue: Buffer[] = [];
+  private holdQueueBytes = 0;
+  private holdKeepalive: NodeJS.Timeout | undefined;
+  /** Batches (ReadyForQuery indexes) that are keep-alive Syncs: their ReadyForQuery is not the agent's. */
+  private keepaliveBatches = new Set<number>();
+  /** A forwarded extended-protocol message is not yet followed by a Sync (no keep-alive Sync then). */
+  private batchOpen = false;
   /** The server already sent a FATAL error, so a lost connection needs no error of our own. */
   private fatalRelayed = false;
   /** The BackendKeyData the agent was given (made up here; mapped to the server's on cancel). */
@@ -159,7 +204,7 @@ export class PgSession {
   };
 
   private readonly onFrame = (type: number, frame: Buffer): void => {
-    if (this.phase === 'ready') this.onMessage(type, frame);
+    if (this.phase === 'ready') { if (this.hold === null) this.onMessage(type, frame); else this.queueBehindHold(frame); }
     else if (this.phase === 'startup') this.onStartupPacket(frame);
     else if (this.phase === 'connecting') this.early.push(Buffer.from(frame));
   };
@@ -239,9 +284,14 @@ export class PgSession {
       case 'Bind': this.onBind(msg.portal, msg.statement, frame); return;
       case 'Execute': {
         const p = this.portals.get(msg.portal);
+        const d = p?.verdict.decision;
+        if (p && d?.action === 'approve' && p.approved === undefined) { this.startHold('extended', p.text, p.params ?? [], p.verdict, d, frame, p); return; }
         if (p && this.host.observer) {
-          this.inFlight.push({ flow: 'extended', text: p.text, verdict: p.verdict, start: performance.now(), batch: this.readyExpected });
+          const f: InFlight = { flow: 'extended', text: p.text, verdict: p.verdict, start: performance.now(), batch: this.readyExpected };
+          if (p.approved !== undefined) f.approval = p.approved;
+          this.inFlight.push(f);
         }
+        this.batchOpen = true;
         this.toUpstream.push(frame);
         return;
       }
@@ -251,9 +301,11 @@ export class PgSession {
         return;
       case 'Sync':
         this.readyExpected++;
+        this.batchOpen = false;
         this.toUpstream.push(frame);
         return;
       case 'Describe': case 'Flush': case 'CopyDone': case 'CopyFail':
+        this.batchOpen = true;
         this.toUpstream.push(frame);
         return;
       case 'Terminate':
@@ -292,8 +344,10 @@ export class PgSession {
         this.readyExpected++;
         this.toUpstream.push(frame);
         return;
-      case 'deny':
-      case 'approve': {
+      case 'approve':
+      case 'deny': {
+        if (decision.action === 'approve' && this.host.approvals) { this.startHold('simple', text, [], verdict, decision, frame, undefined); return; }
+        // Denied, or an approve rule with nobody to ask: refused.
         const fields = denialFields(decision);
         this.recordDenied('simple', text, verdict, fields);
         this.refuseSimple(fields);
@@ -309,10 +363,13 @@ export class PgSession {
     const decision = verdict.decision;
     switch (decision.action) {
       case 'allow':
+        this.batchOpen = true;
         this.toUpstream.push(frame);
         return;
-      case 'deny':
-      case 'approve': {
+      case 'approve':
+      case 'deny': {
+        // Parsing runs nothing: an approve statement's hold comes at Execute, with the Bind parameters.
+        if (decision.action === 'approve' && this.host.approvals) { this.batchOpen = true; this.toUpstream.push(frame); return; }
         const fields = denialFields(decision);
         this.recordDenied('extended', text, verdict, fields);
         this.sendSentinel(fields);
@@ -329,9 +386,16 @@ export class PgSession {
       p = { text: p.text, verdict: this.decide(p.text) ?? failClosed(), generation };
       this.prepared.set(statement, p);
     }
-    if (p) this.portals.set(portal, p); else this.portals.delete(portal);
     const decision = p?.verdict.decision;
-    if (!decision || decision.action === 'allow') { this.toUpstream.push(frame); return; }
+    if (p && decision?.action === 'approve' && this.host.approvals) {
+      // Each Bind is a new portal, approved on its own: the approval covers these parameters.
+      this.portals.set(portal, { ...p, params: decodeBindParams(frame) ?? ['<malformed Bind parameters>'] });
+      this.batchOpen = true;
+      this.toUpstream.push(frame);
+      return;
+    }
+    if (p) this.portals.set(portal, p); else this.portals.delete(portal);
+    if (!decision || decision.action === 'allow') { this.batchOpen = true; this.toUpstream.push(frame); return; }
     this.portals.delete(portal);
     this.sendSentinel(denialFields(decision));
   }
@@ -340,6 +404,7 @@ export class PgSession {
   private sendSentinel(fields: ErrorFields): void {
     const id = `${this.sentinelPrefix}${this.sentinelSeq++}`;
     this.sentinels.set(id, { error: encodeErrorResponse(fields), batch: this.readyExpected });
+    this.batchOpen = true;
     this.toUpstream.push(encodeBind('', id));
   }
 
@@ -350,15 +415,139 @@ export class PgSession {
   private refuseSimple(fields: ErrorFields): void {
     this.sendSentinel(fields);
     this.readyExpected++;
+    this.batchOpen = false;
     this.toUpstream.push(SYNC);
   }
 
-  private recordDenied(flow: 'simple' | 'extended', text: string, verdict: SqlVerdict, fields: ErrorFields): void {
+  // ---- holding a statement for approval ------------------------------------------------------
+
+  /**
+   * Holds the message that would run an approve statement (a Query, or an Execute whose Parse and
+   * Bind went through) until the approval's outcome; what the agent sends meanwhile queues behind
+   * it, in order. Nothing of it reaches the server before an approver says yes.
+   */
+  private startHold(flow: 'simple' | 'extended', text: string, params: (string | null)[], verdict: SqlVerdict, decision: ApproveDecision, frame: Buffer, portal: Prepared | undefined): void {
+    const gate = this.host.approvals;
+    if (!gate) return;
+    const hold: Hold = { flow, text, params, verdict, decision, frame: Buffer.from(frame), abort: new AbortController(), cancelled: false };
+    if (portal) hold.portal = portal;
+    this.hold = hold;
+    this.armKeepalive();
+    const started = performance.now();
+    let id: string | undefined;
+    const observer = this.host.observer;
+    const rule = { policy: decision.policy, rule: decision.rule };
+    const request = gate.request({
+      session: this.id, protocol: 'postgres', connection: this.host.connectionName,
+      operation: { kind: 'sql', text, params }, rule, approvers: decision.approvers,
+      timeoutSeconds: decision.timeoutSeconds, message: decision.message,
+    }, hold.abort.signal, (approval) => {
+      id = approval.id;
+      this.safeObserve(() => observer?.approval?.({ session: this.id, id: approval.id, state: 'pending', rule }));
+    });
+    void request.then(
+      (outcome) => this.onHoldOutcome(hold, outcome, id, performance.now() - started),
+      // The gate never rejects; should one, fail closed all the same.
+      (err: unknown) => this.onHoldOutcome(hold, { state: 'unavailable', error: err instanceof Error ? err.message : String(err) }, id, performance.now() - started),
+    );
+  }
+
+  private onHoldOutcome(hold: Hold, outcome: ApprovalOutcome, pendingId: string | undefined, waitedMs: number): void {
+    const approval = outcome.state === 'unavailable' ? undefined : outcome.approval;
+    const id = approval?.id ?? pendingId;
+    const rule = { policy: hold.decision.policy, rule: hold.decision.rule };
+    this.safeObserve(() => {
+      const info: Parameters<NonNullable<PgObserver['approval']>>[0] = { session: this.id, state: outcome.state, rule, waitedMs: microseconds(waitedMs) };
+      if (id !== undefined) info.id = id;
+      if (approval?.decidedBy) info.by = approval.decidedBy;
+      if (approval?.reason) info.reason = approval.reason;
+      this.host.observer?.approval?.(info);
+    });
+    if (this.hold !== hold || this.phase !== 'ready') return; // the session ended meanwhile
+    this.endHold();
+    if (outcome.state === 'approved') {
+      // Runs exactly as submitted: the held message itself goes upstream now.
+      if (hold.portal) hold.portal.approved = outcome.approval.id;
+      if (this.host.observer) {
+        this.inFlight.push({ flow: hold.flow, text: hold.text, verdict: hold.verdict, start: performance.now(), batch: this.readyExpected, approval: outcome.approval.id });
+      }
+      if (hold.flow === 'simple') { this.readyExpected++; this.batchOpen = false; } else this.batchOpen = true;
+      this.toUpstream.push(hold.frame);
+    } else {
+      const fields = refusalFields(outcome, hold.decision, hold.cancelled);
+      this.recordDenied(hold.flow, hold.text, hold.verdict, fields, id);
+      // In the Execute's place (the server skips the rest up to Sync), or as a whole refused Query.
+      if (hold.flow === 'simple') this.refuseSimple(fields); else this.sendSentinel(fields);
+    }
+    this.flush();
+    this.releaseHoldQueue();
+  }
+
+  /** Replays what queued behind a hold, until done or the next hold. */
+  private releaseHoldQueue(): void {
+    const queue = this.holdQueue;
+    this.holdQueue = [];
+    this.holdQueueBytes = 0;
+    let i = 0;
+    for (; i < queue.length && this.hold === null && this.phase === 'ready'; i++) {
+      const frame = queue[i] as Buffer;
+      this.onMessage(frame[0] as number, frame);
+    }
+    if (i < queue.length) {
+      const rest = queue.slice(i);
+      for (const f of this.holdQueue) rest.push(f);
+      this.holdQueue = rest;
+      for (const f of rest) this.holdQueueBytes += f.length;
+    }
+    this.flush();
+    if (this.phase === 'ready' && this.hold === null && this.client.isPaused()) this.client.resume();
+  }
+
+  private queueBehindHold(frame: Buffer): void {
+    this.holdQueue.push(Buffer.from(frame));
+    this.holdQueueBytes += frame.length;
+    // Bounded memory: stop reading the agent (the kernel's buffers fill, then its writes block).
+    if (this.holdQueueBytes > HOLD_QUEUE_LIMIT && !this.client.isPaused()) this.client.pause();
+  }
+
+  /** The agent's CancelRequest: withdraws a held statement; false when nothing is held. */
+  cancelHold(): boolean {
+    const hold = this.hold;
+    if (!hold) return false;
+    hold.cancelled = true;
+    hold.abort.abort();
+    return true;
+  }
+
+  /** Ends the hold's bookkeeping; aborting withdraws a request still waiting (disconnect, shutdown). */
+  private endHold(): void {
+    const hold = this.hold;
+    clearInterval(this.holdKeepalive);
+    this.holdKeepalive = undefined;
+    if (!hold) return;
+    this.hold = null;
+    if (this.phase === 'closed') hold.abort.abort();
+  }
+
+  /** See HOLD_KEEPALIVE_MS. */
+  private armKeepalive(): void {
+    this.holdKeepalive = setInterval(() => {
+      const up = this.upstream?.socket;
+      if (this.phase !== 'ready' || !up || this.status === 'I' || this.batchOpen || this.readyReceived !== this.readyExpected) return;
+      this.keepaliveBatches.add(this.readyExpected++);
+      up.write(SYNC);
+    }, HOLD_KEEPALIVE_MS);
+    this.holdKeepalive.unref();
+  }
+
+  private recordDenied(flow: 'simple' | 'extended', text: string, verdict: SqlVerdict, fields: ErrorFields, approval?: string): void {
     this.statements++;
     const observer = this.host.observer;
     if (!observer) return;
     try {
-      observer.statement({ session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } });
+      const info: Parameters<PgObserver['statement']>[0] = { session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } };
+      if (approval !== undefined) info.approval = approval;
+      observer.statement(info);
     } catch (err) {
       this.observerFailed(err);
     }
@@ -388,6 +577,7 @@ export class PgSession {
   private onReadyForQuery(s: number | undefined): Buffer[] | undefined {
     this.status = s === 0x54 ? 'T' : s === 0x45 ? 'E' : 'I';
     const batch = this.readyReceived++;
+    if (this.keepaliveBatches.size > 0 && this.keepaliveBatches.delete(batch)) return [];
     for (let head = this.inFlight[0]; head && head.batch <= batch; head = this.inFlight[0]) {
       this.inFlight.shift();
       if (head.flow === 'simple') this.finish(head); // extended ones still here were skipped after an error
@@ -437,6 +627,7 @@ export class PgSession {
     if (s.rows !== undefined) info.rows = s.rows;
     if (s.tag !== undefined) info.tag = s.tag;
     if (s.error) info.error = s.error;
+    if (s.approval !== undefined) info.approval = s.approval;
     try {
       observer.statement(info);
     } catch (err) {
@@ -495,6 +686,7 @@ export class PgSession {
     if (this.phase === 'closed') return;
     const wasStarted = this.phase !== 'startup';
     this.phase = 'closed';
+    this.endHold();
     this.unregisterKey?.();
     const up = this.upstream?.socket;
     if (up && !up.destroyed) up.end(TERMINATE);

@@ -1,6 +1,8 @@
 // Public types of the PostgreSQL proxy: options, the enforcement verdict and the observer hooks.
 import type { Logger } from 'pino';
-import type { Decision } from '@chaperone/core/decision';
+import type { ApprovalState } from '@chaperone/core/api';
+import type { Decision, RuleRef } from '@chaperone/core/decision';
+import type { ApprovalGate } from '../approvals/gate.js';
 import type { UpstreamCredential, UpstreamTarget } from './auth.js';
 
 export interface SqlVerdict { decision: Decision; kinds: string[]; tables: string[]; redactLiterals: boolean }
@@ -11,6 +13,16 @@ export interface PgObserver {
   statement(info: {
     session: string; text: string; flow: 'simple' | 'extended'; verdict: SqlVerdict;
     durationMs: number; rows?: number; tag?: string; error?: { code: string; message: string };
+    /** The approval the statement was held for (approve rules). */
+    approval?: string;
+  }): void;
+  /**
+   * A held statement's approval: `pending` once requested, then how the wait ended
+   * (`unavailable`: no decision could be had; `id` is absent when the request was never made).
+   */
+  approval?(info: {
+    session: string; id?: string; state: ApprovalState | 'unavailable'; rule: RuleRef;
+    by?: string; reason?: string; waitedMs?: number;
   }): void;
   sessionEnded(info: { session: string; reason: string; statements: number; durationMs: number }): void;
 }
@@ -26,6 +38,8 @@ export interface PgProxyOptions {
    */
   enforce(text: string): SqlVerdict;
   observer?: PgObserver;
+  /** Holds statements of approve rules; without it they are refused (fail closed). */
+  approvals?: ApprovalGate;
   logger?: Logger;
 }
 
