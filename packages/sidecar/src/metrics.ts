@@ -61,6 +61,12 @@ export class SidecarMetrics {
   readonly recordsRejected = new Counter({
     name: `${PREFIX}records_rejected_total`, help: 'Session records the control plane refused (kept in the spool rejected/ folder).', registers: [this.registry],
   });
+  private readonly bytes = new Counter({
+    name: `${PREFIX}bytes_total`, help: 'Bytes passed through a session: in = agent to target, out = target to agent.',
+    labelNames: ['protocol', 'connection', 'direction'] as const, registers: [this.registry],
+    collect: () => { for (const t of this.bytesChildren.values()) t.flush(); },
+  });
+  private readonly bytesChildren = new Map<string, TallyCounter>();
   private readonly exchanges = new Counter({
     name: `${PREFIX}exchanges_total`, help: 'Token exchanges with the control plane, by result.',
     labelNames: ['result'] as const, registers: [this.registry],
@@ -125,6 +131,17 @@ export class SidecarMetrics {
       active: this.connectionsActive.labels({ protocol, connection }),
       total: this.connections.labels({ protocol, connection }),
     };
+  }
+
+  /** Bytes through sessions of one connection in one direction (SSH channels). */
+  bytesCounter(connection: string, direction: 'in' | 'out', protocol: Protocol): BoundCounter {
+    const key = `${protocol}\0${connection}\0${direction}`;
+    let child = this.bytesChildren.get(key);
+    if (!child) {
+      child = new TallyCounter(this.bytes.labels({ protocol, connection, direction }));
+      this.bytesChildren.set(key, child);
+    }
+    return child;
   }
 
   /** One held operation's wait; `outcome` is approved, denied, expired, withdrawn or unavailable. */
