@@ -1,0 +1,64 @@
+// Turns what an SSH session does into session records and metrics: one SessionRecorder per
+// agent connection, commands counted by decision, bytes by direction, sessions open and total.
+import type { Decision } from '@chaperone/core/decision';
+import type { Identity, RecordEvent } from '@chaperone/core/records/types';
+import type { BoundCounter, SidecarMetrics } from '../metrics.js';
+import type { Recorder } from '../recorder/recorder.js';
+
+/** One agent connection's log; every method is synchronous and never throws. */
+export interface SshSessionLog {
+  readonly id: string;
+  record(event: RecordEvent): void;
+  /** Counts a command (exec or a line typed at a prompt) under its decision. */
+  command(action: Decision['action']): void;
+  /** Bytes passed: `in` agent → target, `out` target → agent. */
+  bytes(direction: 'in' | 'out', n: number): void;
+  end(reason: string, durationMs: number): void;
+}
+
+export interface SshObserver {
+  sessionStarted(client: Record<string, string>): SshSessionLog;
+}
+
+export interface SshObserverOptions {
+  connection: string;
+  identity: Identity;
+  recorder: Pick<Recorder, 'openSession'>;
+  metrics: SidecarMetrics;
+}
+
+export function createSshObserver(o: SshObserverOptions): SshObserver {
+  const conn = o.metrics.connectionMetrics(o.connection, 'ssh');
+  const counters: Record<Decision['action'], BoundCounter> = {
+    allow: o.metrics.statementCounter(o.connection, 'allow', 'ssh'),
+    deny: o.metrics.statementCounter(o.connection, 'deny', 'ssh'),
+    approve: o.metrics.statementCounter(o.connection, 'approve', 'ssh'),
+  };
+  const bytes = { in: o.metrics.bytesCounter(o.connection, 'in', 'ssh'), out: o.metrics.bytesCounter(o.connection, 'out', 'ssh') };
+  return {
+    sessionStarted(client) {
+      conn.total.inc();
+      conn.active.inc();
+      const session = o.recorder.openSession({ type: 'session.start', protocol: 'ssh', connection: o.connection, identity: o.identity, client });
+      let commands = 0;
+      let ended = false;
+      return {
+        id: session.id,
+        record: (event) => { if (!ended) session.record(event); },
+        command(action) { commands++; counters[action].inc(); },
+        bytes(direction, n) { bytes[direction].inc(n); },
+        end(reason, durationMs) {
+          if (ended) return;
+          ended = true;
+          conn.active.dec();
+          session.end({ type: 'session.end', reason, statements: commands, durationMs });
+        },
+      };
+    },
+  };
+}
+
+/** The decision as records carry it. */
+export function recordedDecision(d: Decision): { action: Decision['action']; policy: string; rule: string; message?: string } {
+  return d.action === 'allow' ? { action: d.action, policy: d.policy, rule: d.rule } : { action: d.action, policy: d.policy, rule: d.rule, message: d.message };
+}
