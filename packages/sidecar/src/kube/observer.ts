@@ -1,0 +1,53 @@
+// Turns the Kubernetes proxy's reports into session records and metrics (protocol="kubernetes"),
+// one session per agent TCP connection: kubectl and client libraries keep one connection alive
+// for a run of requests, so a session is one tool invocation or one client's lifetime.
+import type { Identity } from '@chaperone/core/records/types';
+import type { Logger } from 'pino';
+import type { SidecarMetrics } from '../metrics.js';
+import type { Recorder } from '../recorder/recorder.js';
+import type { SessionRecorder } from '../recorder/session-recorder.js';
+import type { KubeObserver } from './proxy.js';
+
+export interface KubeObserverOptions {
+  connection: string;
+  identity: Identity;
+  recorder: Pick<Recorder, 'openSession'>;
+  metrics: SidecarMetrics;
+  logger?: Logger;
+}
+
+export function createKubeObserver(o: KubeObserverOptions): KubeObserver {
+  const sessions = new Map<string, SessionRecorder>();
+  const conn = o.metrics.connectionMetrics(o.connection, 'kubernetes');
+  const duration = o.metrics.statementDurationHistogram(o.connection, 'kubernetes');
+  const counters = {
+    allow: o.metrics.statementCounter(o.connection, 'allow', 'kubernetes'),
+    deny: o.metrics.statementCounter(o.connection, 'deny', 'kubernetes'),
+    approve: o.metrics.statementCounter(o.connection, 'approve', 'kubernetes'),
+  };
+  return {
+    sessionStarted({ id, client }) {
+      conn.total.inc();
+      conn.active.inc();
+      sessions.set(id, o.recorder.openSession({ type: 'session.start', protocol: 'kubernetes', connection: o.connection, identity: o.identity, client }, id));
+    },
+    request(session, event) {
+      counters[event.decision.action].inc();
+      // Watches and `logs -f` last as long as the agent wants: only bounded requests say something about latency.
+      if (event.decision.action !== 'deny' && event.verb !== 'watch' && event.subresource !== 'log') duration.observe(event.durationMs / 1000);
+      const s = sessions.get(session);
+      if (!s) {
+        o.logger?.warn({ session, connection: o.connection }, 'Kubernetes request for an unknown session; not recorded');
+        return;
+      }
+      s.record(event);
+    },
+    sessionEnded({ session, reason, requests, durationMs }) {
+      conn.active.dec();
+      const s = sessions.get(session);
+      if (!s) return;
+      sessions.delete(session);
+      s.end({ type: 'session.end', reason, statements: requests, durationMs });
+    },
+  };
+}

@@ -1,0 +1,178 @@
+// The local Kubernetes API endpoint of one `kubernetes` Connection: an HTTPS listener with the
+// sidecar's own certificate, one recorded session per agent TCP connection, each request decided
+// and carried out by kube/request.ts against the real API server with the sidecar's credential.
+import { randomUUID } from 'node:crypto';
+import { Agent, createServer } from 'node:https';
+import type { Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { CompiledKubePolicy } from '@chaperone/core/kube/decide';
+import type { KubernetesTarget } from '@chaperone/core/policy/types';
+import type { KubernetesRequestEvent } from '@chaperone/core/records/types';
+import type { ApprovalGate } from '../approvals/gate.js';
+import { statusBody } from './http.js';
+import type { LocalTls } from './local-ca.js';
+import type { KubeMasks } from './masks.js';
+import { handleRequest } from './request.js';
+
+export interface BearerCredential {
+  token: string;
+  /** ISO instant; the proxy asks for a fresh one (onCredentialExpiring) before it. */
+  expiresAt?: string;
+}
+
+/** What the proxy reports; kube/observer.ts turns it into records and metrics. */
+export interface KubeObserver {
+  sessionStarted(s: { id: string; client: Record<string, string> }): void;
+  request(session: string, event: KubernetesRequestEvent): void;
+  sessionEnded(s: { session: string; reason: string; requests: number; durationMs: number }): void;
+}
+
+export interface KubeProxyOptions {
+  listen: { host: string; port: number };
+  connectionName: string;
+  target: KubernetesTarget;
+  credential: BearerCredential;
+  policy: CompiledKubePolicy;
+  masks: KubeMasks;
+  tls: LocalTls;
+  observer: KubeObserver;
+  /** Holds `approve` decisions; without one they are refused, saying so. */
+  approvals?: ApprovalGate;
+  /** Called at 80 % of the credential's life (and on an upstream 401): re-exchange, then update(). */
+  onCredentialExpiring?: () => void;
+  logger?: Logger;
+}
+
+/** What changes while the listener runs: a new bundle or a renewed credential. */
+export interface KubeProxyUpdate {
+  policy?: CompiledKubePolicy;
+  masks?: KubeMasks;
+  target?: KubernetesTarget;
+  credential?: BearerCredential;
+}
+
+/** The state request.ts reads per request; replaced whole by update(), so a request sees one version. */
+export interface KubeProxyState {
+  connection: string;
+  target: KubernetesTarget;
+  upstream: URL;
+  agent: Agent;
+  token: string;
+  policy: CompiledKubePolicy;
+  masks: KubeMasks;
+  approvals: ApprovalGate | undefined;
+  logger: Logger | undefined;
+  credentialRejected(): void;
+}
+
+export interface KubeSession {
+  id: string;
+  requests: number;
+  startedAt: number;
+  /** Aborted when the agent's connection closes: held approvals are withdrawn. */
+  closed: AbortController;
+}
+
+export class KubeProxy {
+  private server: Server | undefined;
+  private state: KubeProxyState;
+  private readonly sessions = new Map<Duplex, KubeSession>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private lastRejectRefresh = 0;
+
+  constructor(private readonly o: KubeProxyOptions) {
+    this.state = this.buildState(o.target, o.credential.token, o.policy, o.masks, undefined);
+    this.scheduleRefresh(o.credential.expiresAt);
+  }
+
+  async start(): Promise<{ port: number }> {
+    const server = createServer({ cert: this.o.tls.cert, key: this.o.tls.key, ca: this.o.tls.caCert });
+    server.on('secureConnection', (socket: TLSSocket) => this.openSession(socket));
+    server.on('request', (req, res) => {
+      const session = this.sessions.get(req.socket);
+      if (!session) {
+        res.writeHead(500).end();
+        return;
+      }
+      session.requests++;
+      handleRequest(this.state, session, req, res, (event) => this.o.observer.request(session.id, event));
+    });
+    // exec/attach/portforward (SPDY and WebSocket upgrades) are not carried yet: refused in the API's own form.
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex) => refuseUpgrade(req, socket));
+    server.on('tlsClientError', (err) => this.o.logger?.debug({ err: err.message }, 'agent TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.listen.port, this.o.listen.host, () => { server.off('error', reject); resolve(); });
+    });
+    this.server = server;
+    const address = server.address();
+    return { port: typeof address === 'object' && address ? address.port : this.o.listen.port };
+  }
+
+  update(u: KubeProxyUpdate): void {
+    const s = this.state;
+    this.state = this.buildState(u.target ?? s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.masks ?? s.masks, u.target ? undefined : s.agent);
+    if (u.target) s.agent.destroy();
+    if (u.credential) this.scheduleRefresh(u.credential.expiresAt);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.refreshTimer);
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const socket of this.sessions.keys()) socket.destroy();
+      await closed;
+    }
+    this.state.agent.destroy();
+  }
+
+  private buildState(target: KubernetesTarget, token: string, policy: CompiledKubePolicy, masks: KubeMasks, agent: Agent | undefined): KubeProxyState {
+    return {
+      connection: this.o.connectionName,
+      target,
+      upstream: new URL(target.server),
+      agent: agent ?? new Agent({ keepAlive: true, ...(target.caBundle ? { ca: target.caBundle } : {}) }),
+      token, policy, masks,
+      approvals: this.o.approvals,
+      logger: this.o.logger,
+      credentialRejected: () => {
+        // An upstream 401: the token was revoked or expired early. One refresh per 10 s at most.
+        if (Date.now() - this.lastRejectRefresh < 10_000) return;
+        this.lastRejectRefresh = Date.now();
+        this.o.onCredentialExpiring?.();
+      },
+    };
+  }
+
+  private openSession(socket: TLSSocket): void {
+    const session: KubeSession = { id: randomUUID(), requests: 0, startedAt: performance.now(), closed: new AbortController() };
+    this.sessions.set(socket, session);
+    this.o.observer.sessionStarted({ id: session.id, client: { remoteAddress: socket.remoteAddress ?? '', remotePort: String(socket.remotePort ?? '') } });
+    socket.once('close', () => {
+      this.sessions.delete(socket);
+      session.closed.abort();
+      this.o.observer.sessionEnded({ session: session.id, reason: this.server ? 'client' : 'shutdown', requests: session.requests, durationMs: performance.now() - session.startedAt });
+    });
+  }
+
+  private scheduleRefresh(expiresAt: string | undefined): void {
+    clearTimeout(this.refreshTimer);
+    if (expiresAt === undefined || !this.o.onCredentialExpiring) return;
+    const life = Date.parse(expiresAt) - Date.now();
+    if (!Number.isFinite(life)) return;
+    const refresh = this.o.onCredentialExpiring;
+    this.refreshTimer = setTimeout(() => refresh(), Math.min(Math.max(1_000, life * 0.8), 2 ** 31 - 1));
+    this.refreshTimer.unref();
+  }
+}
+
+function refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
+  const body = statusBody(403, 'Forbidden', `chaperone: ${req.url ?? ''} asks for a protocol upgrade (exec, attach, port-forward), which this sidecar does not carry yet`);
+  socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
