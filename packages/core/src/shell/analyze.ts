@@ -1,0 +1,129 @@
+// Finds every simple command a shell command line would run: through lists, pipes, sub-shells,
+// substitutions and here-documents, with wrappers (sudo, env, sh -c, xargs…) unwrapped and the
+// strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
+import { REDIRECT, nodeType, parseShell, walk } from './parser.js';
+import type { ShCallExpr, ShLit, ShRedirect, ShStmt } from './parser.js';
+import { WRAPPERS } from './wrappers.js';
+import type { Inner, WrapperContext } from './wrappers.js';
+import { resolveHeredoc, resolveWord } from './words.js';
+import type { ResolvedWord } from './words.js';
+
+export { loadShellParser } from './parser.js';
+
+export interface SimpleCommand {
+  /** The program's base name (`/bin/rm` → `rm`, `.` → `source`); a stand-in such as `$X` when dynamic. */
+  program: string;
+  args: string[];
+  /** true when a word could not be resolved statically ($VAR, $(…), globs) */
+  dynamic: boolean;
+  /** The program itself is unknown (`$X -rf /`, `bash -c "$CMD"`, a shell reading its input). */
+  dynamicProgram: boolean;
+  /** Indexes into args of the words that are dynamic (their text is a stand-in). */
+  dynamicArgs: number[];
+}
+
+export type CommandAnalysis = { ok: true; commands: SimpleCommand[] } | { ok: false; error: string };
+
+/** Nested shells (`sh -c "sh -c '…'"`, eval) parsed again at most this deep. */
+export const MAX_NESTING = 8;
+/** Longer command lines are refused rather than analysed. */
+export const MAX_LINE_LENGTH = 64 * 1024;
+/** Wrappers unwrapped in one command (`env env … rm`). */
+const MAX_UNWRAP = 32;
+/** Simple commands in one line, nested ones included. */
+const MAX_COMMANDS = 4096;
+
+/** Every simple command the line would run, wrappers unwrapped, nested shells parsed again. */
+export function analyzeCommandLine(line: string): CommandAnalysis {
+  if (line.length > MAX_LINE_LENGTH) return { ok: false, error: `command line longer than ${MAX_LINE_LENGTH} characters` };
+  if (line.includes('\0')) return { ok: false, error: 'command line contains a NUL character' };
+  const commands: SimpleCommand[] = [];
+  const error = analyzeScript(line, 0, commands);
+  return error === undefined ? { ok: true, commands } : { ok: false, error };
+}
+
+function analyzeScript(text: string, depth: number, out: SimpleCommand[]): string | undefined {
+  if (depth > MAX_NESTING) return `shells nested deeper than ${MAX_NESTING} levels`;
+  const parsed = parseShell(text);
+  if (!parsed.ok) return depth === 0 ? parsed.error : `nested shell text: ${parsed.error}`;
+  let error: string | undefined;
+  // Every statement anywhere in the tree: lists, pipes, blocks, loops, function bodies, and the
+  // statements inside $(…), `…`, <(…), ${x:-$(…)} and unquoted here-document bodies.
+  walk(parsed.file, (node) => {
+    if (error !== undefined || nodeType(node) !== 'Stmt') return;
+    const stmt = node as ShStmt;
+    if (stmt.Cmd === null || nodeType(stmt.Cmd) !== 'CallExpr') return;
+    const args = (stmt.Cmd as ShCallExpr).Args;
+    if (args.length === 0) return; // only assignments: `X=rm`
+    error = analyzeCall(args.map(resolveWord), stmt, depth, out);
+  });
+  if (error === undefined && out.length > MAX_COMMANDS) error = `more than ${MAX_COMMANDS} commands`;
+  return error;
+}
+
+function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, out: SimpleCommand[]): string | undefined {
+  const ctx: WrapperContext = { stdinScript: () => stdinScript(stmt.Redirs) };
+  const pending: Inner[] = [{ kind: 'command', words }];
+  for (let steps = 0; pending.length > 0; steps++) {
+    if (steps > MAX_UNWRAP) return `more than ${MAX_UNWRAP} wrapper commands in one command`;
+    const inner = pending.shift()!;
+    switch (inner.kind) {
+      case 'script': {
+        const error = analyzeScript(inner.text, depth + 1, out);
+        if (error !== undefined) return error;
+        break;
+      }
+      case 'unknown':
+        out.push({ program: `(${inner.reason})`, args: [], dynamic: true, dynamicProgram: true, dynamicArgs: [] });
+        break;
+      case 'command': {
+        const cmd = simpleCommand(inner.words);
+        if (cmd === undefined) break;
+        out.push(cmd);
+        if (cmd.dynamicProgram) break;
+        pending.push(...(WRAPPERS.get(cmd.program)?.(inner.words.slice(1), ctx) ?? []));
+        break;
+      }
+    }
+  }
+  return undefined;
+}
+
+function simpleCommand(words: readonly ResolvedWord[]): SimpleCommand | undefined {
+  const [first, ...rest] = words;
+  if (first === undefined) return undefined;
+  const dynamicArgs = rest.flatMap((w, i) => (w.dynamic ? [i] : []));
+  return {
+    program: first.dynamic ? first.text : programName(first.text),
+    args: rest.map((w) => w.text),
+    dynamic: first.dynamic || dynamicArgs.length > 0,
+    dynamicProgram: first.dynamic,
+    dynamicArgs,
+  };
+}
+
+/** What a policy names a program by: its base name, whatever directory it was run from. */
+export function programName(text: string): string {
+  const base = text.slice(text.lastIndexOf('/') + 1);
+  return base === '.' ? 'source' : base;
+}
+
+/** What a shell reading its standard input runs: a here-document or here-string, or unknown. */
+function stdinScript(redirs: readonly ShRedirect[]): Inner {
+  // The last input redirection wins, as in the shell.
+  const input = redirs.filter((r) => r.Op === REDIRECT.hdoc || r.Op === REDIRECT.dashHdoc || r.Op === REDIRECT.wordHdoc || r.Op === 56).at(-1);
+  if (input === undefined) return { kind: 'unknown', reason: 'a shell reading commands from its input' };
+  if (input.Op === REDIRECT.wordHdoc && input.Word !== null) {
+    const w = resolveWord(input.Word);
+    return w.dynamic ? { kind: 'unknown', reason: `a shell reading ${w.text}` } : { kind: 'script', text: w.text };
+  }
+  if ((input.Op === REDIRECT.hdoc || input.Op === REDIRECT.dashHdoc) && input.Hdoc !== null) {
+    // A quoted delimiter (<<'EOF') makes the body literal; otherwise it is expanded like "…".
+    const quoted = input.Word !== null && input.Word.Parts.some((p) => nodeType(p) !== 'Lit' || (p as ShLit).Value.includes('\\'));
+    const body = quoted
+      ? { text: input.Hdoc.Parts.map((p) => (nodeType(p) === 'Lit' ? (p as ShLit).Value : '')).join(''), dynamic: false }
+      : resolveHeredoc(input.Hdoc);
+    return body.dynamic ? { kind: 'unknown', reason: 'a shell reading an expanded here-document' } : { kind: 'script', text: body.text };
+  }
+  return { kind: 'unknown', reason: 'a shell reading commands from a file' };
+}

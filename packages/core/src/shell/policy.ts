@@ -1,0 +1,177 @@
+// Decides shell command lines and SSH session operations against the compiled policies of one
+// connection (SSH, and the exec of Kubernetes pods). Compiled once per bundle; decisions cached
+// by exact command line.
+import type { Decision } from '../decision.js';
+import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from '../policy/schema.js';
+import type { AccessPolicyDoc, Rule, ShellOperation } from '../policy/types.js';
+import { analyzeCommandLine } from './analyze.js';
+import type { CommandAnalysis, SimpleCommand } from './analyze.js';
+import { compileCommandPattern, matchCommand } from './patterns.js';
+import type { CommandPattern } from './patterns.js';
+
+export interface CompiledShellRule {
+  readonly policy: string;
+  /** rule.name, or `<policy>#<index>` with the index in the policy's rules. */
+  readonly rule: string;
+  readonly action: 'allow' | 'deny' | 'approve';
+  readonly commands: readonly CommandPattern[] | undefined;
+  readonly operations: ReadonlySet<ShellOperation> | undefined;
+  readonly message: string | undefined;
+  readonly approvers: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly source: Rule;
+}
+
+export interface CompiledShellPolicy {
+  readonly connection: string;
+  /** Names of the policies that cover the connection, in their given order. */
+  readonly policies: readonly string[];
+  /** Deny rules, then approve, then allow; each group in document order. First match decides. */
+  readonly rules: readonly CompiledShellRule[];
+  /** The first covering policy whose default is deny: it decides what no rule matches. */
+  readonly defaultDenyPolicy: string | undefined;
+  /** Decisions by operation and exact line, oldest dropped first past CACHE_LIMIT. */
+  readonly cache: Map<string, ShellCommandDecision>;
+}
+
+/** The decision plus the programs the line runs, for records and metrics. */
+export type ShellCommandDecision = Decision & { programs: string[] };
+
+/** Operations a command line arrives by: an exec request, or a line typed at a shell prompt. */
+export type CommandOperation = Extract<ShellOperation, 'exec' | 'shell'>;
+
+const RANK = { deny: 0, approve: 1, allow: 2 } as const;
+const CACHE_LIMIT = 1024;
+/** Forwarding opens ways around the command policy: denied unless a rule allows it. */
+const DENIED_UNLESS_ALLOWED: ReadonlySet<ShellOperation> = new Set(['port-forward', 'agent-forward']);
+
+export function compileShellPolicy(policies: readonly AccessPolicyDoc[], connection: string): CompiledShellPolicy {
+  const covering = policies.filter((p) => p.spec.connections.includes(connection));
+  const rules: CompiledShellRule[] = [];
+  for (const p of covering) {
+    p.spec.rules.forEach((r, i) => {
+      if (r.action === 'mask' || !ruleFamilies(r.match).includes('shell')) return;
+      rules.push({
+        policy: p.metadata.name,
+        rule: r.name ?? `${p.metadata.name}#${i}`,
+        action: r.action,
+        commands: r.match.commands?.map(compileCommandPattern),
+        operations: r.match.operations === undefined ? undefined : new Set(r.match.operations),
+        message: r.message,
+        approvers: Object.freeze([...(r.approvers ?? [])]),
+        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
+        source: r,
+      });
+    });
+  }
+  rules.sort((a, b) => RANK[a.action] - RANK[b.action]); // stable: document order within an action
+  return {
+    connection,
+    policies: covering.map((p) => p.metadata.name),
+    rules,
+    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
+    cache: new Map(),
+  };
+}
+
+/**
+ * deny > approve > allow over every simple command of the line: a deny or approve rule catches
+ * the line when any command matches it; the line is allowed only when every command is allowed
+ * (by a rule or the default). An unparseable line, or a command whose program cannot be known
+ * statically, is denied unless a rule for the program `*` decides it (fail closed).
+ */
+export function decideCommand(p: CompiledShellPolicy, line: string, operation: CommandOperation = 'exec'): ShellCommandDecision {
+  const key = `${operation}\0${line}`;
+  const hit = p.cache.get(key);
+  if (hit !== undefined) return hit;
+  const decision = Object.freeze(decideAnalysis(p, analyzeCommandLine(line), operation));
+  if (p.cache.size >= CACHE_LIMIT) p.cache.delete(p.cache.keys().next().value!);
+  p.cache.set(key, decision);
+  return decision;
+}
+
+/** decideCommand for an already analysed line (policy check explains with it). */
+export function decideAnalysis(p: CompiledShellPolicy, analysis: CommandAnalysis, operation: CommandOperation = 'exec'): ShellCommandDecision {
+  if (p.policies.length === 0) {
+    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${p.connection}" for this identity`, programs: [] };
+  }
+  if (!analysis.ok) {
+    return { action: 'deny', policy: '', rule: 'unparseable', message: `command line could not be parsed and is denied: ${analysis.error}`, programs: [] };
+  }
+  const programs = [...new Set(analysis.commands.map((c) => c.program))];
+  let strongest: Decision | undefined;
+  for (const c of analysis.commands) {
+    const d = decideSimpleCommand(p, c, operation);
+    if (d.action === 'deny') return { ...d, programs };
+    if (strongest === undefined || RANK[d.action] < RANK[strongest.action]) strongest = d;
+  }
+  // A line with no command (empty, comments, assignments only) runs nothing.
+  return { ...(strongest ?? { action: 'allow', policy: '', rule: 'empty' }), programs };
+}
+
+/** One simple command: the first matching rule in precedence order, else the built-in or default. */
+export function decideSimpleCommand(p: CompiledShellPolicy, c: SimpleCommand, operation: CommandOperation = 'exec'): Decision {
+  for (const r of p.rules) {
+    if (!matchShellRule(r, c, operation)) continue;
+    const ref = { policy: r.policy, rule: r.rule };
+    switch (r.action) {
+      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `command "${c.program}" denied by policy ${r.policy}` };
+      case 'approve': return {
+        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
+        message: r.message ?? `command "${c.program}" needs approval under policy ${r.policy}`,
+      };
+      case 'allow': return { action: 'allow', ...ref };
+    }
+  }
+  if (c.dynamicProgram) {
+    return { action: 'deny', policy: '', rule: 'dynamic-program', message: `the program ${c.program} cannot be known before it runs and is denied` };
+  }
+  if (p.defaultDenyPolicy !== undefined) {
+    const policy = p.defaultDenyPolicy;
+    return { action: 'deny', policy, rule: 'default', message: `command "${c.program}" is not allowed by any rule of policy ${policy} (default deny)` };
+  }
+  return { action: 'allow', policy: p.policies[0] ?? '', rule: 'default' };
+}
+
+/**
+ * A rule matches a command when each criterion it gives matches: its operations include the one
+ * the line came by, and one of its command patterns matches (restrictively for deny and approve).
+ */
+export function matchShellRule(r: CompiledShellRule, c: SimpleCommand, operation: CommandOperation): boolean {
+  if (r.operations !== undefined && !r.operations.has(operation)) return false;
+  if (r.commands === undefined) return true;
+  const restrictive = r.action !== 'allow';
+  return r.commands.some((pattern) => matchCommand(pattern, c, restrictive));
+}
+
+/**
+ * An SSH operation: rules that name operations and no commands decide it. Otherwise exec is
+ * allowed here and each command line is decided by decideCommand; shell and file transfer get
+ * the policies' default; forwarding is denied.
+ */
+export function decideOperation(p: CompiledShellPolicy, op: ShellOperation): Decision {
+  if (p.policies.length === 0) {
+    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${p.connection}" for this identity` };
+  }
+  for (const r of p.rules) {
+    if (r.commands !== undefined || r.operations === undefined || !r.operations.has(op)) continue;
+    const ref = { policy: r.policy, rule: r.rule };
+    switch (r.action) {
+      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${op} denied by policy ${r.policy}` };
+      case 'approve': return {
+        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
+        message: r.message ?? `${op} needs approval under policy ${r.policy}`,
+      };
+      case 'allow': return { action: 'allow', ...ref };
+    }
+  }
+  if (op === 'exec') return { action: 'allow', policy: p.policies[0] ?? '', rule: 'per-command' };
+  if (DENIED_UNLESS_ALLOWED.has(op)) {
+    return { action: 'deny', policy: '', rule: 'forwarding', message: `${op} is denied unless a policy rule allows it` };
+  }
+  if (p.defaultDenyPolicy !== undefined) {
+    const policy = p.defaultDenyPolicy;
+    return { action: 'deny', policy, rule: 'default', message: `${op} is not allowed by any rule of policy ${policy} (default deny)` };
+  }
+  return { action: 'allow', policy: p.policies[0] ?? '', rule: 'default' };
+}
