@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify';
 import { isChaperoneError } from '@chaperone/core/errors';
+import { createApprovalService, type ApprovalsDeps } from './approvals/setup.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { CredentialSource } from './credentials/source.js';
 import { statusForCode } from './errors.js';
@@ -13,6 +14,7 @@ import type { PodLabelSource } from './identity/pod-labels.js';
 import type { TokenVerifier } from './identity/verifier.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { PolicyState, ReloadResult } from './policies/state.js';
+import { approvalsPlugin } from './plugins/approvals.js';
 import { bundlePlugin } from './plugins/bundle.js';
 import { devTokensPlugin } from './plugins/dev-tokens.js';
 import { exchangePlugin } from './plugins/exchange.js';
@@ -34,6 +36,8 @@ export interface AppDeps {
   /** Present only when the development issuer is enabled; mounts POST /v1/dev/tokens. */
   devIssuer?: DevIssuer;
   metrics: ControlPlaneMetrics;
+  /** Approver authentication and notification; without it only the admin token decides. */
+  approvals?: ApprovalsDeps;
   /** fastify's logger option (pino); off unless given. */
   logger?: FastifyServerOptions['logger'];
   https?: { cert: Buffer; key: Buffer };
@@ -107,5 +111,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(bundlePlugin, { policies: deps.policies, grants: deps.grants, metrics: deps.metrics, shutdown: shutdown.signal, ...podLabels });
   await app.register(recordsPlugin, { store: deps.store, grants: deps.grants, metrics: deps.metrics });
   await app.register(sessionsPlugin, { store: deps.store, adminToken: deps.config.adminToken });
+  const approvals = createApprovalService(app, deps.store.approvals, deps.metrics, deps.approvals);
+  await app.register(approvalsPlugin, {
+    service: approvals, grants: deps.grants, metrics: deps.metrics, adminToken: deps.config.adminToken, oidc: deps.approvals?.oidc, shutdown: shutdown.signal,
+  });
   return app;
 }

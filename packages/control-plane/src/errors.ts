@@ -28,6 +28,19 @@ export const ERROR_STATUS = {
   EXCHANGE_ERR_CREDENTIAL_MISSING: 503,
   RECORDS_ERR_FORBIDDEN: 403,
   SESSIONS_ERR_NOT_FOUND: 404,
+  APPROVALS_ERR_NOT_FOUND: 404,
+  /** A decision or withdrawal on an approval that is no longer pending. */
+  APPROVALS_ERR_NOT_PENDING: 409,
+  /** The approver belongs to none of the groups (or users) the rule names. */
+  APPROVALS_ERR_NOT_APPROVER: 403,
+  /** Nobody approves their own request. */
+  APPROVALS_ERR_SELF_APPROVAL: 403,
+  /** A sidecar acting on another identity's approval, or a connection its grant does not cover. */
+  APPROVALS_ERR_FORBIDDEN: 403,
+  /** Decisions need an approver: an OIDC ID token, or the local stack's admin token. */
+  APPROVALS_ERR_APPROVER_REQUIRED: 401,
+  /** The OIDC issuer's discovery document or keys could not be fetched. */
+  APPROVALS_ERR_OIDC_UNAVAILABLE: 503,
   STORE_ERR_UNAVAILABLE: 503,
   EMBEDDED_ERR_START: 500,
   EMBEDDED_ERR_DATA_DIR: 500,

@@ -1,5 +1,5 @@
 // The control plane's Prometheus metrics, on a registry owned by one app (never the global one).
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const METRIC_PREFIX = 'chaperone_controlplane_';
 
@@ -13,6 +13,14 @@ export interface ControlPlaneMetrics {
   recordsIngested: Counter<'result'>;
   chainBreaks: Counter;
   httpDuration: Histogram<'route' | 'method' | 'status'>;
+  /** Approvals waiting for a decision (named by the design brief, without the controlplane prefix). */
+  approvalsPending: Gauge;
+  /** state: every state an approval enters, pending included */
+  approvalsTotal: Counter<'state'>;
+  /** From request to final state, by that state. */
+  approvalWait: Histogram<'state'>;
+  /** result: ok | error (approver webhook deliveries) */
+  approvalNotifications: Counter<'result'>;
 }
 
 export function createMetrics(): ControlPlaneMetrics {
@@ -31,6 +39,16 @@ export function createMetrics(): ControlPlaneMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    approvalsPending: new Gauge({ name: 'chaperone_approvals_pending', help: 'Approvals waiting for a decision.', registers: [registry] }),
+    approvalsTotal: new Counter({ name: 'chaperone_approvals_total', help: 'Approvals entering each state.', labelNames: ['state'], registers: [registry] }),
+    approvalWait: new Histogram({
+      name: 'chaperone_approval_wait_seconds',
+      help: 'Time from an approval request to its final state, by that state.',
+      labelNames: ['state'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    approvalNotifications: new Counter({ name: 'chaperone_approvals_notifications_total', help: 'Approver webhook deliveries by result.', labelNames: ['result'], registers: [registry] }),
   };
 }
 

@@ -50,6 +50,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signing_keys_purpose ON signing_keys (purpose, created_at);
     `,
   },
+  {
+    version: 2,
+    name: 'approvals',
+    sql: `
+      -- Just-in-time approvals; seq orders creation for watchers (GET /v1/approvals/watch).
+      CREATE TABLE approvals (
+        id           text PRIMARY KEY,
+        seq          bigserial NOT NULL UNIQUE,
+        state        text NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'withdrawn')),
+        session      text NOT NULL,
+        protocol     text NOT NULL,
+        connection   text NOT NULL,
+        identity     jsonb NOT NULL,
+        operation    jsonb NOT NULL,
+        fingerprint  text NOT NULL,
+        rule         jsonb NOT NULL,
+        approvers    jsonb NOT NULL,
+        message      text NOT NULL,
+        requested_at timestamptz NOT NULL,
+        expires_at   timestamptz NOT NULL,
+        decided_at   timestamptz,
+        decided_by   text,
+        reason       text,
+        history      jsonb NOT NULL
+      );
+      CREATE INDEX approvals_pending_expiry ON approvals (expires_at) WHERE state = 'pending';
+      CREATE INDEX approvals_requested_at ON approvals (requested_at DESC, id DESC);
+    `,
+  },
 ];
 
 /** Any constant both replicas agree on; pg_advisory_xact_lock takes a bigint. */

@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import type { JSONValue, Sql } from 'postgres';
 import type { SessionSummary } from '@chaperone/core/api';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
+import { PostgresApprovalStore } from '../approvals/postgres-approval-store.js';
 import { cpError } from '../errors.js';
 import { latestVersion, migrate, schemaVersion } from './migrations.js';
 import { lockSessions, PostgresBatchTx } from './batch-tx.js';
@@ -20,9 +21,11 @@ export interface PostgresStoreOptions {
 
 export class PostgresStore implements Store {
   readonly sql: Sql;
+  readonly approvals: PostgresApprovalStore;
 
   private constructor(sql: Sql) {
     this.sql = sql;
+    this.approvals = new PostgresApprovalStore(sql);
   }
 
   /** Connects and applies pending migrations. */

@@ -1,6 +1,7 @@
 // The control plane's storage contract; PostgresStore is the one implementation.
 import type { SessionSummary } from '@chaperone/core/api';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
+import type { ApprovalStore } from '../approvals/approval-store.js';
 
 export type KeyPurpose = 'grant' | 'dev-issuer';
 
@@ -72,6 +73,8 @@ export interface BatchTx {
 }
 
 export interface Store {
+  /** Just-in-time approvals, in the same database. */
+  readonly approvals: ApprovalStore;
   /**
    * Runs `fn` in one transaction holding the row locks of `sessions` (taken in id order, so
    * concurrent batches cannot deadlock), creating missing rows owned by `owner`.

@@ -29,6 +29,7 @@ export async function buildTestApp(databaseUrl: string, init: {
   adminToken?: string;
   grantTtlSeconds?: number;
   onRoute?: AppDeps['onRoute'];
+  approvals?: AppDeps['approvals'];
 }): Promise<TestApp> {
   const store = await PostgresStore.open(databaseUrl);
   let docs = init.docs;
@@ -42,6 +43,7 @@ export async function buildTestApp(databaseUrl: string, init: {
     store, policies, grants, metrics, verifier: issuer, devIssuer: issuer,
     credentials: new StaticCredentialSource(init.secrets ?? {}),
     onRoute: init.onRoute,
+    ...(init.approvals ? { approvals: init.approvals } : {}),
   });
   return {
     app, store, issuer, grants, metrics,
