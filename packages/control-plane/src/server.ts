@@ -8,6 +8,7 @@ import type { PolicyDoc } from '@chaperone/core/policy/types';
 import { buildApp } from './app.js';
 import { parseControlPlaneConfig, type ControlPlaneConfigInput } from './config.js';
 import { KubernetesCredentialSource } from './credentials/kubernetes-source.js';
+import { TokenRequestSource } from './credentials/token-request-source.js';
 import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, type CredentialSource, type UserPassword } from './credentials/source.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { cpError } from './errors.js';
@@ -87,6 +88,8 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       cleanups.push(() => kubeSecrets.close());
       sources.push(kubeSecrets);
     }
+    // credentials.serviceAccount (kubernetes connections): TokenRequest with the control plane's own identity.
+    if (identity.kube) sources.push(new TokenRequestSource(identity.kube));
     const credentials = new ChainedCredentialSource(sources);
     const https = config.tls
       ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }

@@ -10,12 +10,22 @@ export interface SecretRef {
   namespace?: string;
 }
 
-/** Resolves a secretRef; undefined when the source does not hold it. Kubernetes Secrets come later. */
+/** A Connection's `credentials.serviceAccount` (kubernetes connections). */
+export interface ServiceAccountRef {
+  namespace: string;
+  name: string;
+  expirationSeconds?: number;
+}
+
+/** Resolves a secretRef; undefined when the source does not hold it. */
 export interface CredentialSource {
   get(ref: SecretRef): Promise<Credential | undefined>;
+  /** A short-lived bearer token for a service account (token-request-source.ts); absent when the source cannot issue one. */
+  serviceAccountToken?(ref: ServiceAccountRef): Promise<Extract<Credential, { type: 'bearer' }>>;
 }
 
 export const CREDENTIALS_ERR_FILE = 'CREDENTIALS_ERR_FILE';
+export const CREDENTIALS_ERR_NO_TOKEN_SOURCE = 'CREDENTIALS_ERR_NO_TOKEN_SOURCE';
 
 /** `namespace/name` first when the ref is namespaced, then the bare name. */
 function keysFor(ref: SecretRef): string[] {
@@ -103,5 +113,13 @@ export class ChainedCredentialSource implements CredentialSource {
       if (c) return c;
     }
     return undefined;
+  }
+
+  /** The first source that issues service-account tokens; none issuing one is an error the exchange reports. */
+  serviceAccountToken(ref: ServiceAccountRef): Promise<Extract<Credential, { type: 'bearer' }>> {
+    for (const source of this.sources) {
+      if (source.serviceAccountToken) return source.serviceAccountToken(ref);
+    }
+    return Promise.reject(new ChaperoneError(CREDENTIALS_ERR_NO_TOKEN_SOURCE, `no credential source issues service-account tokens (for ${ref.namespace}/${ref.name}): the control plane needs a Kubernetes identity`));
   }
 }

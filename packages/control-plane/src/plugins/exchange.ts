@@ -23,9 +23,23 @@ export interface ExchangeOptions {
 }
 
 const credentialSchema = {
-  type: 'object',
-  required: ['type', 'username', 'password'],
-  properties: { type: { type: 'string', enum: ['password'] }, username: { type: 'string' }, password: { type: 'string' } },
+  anyOf: [
+    {
+      type: 'object',
+      required: ['type', 'username', 'password'],
+      properties: { type: { type: 'string', enum: ['password'] }, username: { type: 'string' }, password: { type: 'string' } },
+    },
+    {
+      type: 'object',
+      required: ['type', 'token'],
+      properties: { type: { type: 'string', enum: ['bearer'] }, token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+    },
+    {
+      type: 'object',
+      required: ['type', 'username', 'privateKey'],
+      properties: { type: { type: 'string', enum: ['ssh-key'] }, username: { type: 'string' }, privateKey: { type: 'string' }, passphrase: { type: 'string' } },
+    },
+  ],
 } as const;
 
 export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, opts) => {
@@ -82,9 +96,16 @@ export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, o
     const creds: Record<string, Credential> = {};
     for (const conn of bundle.connections) {
       const refs = conn.spec.credentials;
-      if (!('secretRef' in refs)) {
-        metrics.exchanges.inc({ result: 'credential_missing' });
-        throw cpError('EXCHANGE_ERR_CREDENTIAL_MISSING', `connection ${conn.metadata.name} asks for a service-account token, which this control plane cannot issue`);
+      if ('serviceAccount' in refs) {
+        // kubernetes connections: a TokenRequest token for the named account (token-request-source.ts).
+        try {
+          if (!credentials.serviceAccountToken) throw new Error('this control plane has no Kubernetes identity to issue service-account tokens with');
+          creds[conn.metadata.name] = await credentials.serviceAccountToken(refs.serviceAccount);
+        } catch (err) {
+          metrics.exchanges.inc({ result: 'credential_missing' });
+          throw cpError('EXCHANGE_ERR_CREDENTIAL_MISSING', `credentials for connection ${conn.metadata.name}: ${(err as Error).message}`);
+        }
+        continue;
       }
       const ref = refs.secretRef;
       let credential: Credential | undefined;

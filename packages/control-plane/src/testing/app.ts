@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PolicyDoc } from '@chaperone/core/policy/types';
 import type { Identity } from '@chaperone/core/records/types';
 import { buildApp, type AppDeps } from '../app.js';
-import { StaticCredentialSource, type UserPassword } from '../credentials/source.js';
+import { ChainedCredentialSource, StaticCredentialSource, type CredentialSource, type UserPassword } from '../credentials/source.js';
 import { GrantAuthority } from '../grants.js';
 import { DevIssuer } from '../identity/dev-issuer.js';
 import { createMetrics, type ControlPlaneMetrics } from '../metrics.js';
@@ -26,6 +26,8 @@ export interface TestApp {
 export async function buildTestApp(databaseUrl: string, init: {
   docs: PolicyDoc[];
   secrets?: Record<string, UserPassword>;
+  /** More credential sources after the static secrets (e.g. a TokenRequestSource on a test cluster). */
+  credentialSources?: CredentialSource[];
   adminToken?: string;
   grantTtlSeconds?: number;
   onRoute?: AppDeps['onRoute'];
@@ -41,7 +43,7 @@ export async function buildTestApp(databaseUrl: string, init: {
   const app = await buildApp({
     config: { adminToken: init.adminToken, bodyLimitBytes: 8 * 1024 * 1024 },
     store, policies, grants, metrics, verifier: issuer, devIssuer: issuer,
-    credentials: new StaticCredentialSource(init.secrets ?? {}),
+    credentials: new ChainedCredentialSource([new StaticCredentialSource(init.secrets ?? {}), ...(init.credentialSources ?? [])]),
     onRoute: init.onRoute,
     ...(init.approvals ? { approvals: init.approvals } : {}),
   });
