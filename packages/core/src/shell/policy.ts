@@ -124,7 +124,9 @@ export function decideSimpleCommand(p: CompiledShellPolicy, c: SimpleCommand, op
     }
   }
   if (c.dynamicProgram) {
-    return { action: 'deny', policy: '', rule: 'dynamic-program', message: `the program ${c.program} cannot be known before it runs and is denied` };
+    // Unknown content is named `(reason)` by analyze.ts; a dynamic word by its stand-in (`$X`).
+    const what = c.program.startsWith('(') ? `what runs cannot be known before it runs ${c.program}` : `the program ${c.program} cannot be known before it runs`;
+    return { action: 'deny', policy: '', rule: 'dynamic-program', message: `${what} and is denied` };
   }
   if (p.defaultDenyPolicy !== undefined) {
     const policy = p.defaultDenyPolicy;
