@@ -8,6 +8,7 @@ import { createApprovalService, type ApprovalsDeps } from './approvals/setup.js'
 import type { ControlPlaneConfig } from './config.js';
 import type { CredentialSource } from './credentials/source.js';
 import { statusForCode } from './errors.js';
+import { loadMaskKey } from './mask-key.js';
 import type { GrantAuthority } from './grants.js';
 import type { DevIssuer } from './identity/dev-issuer.js';
 import type { PodLabelSource } from './identity/pod-labels.js';
@@ -36,6 +37,8 @@ export interface AppDeps {
   /** Present only when the development issuer is enabled; mounts POST /v1/dev/tokens. */
   devIssuer?: DevIssuer;
   metrics: ControlPlaneMetrics;
+  /** The hash mask strategy's key sent at exchange; loaded from (or created in) the store when absent. */
+  maskKey?: Uint8Array;
   /** Approver authentication and notification; without it only the admin token decides. */
   approvals?: ApprovalsDeps;
   /** fastify's logger option (pino); off unless given. */
@@ -107,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const podLabels = deps.podLabels ? { podLabels: deps.podLabels } : {};
   await app.register(exchangePlugin, {
     verifier: deps.verifier, policies: deps.policies, credentials: deps.credentials, grants: deps.grants, metrics: deps.metrics, ...podLabels,
+    maskKey: deps.maskKey ?? await loadMaskKey(deps.store),
   });
   await app.register(bundlePlugin, { policies: deps.policies, grants: deps.grants, metrics: deps.metrics, shutdown: shutdown.signal, ...podLabels });
   await app.register(recordsPlugin, { store: deps.store, grants: deps.grants, metrics: deps.metrics });

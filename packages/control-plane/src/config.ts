@@ -1,6 +1,7 @@
 // The control plane's configuration: one zod schema, with the defaults a local stack needs.
 import { defaultDataDir as coreDefaultDataDir } from '@chaperone/core/paths';
 import { z } from 'zod';
+import { decodeMaskKey } from './mask-key.js';
 
 /** See @chaperone/core/paths: XDG data home, or /var/lib/chaperone for root. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -91,10 +92,17 @@ export const controlPlaneConfigSchema = z.object({
   grantTtl: duration.default(900),
   /** When set, operator routes (sessions) require `Authorization: Bearer <adminToken>`. */
   adminToken: z.string().min(16).optional(),
+  /**
+   * Key of the `hash` mask strategy, base64 of 32 bytes (or a file holding it). Without either
+   * the key is created once in the store, shared by replicas on that store.
+   */
+  maskKey: z.string().refine((v) => decodeMaskKey(v) !== undefined, 'must be the base64 of 32 bytes (openssl rand -base64 32)').optional(),
+  maskKeyFile: z.string().min(1).optional(),
   /** Largest request body; record batches are the big ones. */
   bodyLimitBytes: z.number().int().positive().default(8 * 1024 * 1024),
 }).superRefine((c, ctx) => {
   // Tokens of the development issuer would be refused by any other verifier.
+  if (c.maskKey !== undefined && c.maskKeyFile !== undefined) ctx.addIssue({ code: 'custom', path: ['maskKeyFile'], message: 'give maskKey or maskKeyFile, not both' });
   if (c.devIssuer && c.identity.mode !== 'dev') ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'devIssuer needs identity.mode dev' });
 });
 

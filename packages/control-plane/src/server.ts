@@ -13,6 +13,7 @@ import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, 
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { cpError } from './errors.js';
 import { GrantAuthority } from './grants.js';
+import { loadMaskKey } from './mask-key.js';
 import { DevIssuer } from './identity/dev-issuer.js';
 import { identityFromConfig } from './identity/from-config.js';
 import { inClusterNamespace } from './identity/kube-config.js';
@@ -61,6 +62,7 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
     cleanups.push(() => store.close());
 
     const grants = await GrantAuthority.create(store, config.grantTtl);
+    const maskKey = await loadMaskKey(store, config);
     const devIssuer = config.devIssuer ? await DevIssuer.create(store) : undefined;
     const extraDocs = options.extraDocs ?? [];
     const extraConnectionNames = extraDocs.filter((d) => d.kind === 'Connection').map((d) => d.metadata.name);
@@ -105,6 +107,7 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       ...(identity.podLabels ? { podLabels: identity.podLabels } : {}),
       devIssuer,
       metrics: createMetrics(),
+      maskKey,
       // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).
       logger: { level: config.logLevel, stream: process.stderr },
       https,

@@ -29,7 +29,7 @@ export interface ExchangeResponse {
    * Key of the `hash` mask strategy (base64, 32 bytes), the same for every sidecar of the
    * control plane so hashed values join and group alike across sessions.
    */
-  maskKey?: string;
+  maskKey: string;
 }
 
 /** POST /v1/dev/tokens — the development issuer (local stack only). */

@@ -69,7 +69,7 @@ test('the sidecar becomes ready after the exchange, records sessions and follows
   server.setBundle(bundle('v1', ['orders-db']));
   server.exchangeResponse = {
     grant: 'grant-1', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), identity: { namespace: 'agents', serviceAccount: 'bot' },
-    credentials: { 'orders-db': { type: 'password', username: 'u', password: 'p' } },
+    credentials: { 'orders-db': { type: 'password', username: 'u', password: 'p' } }, maskKey: Buffer.alloc(32, 7).toString('base64'),
   };
   await sidecar.ready;
   assert.equal((await fetch(`${admin}/readyz`)).status, 200);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ExchangeResponse } from '@chaperone/core/api';
+import { loadMaskKey } from '../mask-key.js';
 import { startTestPostgres, type TestPostgres } from '../testing/embedded.js';
 import { buildTestApp, sampleDocs, type TestApp } from '../testing/app.js';
 
@@ -45,6 +46,8 @@ describe('exchange', () => {
     assert.equal(claims.connections, undefined);
     assert.equal(claims.expiresAt.toISOString(), body.expiresAt);
     assert.equal(await metricValue('chaperone_controlplane_exchanges_total', { result: 'ok' }), 1);
+    // The hash mask key: always sent, the store's one, the same on every exchange.
+    assert.deepEqual(Buffer.from(body.maskKey, 'base64'), await loadMaskKey(t.store));
   });
 
   test('the same documents give the same bundle version; a connection filter narrows the bundle', async () => {

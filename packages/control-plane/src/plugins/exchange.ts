@@ -20,6 +20,8 @@ export interface ExchangeOptions {
   metrics: ControlPlaneMetrics;
   /** Reads the caller's pod labels when a policy selects pods; without it podSelector never matches. */
   podLabels?: PodLabelSource;
+  /** The hash mask strategy's key (mask-key.ts), the same for every sidecar. */
+  maskKey: Uint8Array;
 }
 
 const credentialSchema = {
@@ -44,6 +46,7 @@ const credentialSchema = {
 
 export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, opts) => {
   const { verifier, policies, credentials, grants, metrics, podLabels } = opts;
+  const maskKey = Buffer.from(opts.maskKey).toString('base64');
 
   app.post<{ Body: ExchangeRequest }>('/v1/exchange', {
     schema: {
@@ -61,13 +64,14 @@ export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, o
       response: {
         200: {
           type: 'object',
-          required: ['grant', 'expiresAt', 'identity', 'bundle', 'credentials'],
+          required: ['grant', 'expiresAt', 'identity', 'bundle', 'credentials', 'maskKey'],
           properties: {
             grant: { type: 'string' },
             expiresAt: { type: 'string', format: 'date-time' },
             identity: identitySchema,
             bundle: bundleSchema,
             credentials: { type: 'object', additionalProperties: credentialSchema },
+            maskKey: { type: 'string', description: 'key of the hash mask strategy, base64 of 32 bytes' },
           },
         },
         ...errorResponses(400, 401, 403, 503),
@@ -124,6 +128,6 @@ export const exchangePlugin: FastifyPluginAsync<ExchangeOptions> = async (app, o
     const { grant, expiresAt } = await grants.issueGrant(identity, request.body.connections);
     metrics.exchanges.inc({ result: 'ok' });
     request.log.info({ identity, bundle: bundle.version, connections: Object.keys(creds) }, 'exchange');
-    return { grant, expiresAt: expiresAt.toISOString(), identity, bundle, credentials: creds };
+    return { grant, expiresAt: expiresAt.toISOString(), identity, bundle, credentials: creds, maskKey };
   });
 };

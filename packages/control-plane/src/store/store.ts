@@ -3,7 +3,8 @@ import type { SessionSummary } from '@chaperone/core/api';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
 import type { ApprovalStore } from '../approvals/approval-store.js';
 
-export type KeyPurpose = 'grant' | 'dev-issuer';
+/** `mask`: the hash mask strategy's key (mask-key.ts), a symmetric JWK. */
+export type KeyPurpose = 'grant' | 'dev-issuer' | 'mask';
 
 export interface StoredKey {
   kid: string;
