@@ -37,6 +37,8 @@ export function sidecarConfigSchema(env: NodeJS.ProcessEnv = process.env) {
     listenHost: z.string().min(1).default('127.0.0.1'),
     /** Listener port per connection name, over the Connection's spec.listen.port (0 = ephemeral). */
     ports: z.record(z.string(), port).default({}),
+    /** Where the CA of the local Kubernetes API endpoint is written (`ca.crt`); default the webhook's mount when present. */
+    kubeCaDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** How long one bundle long-poll waits on the control plane. */
     bundleWaitSeconds: z.number().int().min(1).max(300).default(30),

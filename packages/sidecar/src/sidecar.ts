@@ -18,6 +18,7 @@ import { devTokenSource, fileTokenSource } from './identity-token.js';
 import type { TokenSource } from './identity-token.js';
 import { SidecarMetrics } from './metrics.js';
 import type { ExchangeResult } from './metrics.js';
+import { KubeListeners } from './kube/listeners.js';
 import { PgProxy } from './pg/proxy.js';
 import { createPgObserver } from './pg-observer.js';
 import { Recorder } from './recorder/recorder.js';
@@ -77,6 +78,7 @@ class SidecarRuntime {
   private bundle: PolicyBundle | undefined;
   private credentials: Record<string, Credential> = {};
   private recorder: Recorder | undefined;
+  private kube: KubeListeners | undefined;
   private listenersUp = false;
   private exchanging: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -115,6 +117,10 @@ class SidecarRuntime {
       metrics: this.metrics,
       logger: this.log.child({ component: 'recorder' }),
     });
+    this.kube = new KubeListeners({
+      listenHost: this.config.listenHost, ports: this.config.ports, caDir: this.config.kubeCaDir,
+      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(),
+    });
     await this.applyBundle(grant.bundle, true);
     this.listenersUp = true;
     this.log.info({ ports: this.ports, bundle: grant.bundle.version, identity: grant.identity }, 'sidecar ready');
@@ -127,6 +133,7 @@ class SidecarRuntime {
     // Closing the listeners ends every session, which records each session's end.
     await Promise.all([...this.proxies.values()].map((p) => p.close()));
     this.proxies.clear();
+    await this.kube?.close();
     await this.bundleLoop.catch(() => undefined);
     await this.recorder?.close();
     await this.client.close();
@@ -245,6 +252,8 @@ class SidecarRuntime {
       delete this.ports[name];
       await proxy.close();
     }
+    const allWanted = bundle.connections.filter((c) => !this.config.connections || this.config.connections.includes(c.metadata.name));
+    if (this.kube && await this.kube.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
     // A connection new in this bundle: its credential comes with an exchange.
     if (needCredentials && !withCredentials) await this.reexchange().catch((err: unknown) => this.log.warn({ err: describe(err) }, 'exchange for new connection credentials failed'));
   }

@@ -4,7 +4,7 @@ import type { SidecarConfig } from '@chaperone/sidecar/config';
 import { stderrLogger, type LogLevel } from '../logging.js';
 import { parse, parseIdentity, parseListen, untilSignal, type Command } from './command.js';
 
-const USAGE = 'chaperone sidecar --control-plane URL [--control-plane-ca FILE] [--token-file FILE | --dev-identity NS/SA] [--connections a,b] [--port NAME=PORT]… [--spool-dir DIR] [--admin-listen HOST:PORT] [--log-level LEVEL]';
+const USAGE = 'chaperone sidecar --control-plane URL [--control-plane-ca FILE] [--token-file FILE | --dev-identity NS/SA] [--connections a,b] [--port NAME=PORT]… [--spool-dir DIR] [--kube-ca-dir DIR] [--admin-listen HOST:PORT] [--log-level LEVEL]';
 
 export const sidecar: Command = {
   usage: USAGE,
@@ -18,6 +18,7 @@ export const sidecar: Command = {
       connections: { type: 'string' },
       port: { type: 'string', multiple: true },
       'spool-dir': { type: 'string' },
+      'kube-ca-dir': { type: 'string' },
       'admin-listen': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
@@ -42,6 +43,7 @@ export const sidecar: Command = {
         : { type: 'file', path: tokenFile },
       connections: connections?.length ? connections : undefined,
       spoolDir: values['spool-dir'] ?? env.CHAPERONE_SPOOL_DIR,
+      kubeCaDir: values['kube-ca-dir'] ?? env.CHAPERONE_KUBE_CA_DIR,
       admin: values['admin-listen'] ? parseListen(values['admin-listen']) : undefined,
       ports,
       logLevel,
