@@ -12,7 +12,7 @@ import { PgProxy } from '@chaperone/sidecar/pg/proxy';
 import type { PgObserver, SqlVerdict } from '@chaperone/sidecar/pg/proxy';
 import { DATABASE, USERS } from '../harness/postgres.js';
 import type { Endpoint, PostgresServer } from '../harness/postgres.js';
-import { RecordingObserver, eventually } from './support.js';
+import { RecordingObserver } from './support.js';
 
 export const ADMIN_TOKEN = 'approval-test-admin-token-0123456789';
 export const CONNECTION = 'orders-db';

@@ -84,6 +84,21 @@ describe('approval of held statements through the PostgreSQL proxy', () => {
     assert.equal((await sql`select count(*)::int as n from items where id = 100`)[0]?.n, 0);
   });
 
+  it('a hold inside a transaction outlives idle_in_transaction_session_timeout (keep-alive Syncs)', async () => {
+    await sql`create table if not exists kept(x int)`;
+    const run = psql(p.endpoint, [], {
+      input: "set idle_in_transaction_session_timeout = '1200ms';\nbegin;\ninsert into kept values (1);\ntruncate items;\ncommit;\n",
+    });
+    const pending = await pendingFor(cp.cp, 'truncate items');
+    // Longer than the server's timeout: without keep-alives it would end the session (25P03).
+    await new Promise((r) => setTimeout(r, 2_500));
+    await decide(cp.cp, pending.id, 'approve');
+    const r = await run;
+    assert.equal(r.stderr, '');
+    assert.equal(r.code, 0);
+    assert.equal((await sql`select count(*)::int as n from kept`)[0]?.n, 1);
+  });
+
   it('a statement nobody decides times out with 57014 saying after how long', async () => {
     await fill(3);
     const err = await rejection(sql`delete from items where id = ${1}`.execute());

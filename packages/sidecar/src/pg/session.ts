@@ -91,9 +91,11 @@ const HOLD_QUEUE_LIMIT = 1024 * 1024;
 /**
  * While a held statement waits inside a transaction block, the idle server would be subject to
  * idle_in_transaction_session_timeout: a Sync every this many ms (its ReadyForQuery swallowed)
- * restarts that timer. Sent only when nothing else is in flight upstream.
+ * restarts that timer (a server timeout under this interval still ends the session). Sent only
+ * when nothing is in flight upstream and no extended batch is open: mid-batch (Parse/Bind sent,
+ * Execute held) the server is not idle and the timeout is not armed.
  */
-const HOLD_KEEPALIVE_MS = 1_000;
+const HOLD_KEEPALIVE_MS = 500;
 
 /** The agent's startup parameters that are not forwarded: identity comes from the Connection. */
 const DROPPED_PARAMS = new Set(['user', 'database']);
