@@ -119,7 +119,7 @@ class SidecarRuntime {
     });
     this.kube = new KubeListeners({
       listenHost: this.config.listenHost, ports: this.config.ports, caDir: this.config.kubeCaDir,
-      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(),
+      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(), approvals: this.approvals,
     });
     await this.applyBundle(grant.bundle, true);
     this.listenersUp = true;
