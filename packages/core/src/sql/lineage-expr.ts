@@ -221,6 +221,7 @@ export function figureName(value: unknown): string {
       const parts = definedNames(node['indirection']);
       return parts[parts.length - 1] ?? figureName(node['arg']);
     }
+    case 'A_Expr': return node['kind'] === 'AEXPR_NULLIF' ? 'nullif' : '?column?';
     case 'CaseExpr': return 'case';
     case 'A_ArrayExpr': return 'array';
     case 'CoalesceExpr': return 'coalesce';
@@ -229,6 +230,7 @@ export function figureName(value: unknown): string {
     case 'SubLink': {
       if (node['subLinkType'] === 'EXISTS_SUBLINK') return 'exists';
       if (node['subLinkType'] === 'ARRAY_SUBLINK') return 'array';
+      if (node['subLinkType'] !== 'EXPR_SUBLINK') return '?column?';
       const sub = unwrap(node['subselect']);
       const first = sub === undefined ? undefined : list(sub.node['targetList'])[0];
       const rt = unwrap(first);

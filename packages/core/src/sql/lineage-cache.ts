@@ -1,0 +1,107 @@
+// LineageAnalyzer: resultLineage behind a bounded LRU keyed by statement shape (shape-key.ts),
+// with one result per catalog object, so a hot statement is parsed and analysed once.
+import { lineageOfTree, parseSql } from './lineage.js';
+import type { LineageCatalog, StatementLineage } from './lineage-types.js';
+import { shapeKey } from './shape-key.js';
+
+export interface LineageAnalyzerStats {
+  hits: number;
+  misses: number;
+  /** Texts that had no shape key and were analysed outright. */
+  uncacheable: number;
+  size: number;
+}
+
+interface Entry {
+  /** Result without a catalog. */
+  bare: readonly StatementLineage[] | undefined;
+  /** Results per catalog object: a new catalog (schema change) gets a fresh analysis. */
+  readonly byCatalog: WeakMap<LineageCatalog, readonly StatementLineage[]>;
+  at: number;
+}
+
+/**
+ * Lineage does not depend on literal values (they name no column), so every text of a shape
+ * shares one result. Only results are kept, never parse trees (which hold the literals). A
+ * result is frozen: callers share it. Failures to parse are not cached. Call loadSqlParser() first.
+ */
+export class LineageAnalyzer {
+  readonly #maxEntries: number;
+  readonly #refreshAfter: number;
+  readonly #entries = new Map<string, Entry>();
+  #inserted = 0;
+  #hits = 0;
+  #misses = 0;
+  #uncacheable = 0;
+
+  constructor(opts: { maxEntries?: number } = {}) {
+    const max = opts.maxEntries ?? 10_000;
+    this.#maxEntries = Number.isInteger(max) && max > 0 ? max : 10_000;
+    this.#refreshAfter = Math.max(1, Math.floor(this.#maxEntries / 2));
+  }
+
+  /**
+   * Lineage of each statement of `text` (see resultLineage). `key` may pass the text's
+   * shapeKey when the caller already has it (the classifier computes the same key).
+   */
+  lineage(text: string, catalog?: LineageCatalog, key: string | null = shapeKey(text)): readonly StatementLineage[] {
+    if (key === null) {
+      this.#uncacheable++;
+      return analyse(text, catalog).result;
+    }
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      const cached = catalog === undefined ? entry.bare : entry.byCatalog.get(catalog);
+      if (cached !== undefined) {
+        this.#hits++;
+        // Lazy LRU refresh, as SqlClassifier does: only entries in the older half move.
+        if (this.#inserted - entry.at >= this.#refreshAfter) {
+          this.#entries.delete(key);
+          this.#insert(key, entry);
+        }
+        return cached;
+      }
+    }
+    this.#misses++;
+    const { result, parsed } = analyse(text, catalog);
+    if (!parsed) return result;
+    const target = entry ?? this.#newEntry(key);
+    if (catalog === undefined) target.bare = result;
+    else target.byCatalog.set(catalog, result);
+    return result;
+  }
+
+  stats(): LineageAnalyzerStats {
+    return { hits: this.#hits, misses: this.#misses, uncacheable: this.#uncacheable, size: this.#entries.size };
+  }
+
+  #newEntry(key: string): Entry {
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    const entry: Entry = { bare: undefined, byCatalog: new WeakMap(), at: 0 };
+    this.#insert(key, entry);
+    return entry;
+  }
+
+  #insert(key: string, entry: Entry): void {
+    entry.at = ++this.#inserted;
+    this.#entries.set(key, entry);
+  }
+}
+
+function analyse(text: string, catalog: LineageCatalog | undefined): { result: readonly StatementLineage[]; parsed: boolean } {
+  if (text.length === 0) return { result: Object.freeze([]), parsed: true };
+  const parsed = parseSql(text);
+  if (!parsed.ok) return { result: deepFreeze([{ kind: 'unknown', reason: parsed.error }]), parsed: false };
+  return { result: deepFreeze(lineageOfTree(parsed.tree, catalog)), parsed: true };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
