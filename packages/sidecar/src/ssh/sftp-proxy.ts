@@ -1,0 +1,163 @@
+// SFTP through the sidecar: ssh2's SFTP server side faces the agent, an SFTP client faces the
+// target. Each request is checked (file-read / file-write), each opened file's bytes are hashed
+// as they pass, and closing it records a FileTransferEvent.
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { utils } from 'ssh2';
+import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
+import type { Decision } from '@chaperone/core/decision';
+import type { ShellOperation } from '@chaperone/core/policy/types';
+import type { SessionContext } from './context.js';
+import { authorize } from './hold.js';
+import type { Authorized } from './hold.js';
+import { recordedDecision } from './observer.js';
+
+const { OPEN_MODE, STATUS_CODE } = utils.sftp;
+const WRITE_FLAGS = OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC;
+/** Out-of-order chunks kept for hashing per file, at most (a client reading at random offsets). */
+const MAX_PENDING = 64;
+
+interface OpenFile {
+  path: string;
+  direction: 'upload' | 'download';
+  decision: Decision;
+  hash: Hash;
+  bytes: number;
+  next: number;
+  pending: Map<number, Buffer>;
+}
+
+/** Proxies one SFTP session until either side ends; returns when set up. */
+export function proxySftp(ctx: SessionContext, agent: SFTPWrapper, remote: SFTPWrapper): void {
+  const files = new Map<string, OpenFile>();
+  // An approval covers the SFTP session's operations of its kind: one hold, not one per request.
+  const approved = new Map<ShellOperation, Promise<Authorized>>();
+
+  const check = async (reqid: number, op: ShellOperation, path: string): Promise<Decision | undefined> => {
+    const decision = ctx.policy().decideOperation(op);
+    let auth: Authorized;
+    if (decision.action === 'approve') {
+      let held = approved.get(op);
+      if (!held) { held = authorize(ctx, decision, `sftp ${op} ${path}`); approved.set(op, held); }
+      auth = await held;
+    } else {
+      auth = await authorize(ctx, decision, `sftp ${op} ${path}`);
+    }
+    if (auth.run) return decision;
+    ctx.log.record({ type: 'channel', kind: 'subsystem', detail: `sftp ${op} ${path}`, decision: recordedDecision(decision) });
+    agent.status(reqid, STATUS_CODE.PERMISSION_DENIED, `chaperone: denied: ${auth.message}`);
+    return undefined;
+  };
+  const fail = (reqid: number, err: Error & { code?: unknown }) => {
+    agent.status(reqid, typeof err.code === 'number' ? err.code : STATUS_CODE.FAILURE, err.message);
+  };
+  const done = (reqid: number) => (err: Error | undefined | null) => (err ? fail(reqid, err) : agent.status(reqid, STATUS_CODE.OK));
+  const guarded = (op: ShellOperation, run: (reqid: number, path: string, ...rest: never[]) => void) =>
+    (reqid: number, path: string, ...rest: never[]) => {
+      void check(reqid, op, path).then((d) => { if (d) run(reqid, path, ...rest); });
+    };
+
+  agent.on('OPEN', (reqid: number, filename: string, flags: number, attrs: Attributes) => {
+    const direction = (flags & WRITE_FLAGS) !== 0 ? 'upload' : 'download';
+    void check(reqid, direction === 'upload' ? 'file-write' : 'file-read', filename).then((decision) => {
+      if (!decision) return;
+      remote.open(filename, flags, attrs, (err, handle) => {
+        if (err) return fail(reqid, err);
+        files.set(handle.toString('hex'), { path: filename, direction, decision, hash: createHash('sha256'), bytes: 0, next: 0, pending: new Map() });
+        agent.handle(reqid, handle);
+      });
+    });
+  });
+  agent.on('READ', (reqid: number, handle: Buffer, offset: number, length: number) => {
+    const cb = (err: Error | undefined, n: number, buf: Buffer) => {
+      if (err) return fail(reqid, err);
+      const data = buf.subarray(0, n);
+      const file = files.get(handle.toString('hex'));
+      if (file) hashAt(file, offset, data);
+      ctx.log.bytes('out', n);
+      agent.data(reqid, data);
+    };
+    // ssh2 turns EOF into a zero-length read unless asked; the agent must see EOF itself.
+    (cb as { _wantEOFError?: boolean })._wantEOFError = true;
+    remote.read(handle, Buffer.allocUnsafe(length), 0, length, offset, cb);
+  });
+  agent.on('WRITE', (reqid: number, handle: Buffer, offset: number, data: Buffer) => {
+    const file = files.get(handle.toString('hex'));
+    if (file) hashAt(file, offset, data);
+    ctx.log.bytes('in', data.length);
+    remote.write(handle, data, 0, data.length, offset, done(reqid));
+  });
+  agent.on('CLOSE', (reqid: number, handle: Buffer) => {
+    const key = handle.toString('hex');
+    const file = files.get(key);
+    files.delete(key);
+    if (file) recordFile(ctx, file);
+    remote.close(handle, done(reqid));
+  });
+  agent.on('FSTAT', (reqid: number, handle: Buffer) => remote.fstat(handle, (err, attrs) => (err ? fail(reqid, err) : agent.attrs(reqid, attrs))));
+  agent.on('FSETSTAT', (reqid: number, handle: Buffer, attrs: Attributes) => {
+    const file = files.get(handle.toString('hex'));
+    if (file?.direction !== 'upload') return agent.status(reqid, STATUS_CODE.PERMISSION_DENIED, 'chaperone: the file is open for reading');
+    remote.fsetstat(handle, attrs, done(reqid));
+  });
+  agent.on('OPENDIR', guarded('file-read', (reqid, path) => remote.opendir(path, (err, h) => (err ? fail(reqid, err) : agent.handle(reqid, h)))));
+  agent.on('READDIR', (reqid: number, handle: Buffer) => {
+    // `full` keeps `.` and `..`: the agent's client expects the listing exactly as the target sent it.
+    const readdir = remote.readdir as unknown as (h: Buffer, o: { full: boolean }, cb: (err: Error | undefined, list: FileEntry[]) => void) => void;
+    readdir.call(remote, handle, { full: true }, (err, list) => (err ? fail(reqid, err) : agent.name(reqid, list)));
+  });
+  agent.on('STAT', guarded('file-read', (reqid, path) => remote.stat(path, (err, a) => (err ? fail(reqid, err) : agent.attrs(reqid, a)))));
+  agent.on('LSTAT', guarded('file-read', (reqid, path) => remote.lstat(path, (err, a) => (err ? fail(reqid, err) : agent.attrs(reqid, a)))));
+  agent.on('READLINK', guarded('file-read', (reqid, path) => remote.readlink(path, (err, target) => (err ? fail(reqid, err) : agent.name(reqid, [{ filename: target, longname: target, attrs: {} as Attributes }])))));
+  agent.on('REALPATH', (reqid: number, path: string) => remote.realpath(path, (err, abs) => (err ? fail(reqid, err) : agent.name(reqid, [{ filename: abs, longname: abs, attrs: {} as Attributes }]))));
+  agent.on('REMOVE', guarded('file-write', (reqid, path) => remote.unlink(path, done(reqid))));
+  agent.on('RMDIR', guarded('file-write', (reqid, path) => remote.rmdir(path, done(reqid))));
+  agent.on('MKDIR', (reqid: number, path: string, attrs: Attributes) => {
+    void check(reqid, 'file-write', path).then((d) => { if (d) remote.mkdir(path, attrs, done(reqid)); });
+  });
+  agent.on('SETSTAT', (reqid: number, path: string, attrs: Attributes) => {
+    void check(reqid, 'file-write', path).then((d) => { if (d) remote.setstat(path, attrs, done(reqid)); });
+  });
+  agent.on('RENAME', (reqid: number, from: string, to: string) => {
+    void check(reqid, 'file-write', `${from} -> ${to}`).then((d) => { if (d) remote.rename(from, to, done(reqid)); });
+  });
+  agent.on('SYMLINK', (reqid: number, targetPath: string, linkPath: string) => {
+    void check(reqid, 'file-write', linkPath).then((d) => { if (d) remote.symlink(targetPath, linkPath, done(reqid)); });
+  });
+  agent.on('EXTENDED', (reqid: number) => agent.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
+
+  const closeBoth = () => {
+    for (const file of files.values()) recordFile(ctx, file);
+    files.clear();
+    agent.end();
+    remote.end();
+  };
+  agent.once('close', closeBoth);
+  remote.once('close', closeBoth);
+}
+
+/** Hashes bytes in file order: a chunk ahead of the next offset waits (bounded) for the gap. */
+function hashAt(file: OpenFile, offset: number, data: Buffer): void {
+  file.bytes += data.length;
+  if (offset !== file.next) {
+    if (offset > file.next && file.pending.size < MAX_PENDING) file.pending.set(offset, Buffer.from(data));
+    return;
+  }
+  file.hash.update(data);
+  file.next += data.length;
+  for (let more = file.pending.get(file.next); more; more = file.pending.get(file.next)) {
+    file.pending.delete(file.next);
+    file.hash.update(more);
+    file.next += more.length;
+  }
+}
+
+function recordFile(ctx: SessionContext, file: OpenFile): void {
+  // Chunks that never joined (a gap, random access) are hashed in offset order after the rest.
+  for (const offset of [...file.pending.keys()].sort((a, b) => a - b)) file.hash.update(file.pending.get(offset)!);
+  file.pending.clear();
+  ctx.log.record({
+    type: 'file', protocol: 'sftp', direction: file.direction, path: file.path, bytes: file.bytes,
+    sha256: file.hash.digest('hex'), decision: recordedDecision(file.decision),
+  });
+}
