@@ -98,6 +98,22 @@ export const controlPlaneConfigSchema = z.object({
    */
   maskKey: z.string().refine((v) => decodeMaskKey(v) !== undefined, 'must be the base64 of 32 bytes (openssl rand -base64 32)').optional(),
   maskKeyFile: z.string().min(1).optional(),
+  /**
+   * Just-in-time approvals. `oidc`: approvers' ID tokens (issuer, audience = client id, the
+   * claims holding groups and the approver's name). `notify.webhookUrl`: a Slack-compatible
+   * incoming webhook told of each request. `publicUrl`: this control plane's address for people,
+   * for links. Without oidc only the admin token (local stack) decides.
+   */
+  approvals: z.object({
+    oidc: z.object({
+      issuer: httpUrl,
+      audience: z.string().min(1),
+      groupsClaim: z.string().min(1).default('groups'),
+      usernameClaim: z.string().min(1).default('email'),
+    }).optional(),
+    notify: z.object({ webhookUrl: httpUrl }).optional(),
+    publicUrl: httpUrl.optional(),
+  }).default({}),
   /** Largest request body; record batches are the big ones. */
   bodyLimitBytes: z.number().int().positive().default(8 * 1024 * 1024),
 }).superRefine((c, ctx) => {

@@ -12,6 +12,7 @@ import { TokenRequestSource } from './credentials/token-request-source.js';
 import { ChainedCredentialSource, FileCredentialSource, StaticCredentialSource, type CredentialSource, type UserPassword } from './credentials/source.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded.js';
 import { cpError } from './errors.js';
+import { OidcApproverVerifier } from './approvals/oidc.js';
 import { GrantAuthority } from './grants.js';
 import { loadMaskKey } from './mask-key.js';
 import { DevIssuer } from './identity/dev-issuer.js';
@@ -107,6 +108,11 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       ...(identity.podLabels ? { podLabels: identity.podLabels } : {}),
       devIssuer,
       metrics: createMetrics(),
+      approvals: {
+        ...(config.approvals.oidc ? { oidc: new OidcApproverVerifier(config.approvals.oidc) } : {}),
+        ...(config.approvals.publicUrl ? { publicUrl: config.approvals.publicUrl } : {}),
+        ...(config.approvals.notify ? { webhookUrl: config.approvals.notify.webhookUrl } : {}),
+      },
       maskKey,
       // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).
       logger: { level: config.logLevel, stream: process.stderr },

@@ -4,7 +4,7 @@ import { runControlPlane } from '@chaperone/control-plane/server';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { parse, parseListen, untilSignal, type Command } from './command.js';
 
-const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--log-level LEVEL]';
+const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--oidc-issuer URL --oidc-client-id ID [--oidc-groups-claim CLAIM] [--oidc-username-claim CLAIM]] [--approvals-webhook URL] [--public-url URL] [--log-level LEVEL]';
 
 export const controlPlane: Command = {
   usage: USAGE,
@@ -27,12 +27,22 @@ export const controlPlane: Command = {
       'kubernetes-secrets': { type: 'boolean' },
       'secrets-namespace': { type: 'string' },
       'admin-token': { type: 'string' },
+      'oidc-issuer': { type: 'string' },
+      'oidc-client-id': { type: 'string' },
+      'oidc-groups-claim': { type: 'string' },
+      'oidc-username-claim': { type: 'string' },
+      'approvals-webhook': { type: 'string' },
+      'public-url': { type: 'string' },
       'log-level': { type: 'string' },
     }, USAGE);
     const listen = values.listen ?? env.CHAPERONE_LISTEN;
     const cert = values['tls-cert'];
     const key = values['tls-key'];
     if ((cert === undefined) !== (key === undefined)) throw new ChaperoneError('CLI_ERR_USAGE', '--tls-cert and --tls-key go together');
+    const oidcIssuer = values['oidc-issuer'] ?? env.CHAPERONE_OIDC_ISSUER;
+    const oidcClientId = values['oidc-client-id'] ?? env.CHAPERONE_OIDC_CLIENT_ID;
+    if ((oidcIssuer === undefined) !== (oidcClientId === undefined)) throw new ChaperoneError('CLI_ERR_USAGE', '--oidc-issuer and --oidc-client-id go together');
+    const webhookUrl = values['approvals-webhook'] ?? env.CHAPERONE_APPROVALS_WEBHOOK;
     const input: ControlPlaneConfigInput = {
       listen: listen ? parseListen(listen) : undefined,
       tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
@@ -54,6 +64,16 @@ export const controlPlane: Command = {
       },
       devIssuer: values['dev-issuer'] ?? false,
       adminToken: values['admin-token'] ?? env.CHAPERONE_ADMIN_TOKEN,
+      approvals: {
+        oidc: oidcIssuer && oidcClientId ? {
+          issuer: oidcIssuer,
+          audience: oidcClientId,
+          groupsClaim: values['oidc-groups-claim'] ?? env.CHAPERONE_OIDC_GROUPS_CLAIM,
+          usernameClaim: values['oidc-username-claim'] ?? env.CHAPERONE_OIDC_USERNAME_CLAIM,
+        } : undefined,
+        notify: webhookUrl ? { webhookUrl } : undefined,
+        publicUrl: values['public-url'] ?? env.CHAPERONE_PUBLIC_URL,
+      },
       logLevel: values['log-level'] as ControlPlaneConfigInput['logLevel'],
     };
     const parsed = parseControlPlaneConfig(JSON.parse(JSON.stringify(input)));

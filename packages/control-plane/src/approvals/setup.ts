@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { ApprovalStore } from './approval-store.js';
+import { ApprovalNotifier } from './notify.js';
 import type { OidcApproverVerifier } from './oidc.js';
 import { ApprovalService } from './service.js';
 
@@ -15,13 +16,22 @@ export interface ApprovalsDeps {
 }
 
 export function createApprovalService(app: FastifyInstance, store: ApprovalStore, metrics: ControlPlaneMetrics, deps: ApprovalsDeps = {}): ApprovalService {
+  const notifier = deps.webhookUrl === undefined ? undefined : new ApprovalNotifier({
+    webhookUrl: deps.webhookUrl,
+    count: (result) => metrics.approvalNotifications.inc({ result }),
+    onFailure: (err, approval) => app.log.warn({ err, approval: approval.id }, 'approver notification failed'),
+  });
   const service = new ApprovalService({
     store,
     metrics,
     ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+    ...(notifier ? { onCreated: (a) => notifier.notify(a) } : {}),
     onError: (err, what) => app.log.warn({ err }, what),
   });
   app.addHook('onReady', async () => service.start());
-  app.addHook('onClose', async () => service.close());
+  app.addHook('onClose', async () => {
+    service.close();
+    await notifier?.settle();
+  });
   return service;
 }
