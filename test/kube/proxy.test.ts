@@ -1,0 +1,184 @@
+// The Kubernetes API through the sidecar, end to end: real kube-apiserver, real control plane
+// issuing TokenRequest credentials, real sidecar, real kubectl and @kubernetes/client-node as
+// the agent. Policy: deny namespace deletes and configmaps forbidden-*, approve deleting
+// configmaps held-*, mask Secrets, allow the rest.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import type { Approval } from '@chaperone/core/api';
+import { ADMIN_TOKEN, NS, UPSTREAM_SA, startStack } from './proxy-support.js';
+import type { Stack } from './proxy-support.js';
+
+let s: Stack;
+before(async () => { s = await startStack(); });
+after(async () => { await s?.stop(); });
+
+const SECRET_VALUE = 'hunter2-very-secret';
+const SECRET_B64 = Buffer.from(SECRET_VALUE).toString('base64');
+
+function assertNoSecret(text: string, what: string): void {
+  assert.ok(!text.includes(SECRET_VALUE) && !text.includes(SECRET_B64), `${what} leaks the Secret value:\n${text.slice(0, 2000)}`);
+}
+
+/** A raw HTTPS request to the sidecar as an agent would send it. */
+function agentRequest(method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return readFile(s.caPath, 'utf8').then((ca) => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: s.port, method, path, ca, headers: { authorization: `Bearer ${s.agentToken}`, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  }));
+}
+
+function agentClient(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(s.agentKubeconfig);
+  return kc;
+}
+
+test('requests go upstream as the connection\'s service account: the agent\'s token and impersonation are dropped', async () => {
+  const who = await s.agentKubectl(['auth', 'whoami', '-o', 'json']);
+  assert.equal(who.code, 0, who.stderr);
+  const user = (JSON.parse(who.stdout) as { status: { userInfo: { username: string } } }).status.userInfo.username;
+  assert.equal(user, `system:serviceaccount:${UPSTREAM_SA.namespace}:${UPSTREAM_SA.name}`);
+  const as = await s.agentKubectl(['auth', 'whoami', '-o', 'json', '--as', 'system:admin', '--as-group', 'system:masters']);
+  assert.equal(as.code, 0, as.stderr);
+  assert.equal((JSON.parse(as.stdout) as { status: { userInfo: { username: string } } }).status.userInfo.username, user);
+  // The same token straight to the API server is `nobody`, who may do nothing.
+  const direct = await s.kube.kubectl(['--token', s.agentToken, '--user', 'nobody', 'get', 'pods', '-n', NS]);
+  assert.notEqual(direct.code, 0);
+});
+
+test('kubectl get, list, apply and delete are allowed; discovery works', async () => {
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config', namespace: NS }, data: { mode: 'blue' } };
+  const applied = await s.agentKubectl(['apply', '-f', '-'], { input: JSON.stringify(cm) });
+  assert.equal(applied.code, 0, applied.stderr);
+  const got = await s.agentKubectl(['get', 'configmap', 'app-config', '-o', 'jsonpath={.data.mode}']);
+  assert.equal(got.stdout, 'blue', got.stderr);
+  const list = await s.agentKubectl(['get', 'configmaps', '-o', 'name']);
+  assert.match(list.stdout, /^configmap\/app-config$/m, list.stderr);
+  const version = await s.agentKubectl(['version', '-o', 'json']);
+  assert.equal(version.code, 0, version.stderr);
+  const resources = await s.agentKubectl(['api-resources', '--api-group=apps', '-o', 'name']);
+  assert.match(resources.stdout, /^deployments\.apps$/m, resources.stderr);
+  const deleted = await s.agentKubectl(['delete', 'configmap', 'app-config']);
+  assert.equal(deleted.code, 0, deleted.stderr);
+});
+
+test('denied requests get a 403 Status naming the rule', async () => {
+  const ns = await s.agentKubectl(['delete', 'namespace', NS, '--wait=false']);
+  assert.notEqual(ns.code, 0);
+  assert.match(ns.stderr, /Forbidden|forbidden/);
+  assert.match(ns.stderr, /no namespace deletes/);
+  const r = await agentRequest('GET', `/api/v1/namespaces/${NS}/configmaps/forbidden-one`);
+  assert.equal(r.status, 403);
+  const status = JSON.parse(r.body) as { kind: string; reason: string; code: number; message: string };
+  assert.equal(status.kind, 'Status');
+  assert.equal(status.reason, 'Forbidden');
+  assert.equal(status.code, 403);
+  assert.match(status.message, /get configmaps "forbidden-one" in namespace work denied by rule agents-kube#1 of policy agents-kube/);
+  // Still there: the namespace was never deleted.
+  assert.equal((await s.kube.kubectl(['get', 'namespace', NS])).code, 0);
+});
+
+test('a path the sidecar cannot interpret, and exec, are refused', async () => {
+  const dots = await agentRequest('GET', `/api/v1/namespaces/${NS}/../kube-system/secrets`);
+  assert.equal(dots.status, 403);
+  assert.match(dots.body, /cannot interpret/);
+  const exec = await agentRequest('POST', `/api/v1/namespaces/${NS}/pods/p/exec?command=ls`);
+  assert.equal(exec.status, 403);
+  assert.match(exec.body, /pods\/exec is not supported/);
+  const write = await agentRequest('POST', '/version');
+  assert.equal(write.status, 403);
+});
+
+test('Secret values are masked in every output form', async () => {
+  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: NS }, stringData: { password: SECRET_VALUE } };
+  // Through the sidecar: kubectl apply keeps the applied object (with the value) in an annotation.
+  const applied = await s.agentKubectl(['apply', '-f', '-'], { input: JSON.stringify(secret) });
+  assert.equal(applied.code, 0, applied.stderr);
+  assertNoSecret(applied.stdout + applied.stderr, 'apply');
+  const direct = await s.kube.kubectl(['-n', NS, 'get', 'secret', 'db', '-o', 'jsonpath={.data.password}']);
+  assert.equal(direct.stdout, SECRET_B64, 'the value really is stored');
+
+  for (const args of [
+    ['get', 'secret', 'db', '-o', 'yaml'], ['get', 'secret', 'db', '-o', 'json'], ['get', 'secrets', '-o', 'yaml'],
+    ['get', 'secrets'], ['get', 'secrets', '-o', 'wide', '--show-labels'],
+    ['get', '--raw', `/api/v1/namespaces/${NS}/secrets/db`], ['get', '--raw', `/api/v1/namespaces/${NS}/secrets`],
+    ['get', '--raw', `/api/v1/secrets`], ['get', 'secret', 'db', '-o', 'jsonpath={.data.password}'],
+    ['describe', 'secret', 'db'],
+  ]) {
+    const r = await s.agentKubectl(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assertNoSecret(r.stdout + r.stderr, args.join(' '));
+  }
+  const masked = await s.agentKubectl(['get', 'secret', 'db', '-o', 'jsonpath={.data.password}']);
+  assert.equal(Buffer.from(masked.stdout, 'base64').toString('utf8'), '[MASKED]');
+
+  // Protobuf and Table asked for directly: answered in JSON, masked.
+  const proto = await agentRequest('GET', `/api/v1/namespaces/${NS}/secrets/db`, { accept: 'application/vnd.kubernetes.protobuf' });
+  assert.equal(proto.status, 200);
+  assert.match(String(proto.headers['content-type']), /^application\/json/);
+  assertNoSecret(proto.body, 'protobuf Accept');
+  const table = await agentRequest('GET', `/api/v1/namespaces/${NS}/secrets?includeObject=Object`, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+  assert.equal((JSON.parse(table.body) as { kind: string }).kind, 'Table');
+  assertNoSecret(table.body, 'Table with objects');
+
+  // @kubernetes/client-node: typed read and a watch.
+  const core = agentClient().makeApiClient(CoreV1Api);
+  const read = await core.readNamespacedSecret({ name: 'db', namespace: NS });
+  assert.equal(Buffer.from(read.data?.password ?? '', 'base64').toString('utf8'), '[MASKED]');
+  const events: string[] = [];
+  const watch = new Watch(agentClient());
+  const seen = new Promise<void>((resolve) => {
+    void watch.watch(`/api/v1/namespaces/${NS}/secrets`, {}, (type, obj) => {
+      events.push(JSON.stringify(obj));
+      if (type === 'ADDED' && (obj as { metadata?: { name?: string } }).metadata?.name === 'db2') resolve();
+    }, () => undefined).then((ctl) => { seen.then(() => ctl.abort(), () => undefined); });
+  });
+  const created = await s.kube.kubectl(['-n', NS, 'create', 'secret', 'generic', 'db2', `--from-literal=password=${SECRET_VALUE}`]);
+  assert.equal(created.code, 0, created.stderr);
+  await seen;
+  assert.ok(events.length >= 2);
+  assertNoSecret(events.join('\n'), 'watch events');
+});
+
+test('a held request runs once approved, and is refused when denied', async () => {
+  for (const name of ['held-yes', 'held-no']) assert.equal((await s.kube.kubectl(['-n', NS, 'create', 'configmap', name])).code, 0);
+  const approved = s.agentKubectl(['delete', 'configmap', 'held-yes']);
+  await decide('held-yes', 'approve');
+  const r = await approved;
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual((await s.kube.kubectl(['-n', NS, 'get', 'configmap', 'held-yes'])).code, 0, 'deleted');
+
+  const denied = s.agentKubectl(['delete', 'configmap', 'held-no']);
+  await decide('held-no', 'deny', 'not today');
+  const d = await denied;
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /approval denied: not today/);
+  assert.equal((await s.kube.kubectl(['-n', NS, 'get', 'configmap', 'held-no'])).code, 0, 'still there');
+});
+
+async function decide(name: string, decision: 'approve' | 'deny', reason?: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const res = await s.cp.app.inject({ method: 'GET', url: '/v1/approvals?state=pending', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const found = (res.json() as Approval[]).find((a) => a.operation.kind === 'kubernetes' && a.operation.name === name);
+    if (found) {
+      assert.equal(found.operation.kind === 'kubernetes' && found.operation.verb, 'delete');
+      const d = await s.cp.app.inject({
+        method: 'POST', url: `/v1/approvals/${found.id}/decision`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        payload: reason === undefined ? { decision } : { decision, reason },
+      });
+      assert.equal(d.statusCode, 200, d.body);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`no pending approval for ${name}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
