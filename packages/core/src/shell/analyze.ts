@@ -111,7 +111,7 @@ export function programName(text: string): string {
 /** What a shell reading its standard input runs: a here-document or here-string, or unknown. */
 function stdinScript(redirs: readonly ShRedirect[]): Inner {
   // The last input redirection wins, as in the shell.
-  const input = redirs.filter((r) => r.Op === REDIRECT.hdoc || r.Op === REDIRECT.dashHdoc || r.Op === REDIRECT.wordHdoc || r.Op === 56).at(-1);
+  const input = redirs.filter((r) => r.Op === REDIRECT.hdoc || r.Op === REDIRECT.dashHdoc || r.Op === REDIRECT.wordHdoc || r.Op === REDIRECT.input).at(-1);
   if (input === undefined) return { kind: 'unknown', reason: 'a shell reading commands from its input' };
   if (input.Op === REDIRECT.wordHdoc && input.Word !== null) {
     const w = resolveWord(input.Word);

@@ -20,7 +20,7 @@ export interface ShParamExp { Short: boolean; Param: ShLit | null }
 export type ShNode = object;
 
 /** Redirect operators as mvdan/sh numbers its tokens (checked by parser.test.ts). */
-export const REDIRECT = { hdoc: 61, dashHdoc: 62, wordHdoc: 63 } as const;
+export const REDIRECT = { input: 56, hdoc: 61, dashHdoc: 62, wordHdoc: 63 } as const;
 
 interface Syntax {
   NewParser(): { Parse(src: string, name: string): ShFile };

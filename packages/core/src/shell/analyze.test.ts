@@ -1,0 +1,76 @@
+// What analysis finds in a command line: programs, arguments, dynamic words, unwrapped wrappers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyzeCommandLine, loadShellParser } from './analyze.js';
+import { REDIRECT, parseShell } from './parser.js';
+import type { ShStmt } from './parser.js';
+import { decodeAnsiC } from './words.js';
+
+/** `program arg arg` per simple command; dynamic words marked with a trailing `?`, a dynamic program with `?` too. */
+function brief(line: string): string[] | string {
+  const a = analyzeCommandLine(line);
+  if (!a.ok) return `error: ${a.error}`;
+  return a.commands.map((c) => [c.dynamicProgram ? `${c.program}?` : c.program, ...c.args.map((arg, i) => (c.dynamicArgs.includes(i) ? `${arg}?` : arg))].join(' '));
+}
+
+const CASES: [string, string[] | string][] = [
+  ['ls -la /tmp', ['ls -la /tmp']],
+  ["r''m \"-r\"f $'\\x2f'", ['rm -rf /']],
+  ['X=rm; $X -rf /', ['$X? -rf /']],
+  ['echo "a$(id -u)b" | wc -c', ['echo a$(…)b?', 'id -u', 'wc -c']],
+  ["sudo -u app bash -lc 'cd /srv && make'", ['sudo -u app bash -lc cd /srv && make', 'bash -lc cd /srv && make', 'cd /srv', 'make']],
+  ['env -i PATH=/bin A=1 nice -n 5 ls', ['env -i PATH=/bin A=1 nice -n 5 ls', 'nice -n 5 ls', 'ls']],
+  ['timeout -k 5 30 ls', ['timeout -k 5 30 ls', 'ls']],
+  ['xargs -n 1 -I X grep X', ['xargs -n 1 -I X grep X', 'grep X {input}?']],
+  ['find /var -name x -exec rm -f {} \\; -print', ['find /var -name x -exec rm -f {} ; -print', 'rm -f {}?']],
+  ['command -v ls', ['command -v ls']],
+  ['. ./env.sh; /usr/bin/env', ['source ./env.sh', 'env']],
+  ['ls *.log ~/x {a,b} {} "*"', ['ls *.log? ~/x? {a,b}? {} *']],
+  ['bash <<EOF\nls $HOME\nEOF\n', ['bash', '(a shell reading an expanded here-document)?']],
+  ["bash <<'EOF'\nls $HOME\nEOF\n", ['bash', 'ls $HOME?']],
+  ['cat <<EOF\n$(whoami)\nEOF\n', ['cat', 'whoami']],
+  ['((x = 1 + 2)); [[ -f x ]]; declare -r y=1', []],
+  ['f() { ls; }', ['ls']],
+  ['sudo -l', ['sudo -l']],
+  ['eval "ls $X"', ['eval ls $X?', '(eval of ls $X)?']],
+  ['echo ${#x} ${x:-y}', ['echo ${x}? ${x}?']],
+  ['echo "unterminated', 'error: 1:6: reached EOF without closing quote "'],
+];
+
+test('analysis of command lines', async () => {
+  await loadShellParser();
+  for (const [line, expected] of CASES) assert.deepEqual(brief(line), expected, line);
+});
+
+test('sh -c strings are parsed again, at most MAX_NESTING deep', () => {
+  let line = 'ls';
+  for (let i = 0; i < 8; i++) line = `sh -c '${line.replaceAll("'", "'\\''")}'`;
+  const a = analyzeCommandLine(line);
+  assert.ok(a.ok);
+  assert.equal(a.commands.at(-1)?.program, 'ls');
+  const deeper = analyzeCommandLine(`sh -c '${line.replaceAll("'", "'\\''")}'`);
+  assert.deepEqual(deeper, { ok: false, error: 'shells nested deeper than 8 levels' });
+});
+
+test('NUL characters and overlong lines are refused', () => {
+  assert.equal(analyzeCommandLine('ls\0rm').ok, false);
+  assert.equal(analyzeCommandLine(`echo ${'x'.repeat(70_000)}`).ok, false);
+});
+
+test("redirect operator numbers match mvdan/sh's tokens", () => {
+  const ops = (text: string) => {
+    const parsed = parseShell(text);
+    assert.ok(parsed.ok);
+    return (parsed.file.Stmts[0] as ShStmt).Redirs[0]?.Op;
+  };
+  assert.equal(ops('cat <<X\nX\n'), REDIRECT.hdoc);
+  assert.equal(ops('cat <<-X\nX\n'), REDIRECT.dashHdoc);
+  assert.equal(ops('cat <<< x'), REDIRECT.wordHdoc);
+  assert.equal(ops('cat < x'), REDIRECT.input);
+});
+
+test("$'…' decoding as bash does it", () => {
+  assert.equal(decodeAnsiC('\\x72\\155\\u00e9\\U0001F600\\n\\t\\\\\\\'\\cA'), 'rmé😀\n\t\\\'\x01');
+  assert.equal(decodeAnsiC('a\\x00b'), 'a');
+  assert.equal(decodeAnsiC('\\q\\x'), '\\q\\x');
+});
