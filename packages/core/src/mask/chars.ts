@@ -26,12 +26,3 @@ export function isBase64Url(c: number): boolean {
   return isAlnum(c) || c === 45 || c === 95;
 }
 
-/** Digits in `text`, counting stops at `enough`. */
-export function countDigits(text: string, enough: number): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57 && ++n >= enough) return n;
-  }
-  return n;
-}

@@ -19,41 +19,66 @@ function rightBoundary(text: string, end: number): boolean {
 /**
  * Payment card numbers: 13–19 digits, optionally in groups of 3 or more separated by one space
  * or dash, starting with 2–6 (the issuer ranges of Visa, Mastercard, Amex, Discover, JCB,
- * Diners, UnionPay, Maestro), passing the Luhn check, not all zeros.
+ * Diners, UnionPay, Maestro), passing the Luhn check, not all zeros. A longer run of groups
+ * (`4111 1111 1111 1111 2024`) is searched for its longest card-shaped window of whole groups.
  */
 export function findCards(text: string, out: DetectorHit[]): void {
   const n = text.length;
   const digits: number[] = [];
+  /** Per group of the run: start offset, end offset, index of its first digit in `digits`. */
+  const groups: number[] = [];
   let i = 0;
   while (i < n) {
     if (!isDigit(text.charCodeAt(i))) { i++; continue; }
     const start = i;
     digits.length = 0;
-    let groupLen = 0;
-    let shortGroup = false;
-    let separated = false;
+    groups.length = 0;
     let end = i;
+    let groupStart = i;
     while (end < n) {
       const c = text.charCodeAt(end);
       if (isDigit(c)) {
-        if (digits.length < 20) digits.push(c - 48);
-        groupLen++;
+        if (end === groupStart) groups.push(end, 0, digits.length);
+        digits.push(c - 48);
         end++;
-      } else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1)) && end > start) {
-        if (groupLen < 3) shortGroup = true;
-        groupLen = 0;
-        separated = true;
+        groups[groups.length - 2] = end;
+      } else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1))) {
         end++;
+        groupStart = end;
       } else break;
     }
-    if (separated && groupLen < 3) shortGroup = true;
     i = end;
-    const count = digits.length;
-    if (count < 13 || count > 19 || shortGroup) continue;
-    const first = digits[0] ?? 0;
-    if (first < 2 || first > 6) continue;
-    if (!leftBoundary(text, start) || !rightBoundary(text, end)) continue;
-    if (luhn(digits)) out.push({ detector: 'credit_card', start, end });
+    if (digits.length >= 13) findCardWindows(text, digits, groups, leftBoundary(text, start), rightBoundary(text, end), out);
+  }
+}
+
+/**
+ * Longest windows of whole groups that are cards, left to right, not overlapping. Inside the
+ * run a window starts and ends at a space (a dash binds its groups together).
+ */
+function findCardWindows(text: string, digits: readonly number[], groups: readonly number[], leftOk: boolean, rightOk: boolean, out: DetectorHit[]): void {
+  const count = groups.length / 3;
+  for (let g = 0; g < count;) {
+    const first = groups[g * 3 + 2] ?? 0;
+    let best = -1;
+    const startOk = g === 0 ? leftOk : text.charCodeAt((groups[g * 3] ?? 0) - 1) === 32;
+    for (let h = g; startOk && h < count; h++) {
+      const endOk = h === count - 1 ? rightOk : text.charCodeAt(groups[h * 3 + 1] ?? 0) === 32;
+      const after = h + 1 < count ? groups[h * 3 + 5] ?? 0 : digits.length;
+      const len = after - first;
+      if (len > 19) break;
+      const groupLen = after - (groups[h * 3 + 2] ?? 0);
+      if (h > g && groupLen < 3) break;
+      if (h === g + 1 && first + 3 > (groups[h * 3 + 2] ?? 0)) break;
+      if (len >= 13 && endOk && luhn(digits.slice(first, after))) best = h;
+    }
+    const d = digits[first] ?? 0;
+    if (best >= 0 && d >= 2 && d <= 6) {
+      out.push({ detector: 'credit_card', start: groups[g * 3] ?? 0, end: groups[best * 3 + 1] ?? 0 });
+      g = best + 1;
+    } else {
+      g++;
+    }
   }
 }
 
@@ -104,53 +129,60 @@ export function findSsns(text: string, out: DetectorHit[]): void {
   }
 }
 
-interface PhoneRun {
+/** One group of digits of a phone-shaped run. */
+interface PhoneGroup {
+  /** Offsets of the group, its `(` and `)` included. */
+  start: number;
   end: number;
-  plus: boolean;
-  /** Digit count of each group, and whether it was in parentheses. */
-  groups: number[];
-  parens: boolean[];
-  dots: boolean;
   digits: number;
-  firstDigits: number[];
+  first: number;
+  paren: boolean;
+  /** The separator before it is a dot. */
+  dot: boolean;
 }
 
 /** Reads `[+]group(sep group)*` from `i`: groups of digits, `(…)` allowed, one separator each. */
-function readPhoneRun(text: string, i: number): PhoneRun {
+function readPhoneRun(text: string, i: number): { plus: boolean; groups: PhoneGroup[] } {
   const n = text.length;
-  const run: PhoneRun = { end: i, plus: false, groups: [], parens: [], dots: false, digits: 0, firstDigits: [] };
+  const groups: PhoneGroup[] = [];
   let pos = i;
-  if (text.charCodeAt(pos) === 43) { run.plus = true; pos++; }
+  const plus = text.charCodeAt(pos) === 43;
+  if (plus) pos++;
+  let dot = false;
   for (;;) {
-    let paren = false;
-    if (text.charCodeAt(pos) === 40) { paren = true; pos++; }
+    const start = pos;
+    const paren = text.charCodeAt(pos) === 40;
+    if (paren) pos++;
     const g = pos;
     while (pos < n && isDigit(text.charCodeAt(pos))) pos++;
     if (pos === g || pos - g > 12) break;
+    const digits = pos - g;
     if (paren) {
       if (text.charCodeAt(pos) !== 41) break;
       pos++;
     }
-    run.groups.push(pos - g - (paren ? 1 : 0));
-    run.parens.push(paren);
-    run.firstDigits.push(text.charCodeAt(g) - 48);
-    run.digits += pos - g - (paren ? 1 : 0);
-    run.end = pos;
+    groups.push({ start: groups.length === 0 ? i : start, end: pos, digits, first: text.charCodeAt(g) - 48, paren, dot });
     const c = text.charCodeAt(pos);
     const next = text.charCodeAt(pos + 1);
     if ((c === 32 || c === 45 || c === 46) && (isDigit(next) || next === 40)) {
-      if (c === 46) run.dots = true;
+      dot = c === 46;
       pos++;
-    } else if (!(paren && (isDigit(c) || c === 40))) break;
+    } else if (paren && (isDigit(c) || c === 40)) {
+      dot = false;
+    } else break;
   }
-  return run;
+  return { plus, groups };
 }
+
+/** Longest phone number of a window of groups: E.164 has at most 15 digits, in a few groups. */
+const PHONE_MAX_GROUPS = 8;
 
 /**
  * Phone numbers: E.164 (`+` and 8–15 digits, any grouping), NANP `(415) 555-2671` /
  * `415-555-2671` / `415.555.2671` / `1 800 555 0199` (area and exchange 2–9), and national
- * numbers with a trunk `0` in 2–5 digit groups (`020 7946 0958`, `01 23 45 67 89`). A run of
- * digits without `+` or separators is not taken for a phone number.
+ * numbers with a trunk `0` in 2–8 digit groups (`020 7946 0958`, `01 23 45 67 89`). A run of
+ * digits without `+` or separators is not taken for a phone number. In a longer run of groups
+ * (`4111 1111 (415) 555-2671`) the longest phone-shaped window of whole groups is taken.
  */
 export function findPhones(text: string, out: DetectorHit[]): void {
   const n = text.length;
@@ -159,31 +191,47 @@ export function findPhones(text: string, out: DetectorHit[]): void {
     const c = text.charCodeAt(i);
     if (!(isDigit(c) || c === 43 || c === 40)) { i++; continue; }
     const p = text.charCodeAt(i - 1);
-    if (isWord(p) || p === 43 || p === 45 || p === 46 || p === 41 || p === 40) { i++; continue; }
-    const run = readPhoneRun(text, i);
-    if (run.groups.length === 0) { i++; continue; }
-    const end = run.end;
-    if (!rightBoundary(text, end) || text.charCodeAt(end) === 41) { i = end; continue; }
-    if (isPhone(run)) out.push({ detector: 'phone', start: i, end });
-    i = end;
+    const leftOk = !(isWord(p) || p === 43 || p === 45 || p === 46 || p === 41 || p === 40);
+    const { plus, groups } = readPhoneRun(text, i);
+    const last = groups[groups.length - 1];
+    if (!last) { i++; continue; }
+    i = last.end;
+    const rightOk = rightBoundary(text, last.end) && text.charCodeAt(last.end) !== 41;
+    for (let g = 0; g < groups.length;) {
+      let best = -1;
+      // Inside the run a number starts and ends at a space.
+      const startOk = g === 0 ? leftOk : text.charCodeAt((groups[g]?.start ?? 0) - 1) === 32;
+      for (let h = g; startOk && h < groups.length && h - g < PHONE_MAX_GROUPS; h++) {
+        const endOk = h === groups.length - 1 ? rightOk : text.charCodeAt(groups[h]?.end ?? 0) === 32;
+        if (endOk && isPhone(groups, g, h, plus && g === 0)) best = h;
+      }
+      if (best < 0) { g++; continue; }
+      out.push({ detector: 'phone', start: groups[g]?.start ?? 0, end: groups[best]?.end ?? 0 });
+      g = best + 1;
+    }
   }
 }
 
-function isPhone(run: PhoneRun): boolean {
-  const { groups, parens, firstDigits, digits } = run;
-  if (run.plus) return digits >= 8 && digits <= 15 && firstDigits[0] !== 0 && !parens[0];
-  if (groups.length < 2) return false;
+/** Whether groups g..h (inclusive) make a phone number. */
+function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: boolean): boolean {
+  let digits = 0;
+  for (let k = g; k <= h; k++) digits += groups[k]?.digits ?? 0;
+  const head = groups[g];
+  if (!head) return false;
+  if (plus) return digits >= 8 && digits <= 15 && head.first !== 0 && !head.paren;
+  const count = h - g + 1;
+  if (count < 2) return false;
   // NANP: [1] NXX NXX XXXX.
-  const offset = groups.length === 4 && groups[0] === 1 && firstDigits[0] === 1 ? 1 : 0;
-  if (groups.length - offset === 3 && groups[offset] === 3 && groups[offset + 1] === 3 && groups[offset + 2] === 4) {
-    return (firstDigits[offset] ?? 0) >= 2 && (firstDigits[offset + 1] ?? 0) >= 2 && !parens[offset + 1] && !parens[offset + 2];
+  const o = g + (count === 4 && head.digits === 1 && head.first === 1 ? 1 : 0);
+  const [area, exchange, line] = [groups[o], groups[o + 1], groups[o + 2]];
+  if (h - o === 2 && area && exchange && line && area.digits === 3 && exchange.digits === 3 && line.digits === 4) {
+    return area.first >= 2 && exchange.first >= 2 && !exchange.paren && !line.paren;
   }
   // National with trunk prefix 0 (not 00, the international call prefix).
-  if (run.dots || digits < 10 || digits > 11 || firstDigits[0] !== 0) return false;
-  if (groups[0] === 1) return false;
-  for (let k = 0; k < groups.length; k++) {
-    const len = groups[k] ?? 0;
-    if (len < 2 || len > 8 || (k > 0 && parens[k])) return false;
+  if (digits < 10 || digits > 11 || head.first !== 0 || head.digits === 1) return false;
+  for (let k = g; k <= h; k++) {
+    const grp = groups[k];
+    if (!grp || grp.digits < 2 || grp.digits > 8 || (k > g && (grp.paren || grp.dot))) return false;
   }
   return true;
 }
