@@ -12,6 +12,9 @@ export interface LineageAnalyzerStats {
   size: number;
 }
 
+/** shape-key.ts marks each literal with one of these control characters. */
+const HAS_LITERAL = /[\u0001-\u0003]/;
+
 interface Entry {
   /** Result without a catalog. */
   bare: readonly StatementLineage[] | undefined;
@@ -29,6 +32,9 @@ export class LineageAnalyzer {
   readonly #maxEntries: number;
   readonly #refreshAfter: number;
   readonly #entries = new Map<string, Entry>();
+  // Exact texts seen, to their shape's entry: a repeated text (a prepared statement, an ORM's
+  // query) is found with one hash lookup, without computing its shape key.
+  readonly #byText = new Map<string, Entry>();
   #inserted = 0;
   #hits = 0;
   #misses = 0;
@@ -42,9 +48,22 @@ export class LineageAnalyzer {
 
   /**
    * Lineage of each statement of `text` (see resultLineage). `key` may pass the text's
-   * shapeKey when the caller already has it (the classifier computes the same key).
+   * shapeKey when the caller already has it (the classifier computes the same key); a text
+   * seen before is found without it.
    */
-  lineage(text: string, catalog?: LineageCatalog, key: string | null = shapeKey(text)): readonly StatementLineage[] {
+  lineage(text: string, catalog?: LineageCatalog, key?: string | null): readonly StatementLineage[] {
+    const known = this.#byText.get(text);
+    if (known !== undefined) {
+      const cached = catalog === undefined ? known.bare : known.byCatalog.get(catalog);
+      if (cached !== undefined) {
+        this.#hits++;
+        return cached;
+      }
+    }
+    return this.#lineageByShape(text, catalog, key === undefined ? shapeKey(text) : key);
+  }
+
+  #lineageByShape(text: string, catalog: LineageCatalog | undefined, key: string | null): readonly StatementLineage[] {
     if (key === null) {
       this.#uncacheable++;
       return analyse(text, catalog).result;
@@ -59,6 +78,7 @@ export class LineageAnalyzer {
           this.#entries.delete(key);
           this.#insert(key, entry);
         }
+        this.#remember(text, key, entry);
         return cached;
       }
     }
@@ -68,7 +88,22 @@ export class LineageAnalyzer {
     const target = entry ?? this.#newEntry(key);
     if (catalog === undefined) target.bare = result;
     else target.byCatalog.set(catalog, result);
+    this.#remember(text, key, target);
     return result;
+  }
+
+  /**
+   * Oldest-first eviction; the entry stays valid for its text even once its shape is evicted.
+   * Only texts without literals are kept (parameters instead, as prepared statements have):
+   * literal values may be secrets, and are not held beyond the statement.
+   */
+  #remember(text: string, key: string, entry: Entry): void {
+    if (this.#byText.get(text) === entry || HAS_LITERAL.test(key)) return;
+    if (this.#byText.size >= this.#maxEntries) {
+      const oldest = this.#byText.keys().next();
+      if (!oldest.done) this.#byText.delete(oldest.value);
+    }
+    this.#byText.set(text, entry);
   }
 
   stats(): LineageAnalyzerStats {
