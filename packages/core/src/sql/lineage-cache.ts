@@ -12,8 +12,14 @@ export interface LineageAnalyzerStats {
   size: number;
 }
 
-/** shape-key.ts marks each literal with one of these control characters. */
-const HAS_LITERAL = /[\u0001-\u0003]/;
+/** Whether a shape key marks a literal (shape-key.ts uses the control characters 1 to 3). */
+function hasLiteral(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 1 && c <= 3) return true;
+  }
+  return false;
+}
 
 interface Entry {
   /** Result without a catalog. */
@@ -98,7 +104,7 @@ export class LineageAnalyzer {
    * literal values may be secrets, and are not held beyond the statement.
    */
   #remember(text: string, key: string, entry: Entry): void {
-    if (this.#byText.get(text) === entry || HAS_LITERAL.test(key)) return;
+    if (this.#byText.get(text) === entry || hasLiteral(key)) return;
     if (this.#byText.size >= this.#maxEntries) {
       const oldest = this.#byText.keys().next();
       if (!oldest.done) this.#byText.delete(oldest.value);
