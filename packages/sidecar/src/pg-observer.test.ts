@@ -56,3 +56,43 @@ test('a session becomes start, statements and end records, with literals redacte
   assert.match(text, /chaperone_sidecar_connections_active\{protocol="postgres",connection="orders-db"\} 0/);
   assert.match(text, /chaperone_sidecar_connections_total\{protocol="postgres",connection="orders-db"\} 1/);
 });
+
+test('a held statement: approval records around it, the statement names its approval, waits are timed by outcome', async (t) => {
+  const server = await RecordsServer.start();
+  const dir = mkdtempSync(join(tmpdir(), 'observer-'));
+  const client = new ControlPlaneClient({ url: server.url });
+  const metrics = new SidecarMetrics({ processMetrics: false });
+  const recorder = await Recorder.open({ sink: client, grant: () => 'g', spoolDir: dir, metrics, limits: { flushIntervalMs: 10 } });
+  t.after(async () => { await recorder.close(100); await client.close(); await server.stop(); rmSync(dir, { recursive: true, force: true }); });
+
+  const approve: SqlVerdict = {
+    decision: { action: 'approve', approvers: ['group:dba'], timeoutSeconds: 60, message: 'needs a DBA', policy: 'p', rule: 'p#2' }, kinds: ['delete'], tables: ['orders'], redactLiterals: false,
+  };
+  const rule = { policy: 'p', rule: 'p#2' };
+  const observer = createPgObserver({ connection: 'orders-db', identity: { namespace: 'agents', serviceAccount: 'bot' }, recorder, metrics, redact: redactLiterals });
+  observer.sessionStarted({ id: 's2', client: {} });
+  observer.approval?.({ session: 's2', id: 'ap-1', state: 'pending', rule });
+  observer.approval?.({ session: 's2', id: 'ap-1', state: 'approved', rule, by: 'alice', waitedMs: 1500 });
+  observer.statement({ session: 's2', text: 'DELETE FROM orders', flow: 'simple', verdict: approve, durationMs: 3, rows: 2, tag: 'DELETE 2', approval: 'ap-1' });
+  observer.approval?.({ session: 's2', state: 'unavailable', rule, waitedMs: 10 });
+  observer.statement({ session: 's2', text: 'DELETE FROM orders', flow: 'simple', verdict: approve, durationMs: 0, error: { code: '42501', message: 'could not be obtained' }, refused: true });
+  observer.sessionEnded({ session: 's2', reason: 'client', statements: 2, durationMs: 10 });
+  assert.equal(await recorder.flush(10_000), true);
+
+  const records = server.sessions.get('s2') ?? [];
+  assert.deepEqual(verifyChain(records), { ok: true });
+  const events = records.map((r) => r.event);
+  assert.deepEqual(events.map((e) => e.type), ['session.start', 'approval', 'approval', 'statement', 'statement', 'session.end'], 'no approval record without an approval');
+  assert.deepEqual(events[1], { type: 'approval', id: 'ap-1', state: 'pending', rule });
+  assert.deepEqual(events[2], { type: 'approval', id: 'ap-1', state: 'approved', rule, by: 'alice', waitedMs: 1500 });
+  const ran = events[3];
+  assert.ok(ran?.type === 'statement');
+  assert.equal(ran.approval, 'ap-1');
+  assert.equal(ran.tag, 'DELETE 2');
+
+  const text = await metrics.text();
+  assert.match(text, /chaperone_sidecar_approval_wait_seconds_count\{protocol="postgres",connection="orders-db",outcome="approved"\} 1/);
+  assert.match(text, /chaperone_sidecar_approval_wait_seconds_count\{protocol="postgres",connection="orders-db",outcome="unavailable"\} 1/);
+  assert.match(text, /chaperone_sidecar_statements_total\{protocol="postgres",connection="orders-db",decision="approve"\} 2/);
+  assert.match(text, /chaperone_sidecar_statement_duration_seconds_count\{protocol="postgres",connection="orders-db"\} 1/, 'a refused held statement is not timed');
+});

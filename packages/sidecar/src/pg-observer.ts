@@ -60,9 +60,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
       counters[decision.action].inc();
       // A denied statement (or a held one that was not approved) never reached the server: its
       // zero duration says nothing about latency.
-      if (decision.action === 'allow' || (decision.action === 'approve' && !(info.approval !== undefined && info.durationMs === 0 && info.error))) {
-        duration.observe(info.durationMs / 1000);
-      }
+      if (decision.action !== 'deny' && info.refused !== true) duration.observe(info.durationMs / 1000);
       const session = sessions.get(info.session);
       if (!session) {
         o.logger?.warn({ session: info.session, connection: o.connection }, 'statement for an unknown session; not recorded');

@@ -20,6 +20,7 @@ import { decodeBindParams, refusalFields } from '../approvals/pg-approval.js';
 import { connectUpstream } from './auth.js';
 import type { Upstream } from './auth.js';
 import { BackendStream } from './backend-stream.js';
+import { SessionMasking } from './mask-session.js';
 import { SocketReader } from './socket-reader.js';
 import { Framer, decodeErrorFields, decodeFrontend, decodeStartup, rowsFromTag } from './codec.js';
 import {
@@ -84,6 +85,11 @@ interface Hold {
   abort: AbortController;
   /** Withdrawn by the agent's CancelRequest (answered as a cancelled statement). */
   cancelled: boolean;
+  started: number;
+  /** The control plane's id once it has the request. */
+  id?: string;
+  /** The outcome was already reported (the session closed first and reported the withdrawal). */
+  reported?: boolean;
 }
 
 /** Agent bytes queued behind a held statement before the session stops reading the agent. */
@@ -144,6 +150,8 @@ export class PgSession {
   private readonly client: Socket;
   private readonly clientReader: SocketReader;
   private upstreamReader: SocketReader | null = null;
+  /** The masking stage (mask-session.ts), only when the connection has mask rules. */
+  private mask: SessionMasking | null = null;
   private unregisterKey: (() => void) | null = null;
   private closeReason = 'client closed';
   private statements = 0;
@@ -255,6 +263,13 @@ export class PgSession {
     up.socket = reader.socket;
     this.upstreamReader = reader;
     this.upstream = up;
+    const masking = this.host.settings().masking;
+    if (masking) {
+      this.mask = new SessionMasking(() => this.host.settings().masking ?? masking, {
+        deliver: (buf) => this.backend.push(buf, this.toClient), flush: () => this.flush(), upstream: up.socket, client: this.client,
+        failed: (e) => this.fail(fatal('08P01', `upstream protocol violation: ${e.message}`), 'upstream protocol violation'), logger: this.host.logger,
+      });
+    }
     this.status = up.status;
     this.unregisterKey = this.host.registerCancelKey(this.cancelKey.pid, this.cancelKey.secret, this);
     up.socket.on('close', () => this.onUpstreamClosed());
@@ -431,12 +446,10 @@ export class PgSession {
   private startHold(flow: 'simple' | 'extended', text: string, params: (string | null)[], verdict: SqlVerdict, decision: ApproveDecision, frame: Buffer, portal: Prepared | undefined): void {
     const gate = this.host.approvals;
     if (!gate) return;
-    const hold: Hold = { flow, text, params, verdict, decision, frame: Buffer.from(frame), abort: new AbortController(), cancelled: false };
+    const hold: Hold = { flow, text, params, verdict, decision, frame: Buffer.from(frame), abort: new AbortController(), cancelled: false, started: performance.now() };
     if (portal) hold.portal = portal;
     this.hold = hold;
     this.armKeepalive();
-    const started = performance.now();
-    let id: string | undefined;
     const observer = this.host.observer;
     const rule = { policy: decision.policy, rule: decision.rule };
     const request = gate.request({
@@ -444,27 +457,20 @@ export class PgSession {
       operation: { kind: 'sql', text, params }, rule, approvers: decision.approvers,
       timeoutSeconds: decision.timeoutSeconds, message: decision.message,
     }, hold.abort.signal, (approval) => {
-      id = approval.id;
+      hold.id = approval.id;
       this.safeObserve(() => observer?.approval?.({ session: this.id, id: approval.id, state: 'pending', rule }));
     });
     void request.then(
-      (outcome) => this.onHoldOutcome(hold, outcome, id, performance.now() - started),
+      (outcome) => this.onHoldOutcome(hold, outcome),
       // The gate never rejects; should one, fail closed all the same.
-      (err: unknown) => this.onHoldOutcome(hold, { state: 'unavailable', error: err instanceof Error ? err.message : String(err) }, id, performance.now() - started),
+      (err: unknown) => this.onHoldOutcome(hold, { state: 'unavailable', error: err instanceof Error ? err.message : String(err) }),
     );
   }
 
-  private onHoldOutcome(hold: Hold, outcome: ApprovalOutcome, pendingId: string | undefined, waitedMs: number): void {
+  private onHoldOutcome(hold: Hold, outcome: ApprovalOutcome): void {
     const approval = outcome.state === 'unavailable' ? undefined : outcome.approval;
-    const id = approval?.id ?? pendingId;
-    const rule = { policy: hold.decision.policy, rule: hold.decision.rule };
-    this.safeObserve(() => {
-      const info: Parameters<NonNullable<PgObserver['approval']>>[0] = { session: this.id, state: outcome.state, rule, waitedMs: microseconds(waitedMs) };
-      if (id !== undefined) info.id = id;
-      if (approval?.decidedBy) info.by = approval.decidedBy;
-      if (approval?.reason) info.reason = approval.reason;
-      this.host.observer?.approval?.(info);
-    });
+    const id = approval?.id ?? hold.id;
+    this.reportHoldOutcome(hold, outcome.state, approval?.decidedBy ?? undefined, approval?.reason ?? undefined);
     if (this.hold !== hold || this.phase !== 'ready') return; // the session ended meanwhile
     this.endHold();
     if (outcome.state === 'approved') {
@@ -483,6 +489,18 @@ export class PgSession {
     }
     this.flush();
     this.releaseHoldQueue();
+  }
+
+  private reportHoldOutcome(hold: Hold, state: ApprovalOutcome['state'], by: string | undefined, reason: string | undefined): void {
+    if (hold.reported) return;
+    hold.reported = true;
+    const info: Parameters<NonNullable<PgObserver['approval']>>[0] = {
+      session: this.id, state, rule: { policy: hold.decision.policy, rule: hold.decision.rule }, waitedMs: microseconds(performance.now() - hold.started),
+    };
+    if (hold.id !== undefined) info.id = hold.id;
+    if (by) info.by = by;
+    if (reason) info.reason = reason;
+    this.safeObserve(() => this.host.observer?.approval?.(info));
   }
 
   /** Replays what queued behind a hold, until done or the next hold. */
@@ -528,7 +546,10 @@ export class PgSession {
     this.holdKeepalive = undefined;
     if (!hold) return;
     this.hold = null;
-    if (this.phase === 'closed') hold.abort.abort();
+    if (this.phase !== 'closed') return;
+    // The agent is gone: withdraw, and record it now, before the session's end record.
+    hold.abort.abort();
+    this.reportHoldOutcome(hold, 'withdrawn', undefined, undefined);
   }
 
   /** See HOLD_KEEPALIVE_MS. */
@@ -537,6 +558,7 @@ export class PgSession {
       const up = this.upstream?.socket;
       if (this.phase !== 'ready' || !up || this.status === 'I' || this.batchOpen || this.readyReceived !== this.readyExpected) return;
       this.keepaliveBatches.add(this.readyExpected++);
+      this.mask?.frontend(SYNC);
       up.write(SYNC);
     }, HOLD_KEEPALIVE_MS);
     this.holdKeepalive.unref();
@@ -549,6 +571,7 @@ export class PgSession {
     try {
       const info: Parameters<PgObserver['statement']>[0] = { session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } };
       if (approval !== undefined) info.approval = approval;
+      info.refused = true;
       observer.statement(info);
     } catch (err) {
       this.observerFailed(err);
@@ -559,7 +582,7 @@ export class PgSession {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     if (this.phase !== 'ready') return;
-    const error = this.backend.push(chunk, this.toClient);
+    const error = this.mask ? this.mask.push(chunk) : this.backend.push(chunk, this.toClient);
     this.flush(this.upstreamReader);
     if (error) this.fail(fatal('08P01', `upstream protocol violation: ${error.message}`), 'upstream protocol violation');
   };
@@ -630,6 +653,8 @@ export class PgSession {
     if (s.tag !== undefined) info.tag = s.tag;
     if (s.error) info.error = s.error;
     if (s.approval !== undefined) info.approval = s.approval;
+    const masked = this.mask?.takeCounts();
+    if (masked) info.masked = masked;
     try {
       observer.statement(info);
     } catch (err) {
@@ -646,6 +671,7 @@ export class PgSession {
   private flush(source: SocketReader | null = null): void {
     const up = this.upstream?.socket;
     if (this.toUpstream.length > 0 && up) {
+      if (this.mask) for (const f of this.toUpstream) this.mask.frontend(f);
       if (!writeAll(up, this.toUpstream)) this.backpressure(this.client, up);
     }
     if (this.toClient.length > 0) {

@@ -4,6 +4,9 @@ import type { ApprovalState } from '@chaperone/core/api';
 import type { Decision, RuleRef } from '@chaperone/core/decision';
 import type { ApprovalGate } from '../approvals/gate.js';
 import type { UpstreamCredential, UpstreamTarget } from './auth.js';
+import type { MaskPolicy } from './mask-plan.js';
+import type { LineageSource } from './mask-lineage.js';
+import type { MaskCounters, Masking } from './mask-session.js';
 
 export interface SqlVerdict { decision: Decision; kinds: string[]; tables: string[]; redactLiterals: boolean }
 
@@ -15,6 +18,10 @@ export interface PgObserver {
     durationMs: number; rows?: number; tag?: string; error?: { code: string; message: string };
     /** The approval the statement was held for (approve rules). */
     approval?: string;
+    /** The statement never reached the server (denied, or held and not approved). */
+    refused?: boolean;
+    /** Values masked in the statement's results, by mask rule. */
+    masked?: Record<string, number>;
   }): void;
   /**
    * A held statement's approval: `pending` once requested, then how the wait ended
@@ -40,7 +47,18 @@ export interface PgProxyOptions {
   observer?: PgObserver;
   /** Holds statements of approve rules; without it they are refused (fail closed). */
   approvals?: ApprovalGate;
+  /** The connection's mask rules; absent (or undefined) when it has none: results pass untouched. */
+  masking?: MaskingOptions;
   logger?: Logger;
+}
+
+/** Masking of results (mask-session.ts): the rules, the lineage analyser, the metric tallies. */
+export interface MaskingOptions {
+  policy: MaskPolicy;
+  lineage: LineageSource;
+  counters?: MaskCounters;
+  /** How long catalog answers are used when no DDL went through the proxy (catalog.ts CATALOG_TTL_MS). */
+  catalogTtlMs?: number;
 }
 
 /** What a session reads from its proxy on every statement, so `update()` reaches live sessions. */
@@ -50,4 +68,6 @@ export interface ProxySettings {
   enforce: (text: string) => SqlVerdict;
   /** Bumped on every update; prepared statements decided under an older generation are decided again at Bind. */
   generation: number;
+  /** Present when the connection has mask rules (sessions started without it are ended when it appears). */
+  masking?: Masking;
 }
