@@ -6,9 +6,12 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ApprovalGate } from '../approvals/gate.js';
 import { sendCancel } from './auth.js';
+import type { Catalog } from './catalog.js';
+import { createCatalog, createMasking } from './mask-session.js';
+import type { Masking } from './mask-session.js';
 import { PgSession } from './session.js';
 import type { SessionHost } from './session.js';
-import type { PgObserver, PgProxyOptions, ProxySettings } from './types.js';
+import type { MaskingOptions, PgObserver, PgProxyOptions, ProxySettings } from './types.js';
 
 export type { PgObserver, PgProxyOptions, SqlVerdict } from './types.js';
 export type { SslMode, UpstreamCredential, UpstreamTarget } from './auth.js';
@@ -23,6 +26,8 @@ export class PgProxy implements SessionHost {
   private server: Server | null = null;
   private readonly sessions = new Set<PgSession>();
   private readonly cancelKeys = new Map<number, { secret: number; session: PgSession }>();
+  /** Catalog answers for masking, shared by the sessions to this target (asked only when masking). */
+  private readonly catalog: Catalog;
 
   constructor(o: PgProxyOptions) {
     this.connectionName = o.connectionName;
@@ -31,6 +36,12 @@ export class PgProxy implements SessionHost {
     this.approvals = o.approvals;
     this.listen = o.listen;
     this.current = { target: o.target, credential: o.credential, enforce: o.enforce, generation: 0 };
+    this.catalog = createCatalog(() => ({ target: this.current.target, credential: this.current.credential }), o.masking?.catalogTtlMs);
+    if (o.masking) this.current.masking = this.masking(o.masking);
+  }
+
+  private masking(m: MaskingOptions): Masking {
+    return createMasking(m.policy, this.catalog, m.lineage, m.counters);
   }
 
   async start(): Promise<{ port: number }> {
@@ -46,19 +57,27 @@ export class PgProxy implements SessionHost {
   }
 
   /** New credential, policy or target: used by new connections, and by live ones from their next statement. */
-  update(p: Partial<Pick<PgProxyOptions, 'credential' | 'enforce' | 'target'>>): void {
+  update(p: Partial<Pick<PgProxyOptions, 'credential' | 'enforce' | 'target'>> & { masking?: MaskingOptions | null }): void {
+    const before = this.current;
     this.current = {
       target: p.target ?? this.current.target,
       credential: p.credential ?? this.current.credential,
       enforce: p.enforce ?? this.current.enforce,
       generation: this.current.generation + 1,
     };
+    const masking = p.masking === undefined ? before.masking : p.masking === null ? undefined : this.masking(p.masking);
+    if (masking) this.current.masking = masking;
+    // New rules or a new target: plans and catalog answers are made again.
+    if (p.masking !== undefined || p.target !== undefined) { this.catalog.invalidate(); if (p.target !== undefined) this.catalog.close(); }
+    // Sessions opened without a masking stage cannot grow one mid-stream: masking newly on ends them.
+    if (masking && !before.masking) for (const s of [...this.sessions]) s.destroy();
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
     for (const s of [...this.sessions]) s.destroy();
+    this.catalog.close();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 

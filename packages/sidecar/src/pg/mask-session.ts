@@ -1,0 +1,104 @@
+// Masking wired into one proxy and its sessions: the proxy's Masking (its rules, catalog and
+// planner) and, per session, the MaskStream between the upstream socket and the session's
+// BackendStream, with the per-statement counts that go into records and the metric tallies.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { Catalog } from './catalog.js';
+import type { CatalogSource } from './catalog.js';
+import { MaskPlanner } from './mask-plan.js';
+import type { MaskPolicy } from './mask-plan.js';
+import { MaskStream } from './mask-stream.js';
+import type { MaskTally } from './mask-rows.js';
+import type { LineageSource } from './mask-lineage.js';
+import type { ProtocolError } from './messages.js';
+
+/** Metric tallies of masked values by rule and detector (`""` for column rules). */
+export interface MaskCounters { add(rule: string, detector: string, n: number): void }
+
+/** One proxy's masking: present only when its connection has mask rules. */
+export interface Masking {
+  readonly policy: MaskPolicy;
+  readonly planner: MaskPlanner;
+  readonly catalog: Catalog;
+  readonly counters: MaskCounters | undefined;
+}
+
+export function createMasking(policy: MaskPolicy, catalog: Catalog, lineage: LineageSource, counters?: MaskCounters): Masking {
+  return { policy, catalog, counters, planner: new MaskPlanner(policy, catalog, lineage.forCatalog(catalog)) };
+}
+
+export function createCatalog(source: () => CatalogSource, ttlMs?: number): Catalog {
+  return new Catalog(source, ttlMs);
+}
+
+/** Counts per statement (taken at each statement's end) and per metric label pair. */
+class SessionTally implements MaskTally {
+  private counts: Map<string, number> | null = null;
+  constructor(private readonly counters: MaskCounters | undefined) {}
+  column(rule: string): void { this.bump(rule); this.counters?.add(rule, '', 1); }
+  detector(rule: string, detector: string): void { this.bump(rule); this.counters?.add(rule, detector, 1); }
+  private bump(rule: string): void {
+    const c = (this.counts ??= new Map());
+    c.set(rule, (c.get(rule) ?? 0) + 1);
+  }
+  take(): Record<string, number> | undefined {
+    const c = this.counts;
+    if (c === null) return undefined;
+    this.counts = null;
+    return Object.fromEntries(c);
+  }
+}
+
+export interface SessionMaskingIo {
+  /** The session's BackendStream push into its toClient list. */
+  deliver(buf: Buffer): ProtocolError | null;
+  /** The session's flush of what is queued for both sockets. */
+  flush(): void;
+  upstream: Socket;
+  client: Socket;
+  /** A protocol error found while delivering held messages after a catalog wait. */
+  failed(error: ProtocolError): void;
+  logger: Logger | undefined;
+}
+
+/** One session's masking stage; the session calls push/frontend/takeCounts, nothing more. */
+export class SessionMasking {
+  private readonly stream: MaskStream;
+  private readonly tally: SessionTally;
+  private deliverError: ProtocolError | null = null;
+  private async = false;
+
+  /** `masking` gives the proxy's current rules (a policy update reaches live sessions). */
+  constructor(masking: () => Masking, private readonly io: SessionMaskingIo) {
+    const first = masking();
+    this.tally = new SessionTally(first.counters);
+    this.stream = new MaskStream({
+      deliver: (buf) => {
+        const e = io.deliver(buf);
+        if (e) this.deliverError ??= e;
+      },
+      pause: () => { io.upstream.pause(); },
+      resume: () => {
+        io.flush();
+        if (this.async && this.deliverError) { io.failed(this.deliverError); return; }
+        if (io.client.writableLength > 0) io.client.once('drain', () => io.upstream.resume());
+        else io.upstream.resume();
+      },
+      catalogFailed: (err) => io.logger?.warn({ err }, 'catalog look-up for masking failed; result refused'),
+    }, () => masking().planner, first.catalog, this.tally);
+  }
+
+  /** Upstream bytes → masked bytes into the session's BackendStream. */
+  push(chunk: Buffer): ProtocolError | null {
+    this.async = false;
+    const e = this.stream.push(chunk);
+    this.async = true;
+    return e ?? this.deliverError;
+  }
+
+  /** A frontend frame as it goes upstream. */
+  frontend(frame: Buffer): void { this.stream.frontend(frame); }
+
+  /** Values masked since the last call, by rule (for the statement that just ended). */
+  takeCounts(): Record<string, number> | undefined { return this.tally.take(); }
+}

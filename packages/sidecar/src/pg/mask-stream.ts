@@ -1,0 +1,437 @@
+// The masking stage of a session's server → agent stream, present only when the connection has
+// mask rules. It frames the server's messages, pairs each result with the request that produced
+// it (the frontend messages as sent upstream, in order), resolves the result's plan when its
+// RowDescription (or Bind formats, or CopyOutResponse) arrives, and rewrites DataRow and COPY rows.
+// While a plan waits for the catalog, the rest of the stream is held, in order, with the upstream
+// paused; otherwise nothing is buffered beyond one message (a result is never held whole).
+import { Framer } from './codec.js';
+import { encodeErrorResponse, encodeReadyForQuery } from './encode.js';
+import { rewriteCopyRow, copyFormatOf } from './mask-copy.js';
+import type { CopyState } from './mask-copy.js';
+import { loadNeeds, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
+import type { MaskPlanner } from './mask-plan.js';
+import type { Field, Needs, Resolution } from './mask-plan.js';
+import { rewriteDataRow } from './mask-rows.js';
+import type { MaskTally, RowPlan } from './mask-rows.js';
+import type { Catalog } from './catalog.js';
+import { B, F } from './messages.js';
+import type { ErrorFields, ProtocolError } from './messages.js';
+
+export interface MaskStreamHost {
+  /** Bytes for the agent, in order (the session's BackendStream takes them). */
+  deliver(buf: Buffer): void;
+  /** Stop reading the upstream: a result waits for the catalog. */
+  pause(): void;
+  /** The wait is over and what was held has been delivered: flush and read the upstream again. */
+  resume(): void;
+  /** The catalog could not be asked (logged by the host; the result is refused). */
+  catalogFailed(err: unknown): void;
+}
+
+/** What the agent gets instead of a result that cannot be masked safely. */
+export function refusalFields(reason: string): ErrorFields {
+  return {
+    S: 'ERROR', V: 'ERROR', C: '42501',
+    M: 'result withheld: masking is on for this connection and this result cannot be masked safely',
+    D: reason,
+  };
+}
+
+interface Statement {
+  text: string;
+  /** From Describe (statement): fields with format 0. */
+  fields?: Field[];
+  plans?: Map<string, Resolution>;
+  gen?: number;
+}
+interface Portal { statement: Statement | undefined; formats: number[]; fields?: Field[] }
+
+/** What the server owes, in the order the requests went upstream. */
+type Expect =
+  | { t: 'query'; text: string | undefined }
+  | { t: 'parse' } | { t: 'bind' } | { t: 'close' } | { t: 'sync' }
+  | { t: 'describe'; statement?: Statement; portal?: Portal }
+  | { t: 'execute'; portal: Portal | undefined };
+
+/** Current result: how its rows are rewritten (null: passed as they are). */
+type Current =
+  | { t: 'none' }
+  | { t: 'rows'; plan: RowPlan | null }
+  | { t: 'copy'; plan: RowPlan | null; state: CopyState };
+
+const NONE: Current = { t: 'none' };
+
+/** DDL command tags: after them (and after the transaction that holds them) the catalog is asked again. */
+const DDL_TAG = /^(CREATE|ALTER|DROP|COMMENT|REFRESH|IMPORT|SECURITY|GRANT|REVOKE) /;
+
+export class MaskStream {
+  private readonly framer = new Framer({ startup: false });
+  private readonly expect: Expect[] = [];
+  private statements = new Map<string, Statement>();
+  private portals = new Map<string, Portal>();
+  /** Simple Query: index of the statement whose results come now. */
+  private index = 0;
+  private current: Current = NONE;
+  /** A refused result: drop the server's messages up to ReadyForQuery (the agent has our error). */
+  private refusing = false;
+  /** A DDL went through in the open transaction: ask the catalog again once it ends. */
+  private ddlInTransaction = false;
+  /** Frames that arrived while a plan waits for the catalog (copies), and the resolution when done. */
+  private waiting = false;
+  private held: Buffer[] = [];
+  private resolved: Resolution | null = null;
+  private simplePlans = new Map<string, Resolution>();
+  private simpleGen = -1;
+  /** Output of one push: a run of the chunk passed as is, and pieces already closed. */
+  private out: Buffer[] = [];
+  private runBuf: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  private failed: ProtocolError | null = null;
+
+  constructor(
+    private readonly host: MaskStreamHost,
+    private readonly currentPlanner: () => MaskPlanner,
+    private readonly catalog: Catalog,
+    private readonly tally: MaskTally,
+  ) {}
+
+  private get planner(): MaskPlanner { return this.currentPlanner(); }
+
+  // ---- agent → server: what the server will answer, in order ---------------------------------
+
+  /** One whole frontend frame as it goes upstream (after the session's decisions). */
+  frontend(frame: Buffer): void {
+    switch (frame[0]) {
+      case F.Query: {
+        const end = frame.indexOf(0, 5);
+        this.expect.push({ t: 'query', text: frame.toString('utf8', 5, end < 0 ? frame.length : end) });
+        return;
+      }
+      case F.FunctionCall: this.expect.push({ t: 'query', text: undefined }); return;
+      case F.Parse: {
+        const n1 = frame.indexOf(0, 5); const n2 = n1 < 0 ? -1 : frame.indexOf(0, n1 + 1);
+        if (n2 < 0) { this.expect.push({ t: 'parse' }); return; }
+        this.statements.set(frame.toString('utf8', 5, n1), { text: frame.toString('utf8', n1 + 1, n2) });
+        this.expect.push({ t: 'parse' });
+        return;
+      }
+      case F.Bind: {
+        const b = parseBind(frame);
+        if (b) this.portals.set(b.portal, { statement: this.statements.get(b.statement), formats: b.formats });
+        this.expect.push({ t: 'bind' });
+        return;
+      }
+      case F.Describe: {
+        const nameEnd = frame.indexOf(0, 6);
+        const name = frame.toString('utf8', 6, nameEnd < 0 ? frame.length : nameEnd);
+        if (frame[5] === 0x53) this.expect.push({ t: 'describe', statement: this.statements.get(name) });
+        else this.expect.push({ t: 'describe', portal: this.portals.get(name) });
+        return;
+      }
+      case F.Execute: {
+        const nameEnd = frame.indexOf(0, 5);
+        this.expect.push({ t: 'execute', portal: this.portals.get(frame.toString('utf8', 5, nameEnd < 0 ? frame.length : nameEnd)) });
+        return;
+      }
+      case F.Close: {
+        const nameEnd = frame.indexOf(0, 6);
+        const name = frame.toString('utf8', 6, nameEnd < 0 ? frame.length : nameEnd);
+        if (frame[5] === 0x53) this.statements.delete(name); else this.portals.delete(name);
+        this.expect.push({ t: 'close' });
+        return;
+      }
+      case F.Sync: this.expect.push({ t: 'sync' }); return;
+      default: return; // CopyData/CopyDone/CopyFail, Flush, Terminate: no answer of their own
+    }
+  }
+
+  // ---- server → agent --------------------------------------------------------------------------
+
+  /** Scans one upstream chunk; what is ready goes to host.deliver before this returns. */
+  push(chunk: Buffer): ProtocolError | null {
+    if (this.failed) return this.failed;
+    const error = this.framer.push(chunk, this.onFrame);
+    this.flushOut();
+    // Still waiting for the catalog: a drain may have resumed the upstream; hold it again.
+    if (this.waiting) this.host.pause();
+    if (error) this.failed = error;
+    return this.failed;
+  }
+
+  private readonly onFrame = (type: number, frame: Buffer): void => {
+    if (this.waiting) { this.held.push(Buffer.from(frame)); return; }
+    this.handle(type, frame);
+  };
+
+  private handle(type: number, frame: Buffer): void {
+    if (this.refusing) {
+      // The agent has our error for this batch: the server's messages up to ReadyForQuery are dropped.
+      if (type === B.ReadyForQuery) {
+        this.refusing = false;
+        this.track(type, frame);
+        // An open transaction is reported failed, as PostgreSQL does after an error: the agent rolls back.
+        this.replace(frame[5] === 0x54 ? encodeReadyForQuery('E') : frame);
+      } else if (type === B.NoticeResponse || type === B.ParameterStatus || type === B.NotificationResponse) {
+        this.emit(frame);
+      }
+      return;
+    }
+    switch (type) {
+      case B.DataRow: {
+        const c = this.current;
+        if (c.t === 'none' && this.head()?.t === 'execute') { if (!this.startExecute(frame)) return; }
+        const cur = this.current;
+        if (cur.t !== 'rows' || cur.plan === null) { this.emit(frame); return; }
+        const row = rewriteDataRow(frame, 0, frame.length, cur.plan, this.tally);
+        if (row === undefined) { this.refuse('a malformed row from the server'); return; }
+        if (row === null) this.emit(frame); else this.replace(row);
+        return;
+      }
+      case B.CopyData: {
+        const cur = this.current;
+        if (cur.t !== 'copy' || cur.plan === null) { this.emit(frame); return; }
+        const row = rewriteCopyRow(frame, cur.plan, cur.state, this.tally);
+        if (row === undefined) { this.refuse('a COPY row that does not match the statement\'s columns'); return; }
+        if (row === null) this.emit(frame); else this.replace(row);
+        return;
+      }
+      case B.RowDescription: {
+        const head = this.head();
+        if (head?.t === 'describe') {
+          const fields = parseRowDescription(frame, 0, frame.length);
+          if (head.statement && fields) head.statement.fields = fields;
+          if (head.portal && fields) head.portal.fields = fields;
+          this.expect.shift();
+          this.emit(frame);
+          return;
+        }
+        if (head?.t === 'query') { this.startSimpleResult(frame, head.text); return; }
+        this.emit(frame);
+        return;
+      }
+      case B.CopyOutResponse: { this.startCopy(frame); return; }
+      default:
+        this.track(type, frame);
+        this.emit(frame);
+    }
+  }
+
+  /** Keeps the request/answer pairing for the messages that end or move on from requests. */
+  private track(type: number, frame: Buffer): void {
+    switch (type) {
+      case B.ParseComplete: case B.BindComplete: case B.CloseComplete: case B.NoData:
+        if (type === B.NoData) { const h = this.head(); if (h?.t === 'describe') { if (h.statement) h.statement.fields = []; if (h.portal) h.portal.fields = []; } }
+        this.expect.shift();
+        return;
+      case B.CommandComplete: case B.EmptyQueryResponse: case B.PortalSuspended: {
+        if (type === B.CommandComplete && DDL_TAG.test(frame.toString('latin1', 5, Math.min(frame.length, 40)))) {
+          this.catalog.invalidate();
+          this.ddlInTransaction = true;
+        }
+        this.current = NONE;
+        const h = this.head();
+        if (h?.t === 'query') this.index++;
+        else if (h?.t === 'execute') this.expect.shift();
+        return;
+      }
+      case B.ErrorResponse: {
+        this.current = NONE;
+        const h = this.head();
+        // Extended protocol: the server skips to Sync.
+        if (h && h.t !== 'query') while (this.expect.length > 0 && this.head()?.t !== 'sync') this.expect.shift();
+        return;
+      }
+      case B.ReadyForQuery: {
+        this.current = NONE;
+        const h = this.expect.shift();
+        if (h && h.t !== 'sync' && h.t !== 'query') while (this.expect.length > 0 && this.expect.shift()?.t !== 'sync');
+        this.index = 0;
+        if (frame[5] === 0x49 && this.ddlInTransaction) { this.ddlInTransaction = false; this.catalog.invalidate(); }
+        return;
+      }
+      default:
+    }
+  }
+
+  private head(): Expect | undefined { return this.expect[0]; }
+
+  private startSimpleResult(frame: Buffer, text: string | undefined): void {
+    if (this.simpleGen !== this.catalog.generation || this.simplePlans.size > 500) { this.simplePlans.clear(); this.simpleGen = this.catalog.generation; }
+    const key = `${frame.toString('latin1')}\0${this.index}\0${text ?? ''}`;
+    let r = this.takeResolved() ?? this.simplePlans.get(key);
+    if (r === undefined) {
+      const fields = parseRowDescription(frame, 0, frame.length);
+      if (!fields) { this.refuse('a malformed RowDescription'); return; }
+      const index = this.index;
+      const attempt = this.planner.resolveFields(fields, text, index);
+      if ('ok' in attempt) r = attempt;
+      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, text, index)); return; }
+    }
+    this.simplePlans.set(key, r);
+    if (!r.ok) { this.refuse(r.reason); return; }
+    this.current = { t: 'rows', plan: r.plan };
+    this.emit(frame);
+  }
+
+  /** The first DataRow of an Execute: the plan from its portal's (or statement's) description. */
+  private startExecute(frame: Buffer): boolean {
+    const head = this.head();
+    if (head?.t !== 'execute') return true;
+    const portal = head.portal;
+    const st = portal?.statement;
+    const fields = portal?.fields ?? (st?.fields ? withFormats(st.fields, portal?.formats ?? []) : undefined);
+    if (!fields) {
+      if (this.planner.hasColumnRules) { this.refuse('rows of a statement that was never described'); return false; }
+      const formats = portal?.formats ?? [];
+      const n = frame.readInt16BE(5);
+      this.current = { t: 'rows', plan: this.planner.resolveFieldsFormatsOnly(Array.from({ length: n }, (_, i) => formatAt(formats, i))) };
+      return true;
+    }
+    const formatsKey = fields.map((f) => f.format).join(',');
+    if (st && st.gen !== this.catalog.generation) { st.plans = new Map(); st.gen = this.catalog.generation; }
+    let r = this.takeResolved() ?? st?.plans?.get(formatsKey);
+    if (r === undefined) {
+      const attempt = this.planner.resolveFields(fields, st?.text, 0);
+      if ('ok' in attempt) r = attempt;
+      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, st?.text, 0)); return false; }
+    }
+    st?.plans?.set(formatsKey, r);
+    if (!r.ok) { this.refuse(r.reason); return false; }
+    this.current = { t: 'rows', plan: r.plan };
+    return true;
+  }
+
+  private startCopy(frame: Buffer): void {
+    const head = this.head();
+    const text = head?.t === 'query' ? head.text : head?.t === 'execute' ? head.portal?.statement?.text : undefined;
+    const binary = frame[5] === 1;
+    const count = frame.readInt16BE(6);
+    const format = binary ? 'binary' : copyFormatOf(text);
+    let r = this.takeResolved();
+    if (r === undefined) {
+      const attempt = this.planner.resolveCopy(text, head?.t === 'query' ? this.index : 0, count);
+      if (!('ok' in attempt)) {
+        const index = this.index;
+        this.wait(frame, attempt, () => this.planner.resolveCopy(text, head?.t === 'query' ? index : 0, count));
+        return;
+      }
+      r = attempt;
+    }
+    if (!r.ok) { this.refuse(r.reason); return; }
+    const plan = r.plan;
+    if (plan !== null && plan.columns.some((c) => c !== undefined)) {
+      if (format === 'binary') { this.refuse('binary COPY of masked columns'); return; }
+      if (format === 'unsupported') { this.refuse('COPY options (delimiter, quote, escape, null) the masker does not rewrite'); return; }
+    }
+    const usable = format !== 'binary' && format !== 'unsupported';
+    this.current = { t: 'copy', plan: usable ? plan : null, state: { format, headerPending: format === 'csv-header' || format === 'text-header' } };
+    this.emit(frame);
+  }
+
+  // ---- waiting for the catalog -----------------------------------------------------------------
+
+  private wait(frame: Buffer, needs: Needs, attempt: () => Resolution | Needs): void {
+    this.waiting = true;
+    this.held = [Buffer.from(frame)];
+    this.flushOut();
+    this.host.pause();
+    void (async () => {
+      let r: Resolution;
+      try {
+        await loadNeeds(this.catalog, needs);
+        r = await resolveWithCatalog(this.catalog, attempt);
+      } catch (err) {
+        this.host.catalogFailed(err);
+        r = { ok: false, reason: 'the catalog could not be read to resolve result columns' };
+      }
+      this.resolved = r;
+      this.waiting = false;
+      const held = this.held;
+      this.held = [];
+      for (let k = 0; k < held.length; k++) {
+        const f = held[k] as Buffer;
+        if (this.waiting) { this.held.push(...held.slice(k)); break; }
+        this.handle(f[0] as number, f);
+        this.resolved = null; // it was for the first held frame only
+      }
+      this.flushOut();
+      if (!this.waiting) this.host.resume();
+    })();
+  }
+
+  private takeResolved(): Resolution | undefined {
+    const r = this.resolved;
+    this.resolved = null;
+    return r ?? undefined;
+  }
+
+  /** Replaces the result with an error; everything up to ReadyForQuery is dropped. */
+  private refuse(reason: string): void {
+    this.current = NONE;
+    this.refusing = true;
+    this.replace(encodeErrorResponse(refusalFields(reason)));
+    // A refused result ends the extended batch as an error would: skip to Sync.
+    while (this.expect.length > 0 && this.head()?.t !== 'sync' && this.head()?.t !== 'query') this.expect.shift();
+  }
+
+  // ---- output ----------------------------------------------------------------------------------
+
+  private emit(frame: Buffer): void {
+    if (this.runBuf !== null && frame.buffer === this.runBuf.buffer && frame.byteOffset === this.runEnd) { this.runEnd += frame.length; return; }
+    this.closeRun();
+    this.runBuf = frame;
+    this.runStart = frame.byteOffset;
+    this.runEnd = frame.byteOffset + frame.length;
+  }
+
+  private replace(buf: Buffer): void {
+    this.closeRun();
+    this.out.push(buf);
+  }
+
+  private closeRun(): void {
+    const b = this.runBuf;
+    if (b === null) return;
+    this.out.push(this.runStart === b.byteOffset && this.runEnd === b.byteOffset + b.length ? b : Buffer.from(b.buffer, this.runStart, this.runEnd - this.runStart));
+    this.runBuf = null;
+  }
+
+  private flushOut(): void {
+    this.closeRun();
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    this.host.deliver(out.length === 1 ? out[0] as Buffer : Buffer.concat(out));
+  }
+}
+
+function formatAt(formats: readonly number[], i: number): number {
+  return formats.length === 0 ? 0 : formats.length === 1 ? formats[0] as number : formats[i] ?? 0;
+}
+
+function withFormats(fields: readonly Field[], formats: readonly number[]): Field[] {
+  return fields.map((f, i) => ({ ...f, format: formatAt(formats, i) }));
+}
+
+/** Bind: portal, statement and the result-column format codes (the rest is skipped). */
+function parseBind(frame: Buffer): { portal: string; statement: string; formats: number[] } | undefined {
+  const n1 = frame.indexOf(0, 5); if (n1 < 0) return undefined;
+  const n2 = frame.indexOf(0, n1 + 1); if (n2 < 0) return undefined;
+  let pos = n2 + 1;
+  const need = (k: number): boolean => pos + k <= frame.length;
+  if (!need(2)) return undefined;
+  const nf = frame.readInt16BE(pos); pos += 2 + 2 * nf;
+  if (!need(2)) return undefined;
+  const np = frame.readInt16BE(pos); pos += 2;
+  for (let k = 0; k < np; k++) {
+    if (!need(4)) return undefined;
+    const len = frame.readInt32BE(pos); pos += 4 + Math.max(0, len);
+  }
+  if (!need(2)) return undefined;
+  const nr = frame.readInt16BE(pos); pos += 2;
+  if (!need(2 * nr)) return undefined;
+  const formats: number[] = [];
+  for (let k = 0; k < nr; k++) formats.push(frame.readInt16BE(pos + 2 * k));
+  return { portal: frame.toString('utf8', 5, n1), statement: frame.toString('utf8', n1 + 1, n2), formats };
+}
