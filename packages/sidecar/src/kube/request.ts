@@ -22,7 +22,7 @@ const STREAMING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
 type Masking =
   | { kind: 'none' }
   | { kind: 'secrets'; mask: ValueMask }
-  | { kind: 'logs'; rule: string; mask(line: string): { text: string; count: number } };
+  | { kind: 'logs'; mask(line: string, counts: MaskCounts): string };
 
 interface Exchange {
   started: number;
@@ -138,11 +138,7 @@ function respond(state: KubeProxyState, res: ServerResponse, x: Exchange, info: 
   }
   if (masking.kind === 'logs') {
     res.writeHead(status, downstreamHeaders(ures.headers, true));
-    const lines = mapLines((line) => {
-      const r = masking.mask(line.toString('utf8'));
-      if (r.count > 0) x.masked[masking.rule] = (x.masked[masking.rule] ?? 0) + r.count;
-      return r.text;
-    });
+    const lines = mapLines((line) => masking.mask(line.toString('utf8'), x.masked));
     lines.on('data', count);
     pipeline(ures, lines, res, done);
     return;
@@ -188,7 +184,7 @@ function maskingFor(state: KubeProxyState, info: RequestInfo): Masking {
   if (info.kind !== 'resource') return { kind: 'none' };
   const m = state.masks;
   if (m.secrets && info.group === '' && info.resource === 'secrets') return { kind: 'secrets', mask: m.secrets };
-  if (m.logs && info.group === '' && info.resource === 'pods' && info.subresource === 'log') return { kind: 'logs', rule: m.logs.rule, mask: (l) => m.logs?.mask(l) ?? { text: l, count: 0 } };
+  if (m.logs && info.group === '' && info.resource === 'pods' && info.subresource === 'log') return { kind: 'logs', mask: m.logs };
   return { kind: 'none' };
 }
 

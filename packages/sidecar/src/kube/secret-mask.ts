@@ -61,7 +61,9 @@ export function maskSecret(secret: unknown, m: ValueMask, counts: MaskCounts): v
     for (const k of Object.keys(data)) {
       const v = data[k];
       if (typeof v !== 'string') continue;
-      const masked = m.mask(Buffer.from(v, 'base64').toString('utf8'));
+      const plain = Buffer.from(v, 'base64').toString('utf8');
+      const masked = m.mask(plain);
+      if (masked === plain) continue;
       data[k] = masked === null ? null : Buffer.from(masked, 'utf8').toString('base64');
       n++;
     }
@@ -71,7 +73,9 @@ export function maskSecret(secret: unknown, m: ValueMask, counts: MaskCounts): v
     for (const k of Object.keys(data)) {
       const v = data[k];
       if (typeof v !== 'string') continue;
-      data[k] = m.mask(v);
+      const masked = m.mask(v);
+      if (masked === v) continue;
+      data[k] = masked;
       n++;
     }
   }
@@ -91,8 +95,11 @@ export function maskSecret(secret: unknown, m: ValueMask, counts: MaskCounts): v
       annotations[LAST_APPLIED] = JSON.stringify(parsed) + '\n';
     } else {
       // Not JSON we can read: it may hold anything, so none of it passes.
-      annotations[LAST_APPLIED] = m.mask(applied) ?? '';
-      count(counts, m.rule, 1);
+      const masked = m.mask(applied);
+      if (masked !== applied) {
+        annotations[LAST_APPLIED] = masked ?? '';
+        count(counts, m.rule, 1);
+      }
     }
   }
 }
