@@ -44,9 +44,9 @@ export class ApprovalObserver extends RecordingObserver {
 
 export interface ControlPlaneUnderTest { cp: TestApp; url: string }
 
-export async function startControlPlane(pg: PostgresServer): Promise<ControlPlaneUnderTest> {
-  await pg.sql('create database approvals_store');
-  const cp = await buildTestApp(`postgres://postgres@${pg.host}:${pg.port}/approvals_store`, {
+export async function startControlPlane(pg: PostgresServer, store = 'approvals_store'): Promise<ControlPlaneUnderTest> {
+  await pg.sql(`create database ${store}`);
+  const cp = await buildTestApp(`postgres://postgres@${pg.host}:${pg.port}/${store}`, {
     docs: sampleDocs({ connection: CONNECTION }), adminToken: ADMIN_TOKEN, secrets: { [`${CONNECTION}-admin`]: { ...USERS.scram } },
   });
   const url = await cp.app.listen({ host: '127.0.0.1', port: 0 });
@@ -56,7 +56,7 @@ export async function startControlPlane(pg: PostgresServer): Promise<ControlPlan
 export interface ApprovalProxy { proxy: PgProxy; observer: ApprovalObserver; endpoint: Endpoint; client: ControlPlaneClient }
 
 /** A proxy whose gate talks to `url` (a control plane, or a closed port). */
-export async function startApprovalProxy(pg: PostgresServer, url: string, grant: string): Promise<ApprovalProxy> {
+export async function startApprovalProxy(pg: PostgresServer, url: string, grant: string, graceSeconds = 5): Promise<ApprovalProxy> {
   await loadSqlParser();
   const observer = new ApprovalObserver();
   const client = new ControlPlaneClient({ url, requestTimeoutMs: 2_000 });
@@ -64,7 +64,7 @@ export async function startApprovalProxy(pg: PostgresServer, url: string, grant:
     listen: { host: '127.0.0.1', port: 0 }, connectionName: CONNECTION,
     target: { host: pg.host, port: pg.port, database: DATABASE, sslmode: 'disable' }, credential: USERS.scram,
     enforce: approvalEnforce, observer,
-    approvals: new ControlPlaneApprovalGate({ client, grant: () => grant, pollSeconds: 1 }),
+    approvals: new ControlPlaneApprovalGate({ client, grant: () => grant, pollSeconds: 1, graceSeconds }),
   });
   const { port } = await proxy.start();
   return { proxy, observer, client, endpoint: { host: '127.0.0.1', port, user: 'agent', database: 'whatever' } };

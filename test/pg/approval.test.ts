@@ -189,4 +189,23 @@ describe('approval with the control plane down', () => {
     const outcome = p.observer.approvals.at(-1);
     assert.equal(outcome?.state, 'unavailable');
   });
+
+  it('refuses a held statement when the control plane goes away during the wait', async () => {
+    const cp = await startControlPlane(pg, 'approvals_gone');
+    const q = await startApprovalProxy(pg, cp.url, await cp.cp.grantFor(IDENTITY), 1);
+    const sql = client(q.endpoint.port);
+    try {
+      const held = sql`delete from t where x = ${1}`.execute();
+      await pendingFor(cp.cp, 'delete from t');
+      await cp.cp.close();
+      const err = await rejection(held);
+      assert.equal(err.code, '42501');
+      assert.match(err.message, /^statement requires approval, which could not be obtained: no decision could be fetched: control plane GET \/v1\/approvals\/[^/]+\/wait/);
+      assert.deepEqual((await sql`select 1 as one`).map((r) => r.one), [1], 'the session goes on');
+    } finally {
+      await sql.end({ timeout: 5 });
+      await q.proxy.close();
+      await q.client.close();
+    }
+  });
 });
