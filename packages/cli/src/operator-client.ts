@@ -1,4 +1,4 @@
-// HTTP access to the control plane for operator commands (sessions, later approvals).
+// HTTP access to the control plane for operator commands (sessions, approvals).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
@@ -40,16 +40,27 @@ export function resolveTarget(flag: string | undefined): OperatorTarget {
   return { url: url.replace(/\/$/, ''), token: process.env.CHAPERONE_TOKEN ?? (url === dev?.controlPlane ? dev?.adminToken : undefined) };
 }
 
-export async function apiGet<T>(target: OperatorTarget, path: string): Promise<T> {
+export async function apiGet<T>(target: OperatorTarget, path: string, signal?: AbortSignal): Promise<T> {
+  return apiRequest<T>(target, 'GET', path, undefined, signal);
+}
+
+export async function apiPost<T>(target: OperatorTarget, path: string, body: unknown): Promise<T> {
+  return apiRequest<T>(target, 'POST', path, body);
+}
+
+async function apiRequest<T>(target: OperatorTarget, method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${target.url}${path}`, { headers: target.token ? { authorization: `Bearer ${target.token}` } : {} });
+    const headers: Record<string, string> = target.token ? { authorization: `Bearer ${target.token}` } : {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    res = await fetch(`${target.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), ...(signal ? { signal } : {}) });
   } catch (err) {
+    if (signal?.aborted) throw err;
     throw new ChaperoneError('CLI_ERR_UNREACHABLE', `control plane at ${target.url} is unreachable: ${(err as Error).cause ?? (err as Error).message}`);
   }
-  const body = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+  const answer = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!res.ok) {
-    throw new ChaperoneError(body.error?.code ?? 'CLI_ERR_HTTP', `${path}: ${res.status} ${body.error?.message ?? res.statusText}`);
+    throw new ChaperoneError(answer.error?.code ?? 'CLI_ERR_HTTP', `${path}: ${res.status} ${answer.error?.message ?? res.statusText}`);
   }
-  return body as T;
+  return answer as T;
 }
