@@ -182,3 +182,69 @@ async function decide(name: string, decision: 'approve' | 'deny', reason?: strin
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// The API server's own attributes: a user with no RBAC gets a Forbidden message naming the verb,
+// resource, subresource, group and namespace it computed, which requestInfo must equal.
+const ORACLE: [string, string][] = [
+  ['GET', `/api/v1/namespaces/${NS}/pods`], ['GET', `/api/v1/namespaces/${NS}/pods/p`], ['GET', '/api/v1/pods'],
+  ['GET', `/api/v1/namespaces/${NS}/pods?watch=true`], ['GET', `/api/v1/watch/namespaces/${NS}/pods`], ['GET', `/api/v1/namespaces/${NS}/pods?watch=0`],
+  ['GET', `/api/v1/namespaces/${NS}/pods/p/log`], ['POST', `/api/v1/namespaces/${NS}/pods/p/eviction`], ['DELETE', `/api/v1/namespaces/${NS}/pods`],
+  ['DELETE', `/api/v1/namespaces/${NS}/pods/p`], ['PUT', `/api/v1/namespaces/${NS}/pods/p/status`], ['PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/d/scale`],
+  ['GET', '/apis/apps/v1/deployments'], ['POST', `/apis/apps/v1/namespaces/${NS}/deployments`], ['GET', `/api/v1/namespaces/${NS}`],
+  ['PUT', `/api/v1/namespaces/${NS}/finalize`], ['GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/admin'], ['GET', '/api/v1/nodes'],
+  ['GET', `/api/v1/namespaces/${NS}/secrets?fieldSelector=metadata.name%3Ddb`],
+];
+
+test('request attributes equal what the real API server authorizes on', async () => {
+  const { requestInfo } = await import('@chaperone/core/kube/request-info');
+  const ca = await readFile(s.kube.caCertPath, 'utf8');
+  const url = new URL(s.kube.url);
+  for (const [method, path] of ORACLE) {
+    const body = await new Promise<string>((resolve, reject) => {
+      request({ host: url.hostname, port: url.port, method, path, ca, headers: { authorization: `Bearer ${s.agentToken}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { text += c; });
+        res.on('end', () => resolve(text));
+      }).on('error', reject).end(method === 'GET' || method === 'DELETE' ? undefined : '{}');
+    });
+    const m = /cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/.exec((JSON.parse(body) as { message: string }).message);
+    assert.ok(m, `${method} ${path}: ${body}`);
+    const r = requestInfo(method, path);
+    assert.ok(r.ok && r.info.kind === 'resource', path);
+    const [, verb, resource, group, namespace] = m;
+    const ours = r.info;
+    assert.deepEqual(
+      { verb: ours.verb, resource: ours.subresource ? `${ours.resource}/${ours.subresource}` : ours.resource, group: ours.group, namespace: ours.namespace },
+      { verb, resource, group, namespace }, `${method} ${path}`);
+  }
+});
+
+test('every request is recorded in the control plane with its attributes and decision', async () => {
+  const denied = await s.agentKubectl(['get', 'configmap', 'forbidden-two']);
+  assert.notEqual(denied.code, 0);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const list = await s.cp.app.inject({ method: 'GET', url: '/v1/sessions?connection=cluster&limit=500', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(list.statusCode, 200, list.body);
+    const events = [];
+    for (const session of list.json() as { id: string }[]) {
+      const detail = await s.cp.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      events.push(...(detail.json() as { records: { event: { type: string } & Record<string, unknown> }[] }).records.map((r) => r.event));
+    }
+    const start = events.find((e) => e.type === 'session.start');
+    const deny = events.find((e) => e.type === 'kubernetes.request' && e.name === 'forbidden-two');
+    const masked = events.find((e) => e.type === 'kubernetes.request' && e.resource === 'secrets' && e.name === 'db' && e.masked !== undefined);
+    if (start && deny && masked) {
+      assert.equal(start.protocol, 'kubernetes');
+      assert.deepEqual((deny as { decision: unknown }).decision, { action: 'deny', policy: 'agents-kube', rule: 'agents-kube#1', message: 'get configmaps "forbidden-two" in namespace work denied by rule agents-kube#1 of policy agents-kube' });
+      assert.equal(deny.status, 403);
+      assert.equal(deny.verb, 'get');
+      assert.deepEqual(masked.masked, { 'agents-kube#3': 2 });
+      assert.ok(!JSON.stringify(events).includes(SECRET_VALUE));
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`records not found: ${JSON.stringify(events.slice(-5))}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
