@@ -67,6 +67,12 @@ export class SidecarMetrics {
     collect: () => { for (const t of this.bytesChildren.values()) t.flush(); },
   });
   private readonly bytesChildren = new Map<string, TallyCounter>();
+  private readonly masked = new Counter({
+    name: `${PREFIX}masked_values_total`, help: 'Values masked in results, by mask rule and detector ("" for column rules).',
+    labelNames: ['protocol', 'connection', 'rule', 'detector'] as const, registers: [this.registry],
+    collect: () => { for (const t of this.maskedChildren.values()) t.flush(); },
+  });
+  private readonly maskedChildren = new Map<string, TallyCounter>();
   private readonly exchanges = new Counter({
     name: `${PREFIX}exchanges_total`, help: 'Token exchanges with the control plane, by result.',
     labelNames: ['result'] as const, registers: [this.registry],
@@ -142,6 +148,24 @@ export class SidecarMetrics {
       this.bytesChildren.set(key, child);
     }
     return child;
+  }
+
+  /**
+   * Masked-value tallies of one connection, by rule and detector (`""` for column rules). Labels
+   * stay bounded: rule names come from the policy, detectors from DETECTOR_NAMES.
+   */
+  maskedValues(connection: string, protocol: Protocol = 'postgres'): { add(rule: string, detector: string, n: number): void } {
+    return {
+      add: (rule, detector, n) => {
+        const key = `${protocol}\0${connection}\0${rule}\0${detector}`;
+        let child = this.maskedChildren.get(key);
+        if (!child) {
+          child = new TallyCounter(this.masked.labels({ protocol, connection, rule, detector }));
+          this.maskedChildren.set(key, child);
+        }
+        child.inc(n);
+      },
+    };
   }
 
   /** One held operation's wait; `outcome` is approved, denied, expired, withdrawn or unavailable. */

@@ -67,7 +67,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
         return;
       }
       const text = verdict.redactLiterals ? o.redact(info.text, redactions) : info.text;
-      const json = info.approval === undefined ? jsonOf(verdict) : null;
+      const json = info.approval === undefined && info.masked === undefined ? jsonOf(verdict) : null;
       if (json !== null) {
         // The usual case: straight to the record's bytes, no event object.
         session.recordStatement(json, { text, flow: info.flow, durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error });
@@ -78,6 +78,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
         durationMs: info.durationMs, rows: info.rows, tag: info.tag, error: info.error,
       };
       if (info.approval !== undefined) event.approval = info.approval;
+      if (info.masked !== undefined) event.masked = info.masked;
       session.record(event);
     },
 

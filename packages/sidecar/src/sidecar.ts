@@ -19,10 +19,15 @@ import type { TokenSource } from './identity-token.js';
 import { SidecarMetrics } from './metrics.js';
 import type { ExchangeResult } from './metrics.js';
 import { KubeListeners } from './kube/listeners.js';
+import { SshListeners } from './ssh/listeners.js';
 import { PgProxy } from './pg/proxy.js';
 import { createPgObserver } from './pg-observer.js';
 import { Recorder } from './recorder/recorder.js';
 import { buildEnforcer } from './sql-enforcement.js';
+import { LineageAnalyzer } from '@chaperone/core/sql/lineage-cache';
+import { coreLineage } from './pg/mask-lineage.js';
+import { maskingOptions } from './pg/mask-options.js';
+import type { MaskingOptions } from './pg/types.js';
 import type { Classifier } from './sql-enforcement.js';
 
 export const SIDECAR_ERR_CLOSED = 'SIDECAR_ERR_CLOSED';
@@ -73,12 +78,15 @@ class SidecarRuntime {
   private readonly approvals: ControlPlaneApprovalGate;
   private readonly token: TokenSource;
   private readonly proxies = new Map<string, PgProxy>();
+  /** Result-column lineage for masking, cached by statement shape across connections. */
+  private readonly lineage = coreLineage(new LineageAnalyzer());
   private readonly stop = new AbortController();
   private grant: ExchangeResponse | undefined;
   private bundle: PolicyBundle | undefined;
   private credentials: Record<string, Credential> = {};
   private recorder: Recorder | undefined;
   private kube: KubeListeners | undefined;
+  private ssh: SshListeners | undefined;
   private listenersUp = false;
   private exchanging: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -121,6 +129,10 @@ class SidecarRuntime {
       listenHost: this.config.listenHost, ports: this.config.ports, caDir: this.config.kubeCaDir,
       recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(), approvals: this.approvals,
     });
+    this.ssh = new SshListeners({
+      listenHost: this.config.listenHost, ports: this.config.ports,
+      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, approvals: this.approvals,
+    });
     await this.applyBundle(grant.bundle, true);
     this.listenersUp = true;
     this.log.info({ ports: this.ports, bundle: grant.bundle.version, identity: grant.identity }, 'sidecar ready');
@@ -134,6 +146,7 @@ class SidecarRuntime {
     await Promise.all([...this.proxies.values()].map((p) => p.close()));
     this.proxies.clear();
     await this.kube?.close();
+    await this.ssh?.close();
     await this.bundleLoop.catch(() => undefined);
     await this.recorder?.close();
     await this.client.close();
@@ -232,15 +245,16 @@ class SidecarRuntime {
         continue;
       }
       const enforce = buildEnforcer(bundle.policies, name, this.classifier);
+      const masking = this.grant ? maskingOptions(bundle.policies, name, this.grant.maskKey, this.lineage, this.metrics.maskedValues(name)) : undefined;
       const given = this.credentials[name];
       // PostgreSQL logs in with a password; any other kind of credential is a broken grant.
       const credential = given?.type === 'password' ? given : undefined;
       if (given !== undefined && credential === undefined) this.log.error({ connection: name, credential: given.type }, 'postgres connection was given a credential that is not a password; not listening');
       const running = this.proxies.get(name);
       if (running) {
-        running.update({ enforce, target, ...(withCredentials && credential ? { credential } : {}) });
+        running.update({ enforce, target, masking: masking ?? null, ...(withCredentials && credential ? { credential } : {}) });
       } else if (credential) {
-        await this.startProxy(conn, target, enforce, credential);
+        await this.startProxy(conn, target, enforce, credential, masking);
       } else {
         needCredentials = true;
       }
@@ -254,11 +268,12 @@ class SidecarRuntime {
     }
     const allWanted = bundle.connections.filter((c) => !this.config.connections || this.config.connections.includes(c.metadata.name));
     if (this.kube && await this.kube.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
+    if (this.ssh && await this.ssh.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
     // A connection new in this bundle: its credential comes with an exchange.
     if (needCredentials && !withCredentials) await this.reexchange().catch((err: unknown) => this.log.warn({ err: describe(err) }, 'exchange for new connection credentials failed'));
   }
 
-  private async startProxy(conn: ConnectionDoc, target: PostgresTarget, enforce: ReturnType<typeof buildEnforcer>, credential: Extract<Credential, { type: 'password' }>): Promise<void> {
+  private async startProxy(conn: ConnectionDoc, target: PostgresTarget, enforce: ReturnType<typeof buildEnforcer>, credential: Extract<Credential, { type: 'password' }>, masking: MaskingOptions | undefined): Promise<void> {
     const name = conn.metadata.name;
     const grant = this.grant;
     const recorder = this.recorder;
@@ -272,6 +287,7 @@ class SidecarRuntime {
       enforce,
       observer: createPgObserver({ connection: name, identity: grant.identity, recorder, metrics: this.metrics, redact: redactLiterals, logger: this.log }),
       approvals: this.approvals,
+      ...(masking ? { masking } : {}),
       logger: this.log.child({ connection: name }),
     });
     try {

@@ -31,21 +31,33 @@ export function createCatalog(source: () => CatalogSource, ttlMs?: number): Cata
   return new Catalog(source, ttlMs);
 }
 
-/** Counts per statement (taken at each statement's end) and per metric label pair. */
+/**
+ * Counts per statement, by rule and detector (`""` for column rules), taken at each statement's
+ * end: the record gets the per-rule sums and the metric tallies get the per-detector numbers
+ * then, so a masked value costs one map update.
+ */
 class SessionTally implements MaskTally {
-  private counts: Map<string, number> | null = null;
+  private counts: Map<string, Map<string, number>> | null = null;
   constructor(private readonly counters: MaskCounters | undefined) {}
-  column(rule: string): void { this.bump(rule); this.counters?.add(rule, '', 1); }
-  detector(rule: string, detector: string): void { this.bump(rule); this.counters?.add(rule, detector, 1); }
-  private bump(rule: string): void {
+  column(rule: string): void { this.bump(rule, ''); }
+  detector(rule: string, detector: string): void { this.bump(rule, detector); }
+  private bump(rule: string, detector: string): void {
     const c = (this.counts ??= new Map());
-    c.set(rule, (c.get(rule) ?? 0) + 1);
+    let byDetector = c.get(rule);
+    if (byDetector === undefined) { byDetector = new Map(); c.set(rule, byDetector); }
+    byDetector.set(detector, (byDetector.get(detector) ?? 0) + 1);
   }
   take(): Record<string, number> | undefined {
     const c = this.counts;
     if (c === null) return undefined;
     this.counts = null;
-    return Object.fromEntries(c);
+    const out: Record<string, number> = {};
+    for (const [rule, byDetector] of c) {
+      let sum = 0;
+      for (const [detector, n] of byDetector) { sum += n; this.counters?.add(rule, detector, n); }
+      out[rule] = sum;
+    }
+    return out;
   }
 }
 
