@@ -2,9 +2,10 @@
 import { isChaperoneError } from '@chaperone/core/errors';
 import { explainAccess, explainStatement } from '@chaperone/core/policy/explain';
 import { formatProblem, loadPolicyFiles, type PolicyProblem } from '@chaperone/core/policy/load';
+import { explainCommand } from '@chaperone/core/shell/explain';
 import { parse, parseIdentity, type Command } from './command.js';
 
-const USAGE = 'chaperone policy check FILE|DIR… [--known-connections a,b] [--as NAMESPACE/SERVICEACCOUNT --connection NAME [--sql TEXT]] [--json]';
+const USAGE = 'chaperone policy check FILE|DIR… [--known-connections a,b] [--as NAMESPACE/SERVICEACCOUNT --connection NAME [--sql TEXT | --command LINE]] [--json]';
 
 export const policyCheck: Command = {
   usage: USAGE,
@@ -13,10 +14,11 @@ export const policyCheck: Command = {
       as: { type: 'string' },
       connection: { type: 'string' },
       sql: { type: 'string' },
+      command: { type: 'string' },
       'known-connections': { type: 'string' },
       json: { type: 'boolean' },
     }, USAGE, true);
-    if (positionals.length === 0 || (values.as === undefined) !== (values.connection === undefined) || (values.sql !== undefined && values.as === undefined)) {
+    if (positionals.length === 0 || (values.as === undefined) !== (values.connection === undefined) || ((values.sql !== undefined || values.command !== undefined) && values.as === undefined) || (values.sql !== undefined && values.command !== undefined)) {
       process.stderr.write(`usage: ${USAGE}\n`);
       return 2;
     }
@@ -41,7 +43,9 @@ export const policyCheck: Command = {
     const identity = parseIdentity(values.as);
     const result = values.sql !== undefined
       ? await explainStatement(docs, identity, values.connection, values.sql)
-      : explainAccess(docs, identity, values.connection);
+      : values.command !== undefined
+        ? await explainCommand(docs, identity, values.connection, values.command)
+        : explainAccess(docs, identity, values.connection);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.text.trimEnd()}\n`);
     return 0;
   },

@@ -6,6 +6,7 @@ import { classifySql, loadSqlParser } from '../sql/classify.js';
 import type { Classification, StatementFacts } from '../sql/facts.js';
 import { compilePolicies, decide, decideStatement, matchRule } from './decide.js';
 import type { CompiledPolicy, CompiledRule, RuleHit, SqlDecision } from './decide.js';
+import { compileShellPolicy } from '../shell/policy.js';
 import { policiesForIdentity } from './subjects.js';
 import type { AccessPolicyDoc, PolicyDoc, Rule } from './types.js';
 
@@ -51,8 +52,10 @@ export interface StatementExplanation {
 }
 
 export function explainAccess(docs: readonly PolicyDoc[], identity: Identity, connection: string): AccessExplanation {
-  const { compiled, applicable, connectionDefined } = prepare(docs, identity, connection);
-  const deciding: ExplainedRule[] = compiled.rules.map((r) => explainRule(r.policy, r.rule, r.source));
+  const { compiled, applicable, connectionDefined, type } = prepare(docs, identity, connection);
+  // An SSH connection is decided by the shell rules (commands, operations), others by SQL rules.
+  const decidingRules = type === 'ssh' ? compileShellPolicy(applicable, connection).rules : compiled.rules;
+  const deciding: ExplainedRule[] = decidingRules.map((r) => explainRule(r.policy, r.rule, r.source));
   const masks: ExplainedRule[] = applicable.flatMap((p) => p.spec.rules.flatMap((r, i) =>
     r.action === 'mask' ? [explainRule(p.metadata.name, r.name ?? `${p.metadata.name}#${i}`, r)] : []));
   const dflt: AccessExplanation['default'] = applicable.length === 0
@@ -63,7 +66,8 @@ export function explainAccess(docs: readonly PolicyDoc[], identity: Identity, co
   const result: Omit<AccessExplanation, 'text'> = {
     identity, connection, connectionDefined, policies: compiled.policies.slice(), rules: [...deciding, ...masks], default: dflt,
   };
-  return { ...result, text: formatAccess(result, deciding.length) };
+  const text = formatAccess(result, deciding.length);
+  return { ...result, text: type === 'ssh' && dflt !== 'no-policy' ? `${text}\nport and agent forwarding: denied unless a rule allows the operation` : text };
 }
 
 /** Classifies `sql` with the real parser and decides it as the sidecar would, with the reasons. */
@@ -91,11 +95,12 @@ function prepare(docs: readonly PolicyDoc[], identity: Identity, connection: str
   const applicable = policiesForIdentity(policies, identity).filter((p) => p.spec.connections.includes(connection));
   const compiled: CompiledPolicy = compilePolicies(applicable, connection);
   const connectionDefined = connections.length === 0 || connections.some((c) => c.metadata.name === connection);
-  return { compiled, applicable, connectionDefined };
+  const type = connections.find((c) => c.metadata.name === connection)?.spec.type;
+  return { compiled, applicable, connectionDefined, type };
 }
 
 function explainRule(policy: string, rule: string, r: Rule): ExplainedRule {
-  const criteria = (['statements', 'tables', 'functions', 'columns', 'detectors'] as const)
+  const criteria = (['statements', 'tables', 'functions', 'commands', 'operations', 'columns', 'detectors'] as const)
     .flatMap((k) => (r.match[k] === undefined ? [] : [`${k} ${r.match[k].join(', ')}`]));
   return {
     policy, rule, action: r.action, match: criteria.join('; '),

@@ -102,11 +102,17 @@ export function decideAnalysis(p: CompiledShellPolicy, analysis: CommandAnalysis
   let strongest: Decision | undefined;
   for (const c of analysis.commands) {
     const d = decideSimpleCommand(p, c, operation);
-    if (d.action === 'deny') return { ...d, programs };
-    if (strongest === undefined || RANK[d.action] < RANK[strongest.action]) strongest = d;
+    if (strongest === undefined || strength(d) < strength(strongest)) strongest = d;
   }
   // A line with no command (empty, comments, assignments only) runs nothing.
   return { ...(strongest ?? { action: 'allow', policy: '', rule: 'empty' }), programs };
+}
+
+// Deny wins, then approve, then allow; a deny naming a policy rule is reported before a default
+// or built-in one, so that `sudo rm` under `allow [ls]` says which rule forbids rm.
+function strength(d: Decision): number {
+  if (d.action !== 'deny') return RANK[d.action];
+  return d.rule === 'default' || d.policy === '' ? 0.5 : 0;
 }
 
 /** One simple command: the first matching rule in precedence order, else the built-in or default. */
