@@ -237,7 +237,7 @@ test('every request is recorded in the control plane with its attributes and dec
     const masked = events.find((e) => e.type === 'kubernetes.request' && e.resource === 'secrets' && e.name === 'db' && e.masked !== undefined);
     if (start && deny && masked) {
       assert.equal(start.protocol, 'kubernetes');
-      assert.deepEqual((deny as { decision: unknown }).decision, { action: 'deny', policy: 'agents-kube', rule: 'agents-kube#1', message: 'get configmaps "forbidden-two" in namespace work denied by rule agents-kube#1 of policy agents-kube' });
+      assert.deepEqual(deny.decision, { action: 'deny', policy: 'agents-kube', rule: 'agents-kube#1', message: 'get configmaps "forbidden-two" in namespace work denied by rule agents-kube#1 of policy agents-kube' });
       assert.equal(deny.status, 403);
       assert.equal(deny.verb, 'get');
       assert.deepEqual(masked.masked, { 'agents-kube#3': 2 });
