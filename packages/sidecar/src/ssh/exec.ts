@@ -23,7 +23,7 @@ export async function runExec(ctx: SessionContext, agent: ServerChannel, command
   const scp = classifyScp(command);
   const decided = scp
     ? { ...policy.decideOperation(scp.direction === 'upload' ? 'file-write' : 'file-read'), programs: ['scp'] }
-    : policy.decideCommand(command);
+    : policy.decideCommand(command, 'exec');
   const { programs, ...decision } = decided;
   ctx.log.command(decision.action);
   const base: CommandEvent = { type: 'command', command, programs, decision: recordedDecision(decision), channel: setup.channel };

@@ -2,14 +2,26 @@
 // requests pass, how legacy scp execs are classified, how two decisions combine.
 import type { Decision } from '@chaperone/core/decision';
 import type { ShellOperation } from '@chaperone/core/policy/types';
+import { compileShellPolicy, decideCommand, decideOperation } from '@chaperone/core/shell/policy';
+import type { AccessPolicyDoc } from '@chaperone/core/policy/types';
 
 /**
  * The shell-command policy for one connection (core/shell's compileShellPolicy, bound): the
  * proxy calls it per exec, per line typed at a prompt, and per channel or file operation.
  */
 export interface SshPolicy {
-  decideCommand(line: string): Decision & { programs: string[] };
+  /** `exec` for an exec request, `shell` for a line typed at a prompt. */
+  decideCommand(line: string, via: 'exec' | 'shell'): Decision & { programs: string[] };
   decideOperation(op: ShellOperation): Decision;
+}
+
+/** The bundle's shell rules for one connection (core/shell; its parser loaded first). */
+export function buildSshPolicy(policies: readonly AccessPolicyDoc[], connection: string): SshPolicy {
+  const compiled = compileShellPolicy(policies, connection);
+  return {
+    decideCommand: (line, via) => decideCommand(compiled, line, via),
+    decideOperation: (op) => decideOperation(compiled, op),
+  };
 }
 
 /** deny > approve > allow: the stricter of two decisions (the first on a tie). */

@@ -4,7 +4,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Server, utils } from 'ssh2';
+// ssh2 is CommonJS: its named exports come through the default export.
+import ssh2 from 'ssh2';
 import type { Connection } from 'ssh2';
 import type { SshTarget } from '@chaperone/core/policy/types';
 import type { ApprovalGate } from '../approvals/gate.js';
@@ -33,7 +34,7 @@ export interface SshProxyUpdate {
 }
 
 export class SshProxy {
-  private readonly server: Server;
+  private readonly server: ssh2.Server;
   private current: { target: SshTarget; credential: SshCredential; policy: SshPolicy };
   private readonly connections = new Set<Connection>();
   private readonly logger: Logger;
@@ -43,9 +44,9 @@ export class SshProxy {
   constructor(private readonly o: SshProxyOptions) {
     this.logger = o.logger ?? pino({ level: 'silent' });
     this.current = { target: o.target, credential: o.credential, policy: o.policy };
-    const key = utils.generateKeyPairSync('ed25519');
+    const key = ssh2.utils.generateKeyPairSync('ed25519');
     this.hostKey = key.public;
-    this.server = new Server({ hostKeys: [key.private], ident: 'chaperone' }, (conn, info) => {
+    this.server = new ssh2.Server({ hostKeys: [key.private], ident: 'chaperone' }, (conn, info) => {
       this.connections.add(conn);
       conn.on('close', () => this.connections.delete(conn));
       handleAgentConnection(conn, { ip: info.ip, port: info.port }, {

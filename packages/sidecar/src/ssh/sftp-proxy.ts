@@ -3,7 +3,8 @@
 // as they pass, and closing it records a FileTransferEvent.
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
-import { utils } from 'ssh2';
+// ssh2 is CommonJS: its named exports come through the default export.
+import ssh2 from 'ssh2';
 import type { Attributes, FileEntry, SFTPWrapper } from 'ssh2';
 import type { Decision } from '@chaperone/core/decision';
 import type { ShellOperation } from '@chaperone/core/policy/types';
@@ -12,7 +13,7 @@ import { authorize } from './hold.js';
 import type { Authorized } from './hold.js';
 import { recordedDecision } from './observer.js';
 
-const { OPEN_MODE, STATUS_CODE } = utils.sftp;
+const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 const WRITE_FLAGS = OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC;
 /** Out-of-order chunks kept for hashing per file, at most (a client reading at random offsets). */
 const MAX_PENDING = 64;

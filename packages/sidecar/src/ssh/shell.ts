@@ -68,7 +68,7 @@ export async function runShell(ctx: SessionContext, agent: ServerChannel, setup:
       const started = performance.now();
       const { programs, ...d } = step.uncertain
         ? { action: 'deny' as const, message: `the line was edited with ${step.uncertain}, which chaperone cannot follow; type the command plainly`, policy: '', rule: 'uncheckable-line', programs: [] as string[] }
-        : ctx.policy().decideCommand(line);
+        : ctx.policy().decideCommand(line, 'shell');
       ctx.log.command(d.action);
       const verdict = await authorize(ctx, d, line);
       ctx.log.record({

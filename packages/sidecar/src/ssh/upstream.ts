@@ -1,8 +1,9 @@
 // Opens the sidecar's own SSH connection to the target with the control plane's credential,
 // refusing a target whose host key is not the one the Connection names.
 import { createHash } from 'node:crypto';
-import { Client } from 'ssh2';
-import type { ConnectConfig } from 'ssh2';
+// ssh2 is CommonJS: its named exports come through the default export.
+import ssh2 from 'ssh2';
+import type { Client, ConnectConfig } from 'ssh2';
 import type { Credential } from '@chaperone/core/api';
 import type { SshTarget } from '@chaperone/core/policy/types';
 import { fingerprint, hostKeyMatches, parseHostKey } from './host-key.js';
@@ -18,7 +19,7 @@ export function connectUpstream(target: SshTarget, credential: SshCredential, ti
   if (!expected.ok) return Promise.resolve({ ok: false, reason: 'config', message: `the connection's hostKey is unusable: ${expected.error}` });
   const key = expected.key;
   return new Promise((resolve) => {
-    const client = new Client();
+    const client = new ssh2.Client();
     let presented: Buffer | undefined;
     let settled = false;
     const settle = (r: UpstreamResult) => {
