@@ -20,7 +20,6 @@ import { SidecarMetrics } from './metrics.js';
 import type { ExchangeResult } from './metrics.js';
 import { KubeListeners } from './kube/listeners.js';
 import { SshListeners } from './ssh/listeners.js';
-import { SshListeners } from './ssh/listeners.js';
 import { PgProxy } from './pg/proxy.js';
 import { createPgObserver } from './pg-observer.js';
 import { Recorder } from './recorder/recorder.js';
@@ -88,7 +87,6 @@ class SidecarRuntime {
   private recorder: Recorder | undefined;
   private kube: KubeListeners | undefined;
   private ssh: SshListeners | undefined;
-  private ssh: SshListeners | undefined;
   private listenersUp = false;
   private exchanging: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -135,10 +133,6 @@ class SidecarRuntime {
       listenHost: this.config.listenHost, ports: this.config.ports,
       recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, approvals: this.approvals,
     });
-    this.ssh = new SshListeners({
-      listenHost: this.config.listenHost, ports: this.config.ports,
-      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, approvals: this.approvals,
-    });
     await this.applyBundle(grant.bundle, true);
     this.listenersUp = true;
     this.log.info({ ports: this.ports, bundle: grant.bundle.version, identity: grant.identity }, 'sidecar ready');
@@ -152,7 +146,6 @@ class SidecarRuntime {
     await Promise.all([...this.proxies.values()].map((p) => p.close()));
     this.proxies.clear();
     await this.kube?.close();
-    await this.ssh?.close();
     await this.ssh?.close();
     await this.bundleLoop.catch(() => undefined);
     await this.recorder?.close();
@@ -275,7 +268,6 @@ class SidecarRuntime {
     }
     const allWanted = bundle.connections.filter((c) => !this.config.connections || this.config.connections.includes(c.metadata.name));
     if (this.kube && await this.kube.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
-    if (this.ssh && await this.ssh.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
     if (this.ssh && await this.ssh.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
     // A connection new in this bundle: its credential comes with an exchange.
     if (needCredentials && !withCredentials) await this.reexchange().catch((err: unknown) => this.log.warn({ err: describe(err) }, 'exchange for new connection credentials failed'));
