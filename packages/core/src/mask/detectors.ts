@@ -32,6 +32,8 @@ const FINDERS: readonly (readonly [DetectorName, Finder])[] = [
 const MIN_LENGTH = 6;
 /** Fewest digits each digit-based detector needs. */
 const MIN_DIGITS = { credit_card: 13, us_ssn: 9, phone: 8 } as const;
+/** In every PEM private key's BEGIN line. */
+const PEM_HINT = 'PRIVATE KEY';
 /** The shortest IBAN (Norway). */
 const MIN_IBAN = 15;
 const CLOUD_HINT = /AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abprse]-|xapp-|[rs]k_(?:live|test)_|whsec_|aws_?secret|secret_?access_?key/i;
@@ -40,14 +42,42 @@ const CLOUD_HINT = /AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abprse]-|xapp-|[rs
 export function findSensitive(text: string, detectors: ReadonlySet<DetectorName>): DetectorHit[] {
   const hits: DetectorHit[] = [];
   if (text.length < MIN_LENGTH) return hits;
+  let shape: DigitShape | undefined;
   let finders = 0;
   for (const [name, find] of FINDERS) {
     if (!detectors.has(name)) continue;
+    // Each finder runs only where its own pre-check passes: most values need none or one scan.
+    if (DIGIT_BASED.has(name)) {
+      shape ??= digitShape(text);
+      if (!digitsMayMatch(name, shape, text.length)) continue;
+    } else if (!anchorMayMatch(name, text)) continue;
     const before = hits.length;
     find(text, hits);
     if (hits.length > before) finders++;
   }
   return finders > 1 ? resolveOverlaps(hits) : hits;
+}
+
+const DIGIT_BASED: ReadonlySet<DetectorName> = new Set(['credit_card', 'us_ssn', 'phone', 'iban']);
+
+function digitsMayMatch(name: DetectorName, s: DigitShape, length: number): boolean {
+  switch (name) {
+    case 'credit_card': return s.joined >= MIN_DIGITS.credit_card;
+    case 'us_ssn': return s.joined >= MIN_DIGITS.us_ssn;
+    case 'phone': return s.loose >= MIN_DIGITS.phone;
+    case 'iban': return s.ibanStart && length >= MIN_IBAN;
+    default: return true;
+  }
+}
+
+function anchorMayMatch(name: DetectorName, text: string): boolean {
+  switch (name) {
+    case 'email': return text.includes('@');
+    case 'jwt': return text.includes('eyJ');
+    case 'private_key': return text.includes(PEM_HINT);
+    case 'cloud_key': return text.length >= 14 && CLOUD_HINT.test(text);
+    default: return true;
+  }
 }
 
 /** Sorts by start, longer first at equal starts, and drops any hit overlapping a kept one. */
@@ -69,18 +99,17 @@ function resolveOverlaps(hits: DetectorHit[]): DetectorHit[] {
  */
 export function mayContainSensitive(text: string, detectors: ReadonlySet<DetectorName>): boolean {
   if (text.length < MIN_LENGTH) return false;
-  if (detectors.has('email') && text.includes('@')) return true;
-  if (detectors.has('jwt') && text.includes('eyJ')) return true;
-  if (detectors.has('private_key') && text.includes('PRIVATE KEY')) return true;
-  if (detectors.has('cloud_key') && text.length >= 14 && CLOUD_HINT.test(text)) return true;
-  const card = detectors.has('credit_card');
-  const ssn = detectors.has('us_ssn');
-  const phone = detectors.has('phone');
-  const iban = detectors.has('iban') && text.length >= MIN_IBAN;
-  if (!card && !ssn && !phone && !iban) return false;
-  const s = digitShape(text);
-  return (card && s.joined >= MIN_DIGITS.credit_card) || (ssn && s.joined >= MIN_DIGITS.us_ssn)
-    || (phone && s.loose >= MIN_DIGITS.phone) || (iban && s.ibanStart);
+  let digits = false;
+  for (const name of detectors) {
+    if (DIGIT_BASED.has(name)) digits = true;
+    else if (anchorMayMatch(name, text)) return true;
+  }
+  if (!digits) return false;
+  const shape = digitShape(text);
+  for (const name of detectors) {
+    if (DIGIT_BASED.has(name) && digitsMayMatch(name, shape, text.length)) return true;
+  }
+  return false;
 }
 
 interface DigitShape {

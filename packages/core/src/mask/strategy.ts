@@ -1,7 +1,7 @@
 // The mask strategies: how one value, or one detected span inside a text, is replaced.
-import { createHmac } from 'node:crypto';
 import type { MaskStrategy } from '../policy/types.js';
 import type { DetectorHit } from './detectors.js';
+import { HmacSha256 } from './hmac.js';
 
 export type { MaskStrategy };
 
@@ -77,7 +77,15 @@ function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
+/**
+ * Each key's prepared HMAC, a memo of values derived from the key alone (no state that changes
+ * results): weakly held, so a replaced key (a new exchange) drops its entry. Keys are not mutated.
+ */
+const prepared = new WeakMap<Uint8Array, HmacSha256>();
+
 /** `h:` + 16 base64url characters of HMAC-SHA-256(key, UTF-8 value): equal values, equal tokens. */
 export function maskHash(value: string, key: Uint8Array): string {
-  return HASH_PREFIX + createHmac('sha256', key).update(value, 'utf8').digest('base64url').slice(0, HASH_CHARS);
+  let hmac = prepared.get(key);
+  if (!hmac) prepared.set(key, hmac = new HmacSha256(key));
+  return HASH_PREFIX + hmac.memoized(value, HASH_CHARS);
 }
