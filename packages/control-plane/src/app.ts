@@ -117,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sessionsPlugin, { store: deps.store, adminToken: deps.config.adminToken });
   const approvals = createApprovalService(app, deps.store.approvals, deps.metrics, deps.approvals);
   await app.register(approvalsPlugin, {
-    service: approvals, grants: deps.grants, metrics: deps.metrics, adminToken: deps.config.adminToken, oidc: deps.approvals?.oidc, shutdown: shutdown.signal,
+    service: approvals, grants: deps.grants, policies: deps.policies, ...podLabels, metrics: deps.metrics, adminToken: deps.config.adminToken, oidc: deps.approvals?.oidc, shutdown: shutdown.signal,
   });
   return app;
 }

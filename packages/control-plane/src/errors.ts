@@ -37,6 +37,8 @@ export const ERROR_STATUS = {
   APPROVALS_ERR_SELF_APPROVAL: 403,
   /** A sidecar acting on another identity's approval, or a connection its grant does not cover. */
   APPROVALS_ERR_FORBIDDEN: 403,
+  /** The request names no approve rule of the requester's current policies. */
+  APPROVALS_ERR_RULE_UNKNOWN: 403,
   /** Decisions need an approver: an OIDC ID token, or the local stack's admin token. */
   APPROVALS_ERR_APPROVER_REQUIRED: 401,
   /** The OIDC issuer's discovery document or keys could not be fetched. */

@@ -31,7 +31,9 @@ before(async () => {
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
   pg = await startTestPostgres();
   t = await buildTestApp(pg.url, {
-    docs: sampleDocs(),
+    docs: sampleDocs().map((d) => (d.kind === 'AccessPolicy'
+      ? { ...d, spec: { ...d.spec, rules: [...d.spec.rules, { action: 'approve' as const, match: { statements: ['delete'] }, approvers: ['group:dba'] }] } }
+      : d)),
     secrets: { 'orders-db-admin': { username: 'u', password: 'p' } },
     approvals: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hooks/approvals`, publicUrl: `${PUBLIC}/` },
   });

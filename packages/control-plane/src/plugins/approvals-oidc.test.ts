@@ -27,6 +27,9 @@ before(async () => {
   };
   [pg, idp, foreign] = await Promise.all([startTestPostgres(), startTestIssuer(accounts), startTestIssuer(accounts)]);
   const [conn, policy] = sampleDocs();
+  const rules = (policy!.spec as { rules: unknown[] }).rules;
+  rules.push({ action: 'approve', match: { statements: ['delete'] }, approvers: ['group:dba'], timeout: '10m' });
+  rules.push({ action: 'approve', name: 'strict', match: { statements: ['update'] }, approvers: ['group:dba', 'user:lead@example.test'], timeout: '10m' });
   const second = structuredClone(policy!);
   second.metadata.name = 'others';
   (second.spec as { subjects: unknown[] }).subjects = [{ serviceAccount: { namespace: 'agents', name: 'other-bot' } }];
@@ -53,11 +56,12 @@ async function call(method: 'GET' | 'POST', url: string, token: string | undefin
   return { status: res.statusCode, body: res.json() as Body };
 }
 
-async function create(grant: string, session: string, approvers = ['group:dba']): Promise<Approval> {
+async function create(grant: string, session: string, rule = 'support-agents#1'): Promise<Approval> {
+  const policy = grant === grants['other'] ? 'others' : 'support-agents';
   const req: ApprovalCreateRequest = {
     session, protocol: 'postgres', connection: 'orders-db',
     operation: { kind: 'sql', text: 'DELETE FROM orders WHERE id = 7', params: [] },
-    rule: { policy: 'support-agents', rule: 'support-agents#1' }, approvers, timeoutSeconds: 600, message: 'deletes need a DBA',
+    rule: { policy, rule: rule.replace('support-agents', policy) }, approvers: ['group:dba'], timeoutSeconds: 600, message: 'deletes need a DBA',
   };
   const res = await call('POST', '/v1/approvals', grant, req);
   assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -84,7 +88,7 @@ test('a member denies with a reason', async () => {
 });
 
 test('an approver outside the named groups is refused with the groups needed', async () => {
-  const a = await create(grants['bot']!, 's-wrong-group', ['group:dba', 'user:lead@example.test']);
+  const a = await create(grants['bot']!, 's-wrong-group', 'strict');
   const res = await decide(a.id, tokens['sam'], 'approve');
   assert.equal(res.status, 403);
   assert.equal(res.body.error?.code, 'APPROVALS_ERR_NOT_APPROVER');

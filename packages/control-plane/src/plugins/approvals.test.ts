@@ -15,8 +15,11 @@ let t: TestApp;
 let grant: string;
 let otherGrant: string;
 
+const APPROVE_RULE = { action: 'approve', match: { statements: ['delete'] }, approvers: ['group:dba'], timeout: '10m', message: 'deletes need a DBA' } as const;
+
 function docs() {
   const [conn, policy] = sampleDocs();
+  (policy!.spec as { rules: unknown[] }).rules.push(APPROVE_RULE, { ...APPROVE_RULE, action: 'deny' });
   const second = structuredClone(policy!);
   second.metadata.name = 'others';
   (second.spec as { subjects: unknown[] }).subjects = [{ serviceAccount: { namespace: 'agents', name: 'other-bot' } }];
@@ -55,7 +58,9 @@ async function create(overrides: Partial<ApprovalCreateRequest> = {}, token = gr
 }
 
 test('a created approval is pending, bound to its fingerprint, with its requester and history', async () => {
-  const a = await create();
+  // Approvers come from the policy's rule, whatever the request says.
+  const a = await create({ approvers: ['group:everyone'] });
+  assert.deepEqual(a.approvers, ['group:dba']);
   assert.equal(a.state, 'pending');
   assert.deepEqual(a.identity, bot);
   assert.equal(a.fingerprint, approvalFingerprint('sess-1', request().operation));
@@ -173,6 +178,13 @@ test('malformed requests and missing credentials are refused', async () => {
     [{ ...request(), operation: { kind: 'shell', command: 'rm' } }, 400],
   ];
   for (const [body, status] of cases) assert.equal((await call('POST', '/v1/approvals', grant, body)).status, status, JSON.stringify(body));
+  // The rule must be an approve rule of the requester's own policies.
+  for (const rule of [{ policy: 'support-agents', rule: 'support-agents#0' }, { policy: 'support-agents', rule: 'support-agents#9' }, { policy: 'others', rule: 'others#1' }]) {
+    const res = await call('POST', '/v1/approvals', grant, request({ rule }));
+    assert.equal(res.status, 403, JSON.stringify(rule));
+    assert.equal(res.body.error?.code, 'APPROVALS_ERR_RULE_UNKNOWN');
+  }
+  assert.equal((await call('POST', '/v1/approvals', grant, request({ connection: 'billing-db' }))).body.error?.code, 'APPROVALS_ERR_RULE_UNKNOWN');
   // Other kinds keep their fields; unknown fields are dropped, not approved.
   const cmd = await create({ operation: { kind: 'command', command: 'rm -rf /tmp/x', extra: 1 } as never });
   assert.deepEqual(cmd.operation, { kind: 'command', command: 'rm -rf /tmp/x' });
@@ -185,4 +197,23 @@ test('malformed requests and missing credentials are refused', async () => {
   assert.equal(asSidecar.status, 401);
   assert.equal((await call('GET', '/v1/approvals', null)).status, 401);
   assert.equal((await call('GET', '/v1/approvals/nope', ADMIN)).status, 404);
+});
+
+test('closing the app answers waiting long polls at once', async () => {
+  const second = await buildTestApp(pg.url, { docs: docs(), adminToken: ADMIN, secrets: { 'orders-db-admin': { username: 'u', password: 'p' } } });
+  try {
+    const g = await second.grantFor(bot);
+    const created = await second.app.inject({ method: 'POST', url: '/v1/approvals', headers: { authorization: `Bearer ${g}` }, payload: request() });
+    const a = created.json() as Approval;
+    const waiting = second.app.inject({ method: 'GET', url: `/v1/approvals/${a.id}/wait?timeoutSeconds=300`, headers: { authorization: `Bearer ${g}` } });
+    const watching = second.app.inject({ method: 'GET', url: '/v1/approvals/watch?after=999999&timeoutSeconds=300', headers: { authorization: `Bearer ${ADMIN}` } });
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = second.close();
+    const [w, x] = await Promise.all([waiting, watching]);
+    await closed;
+    assert.equal((w.json() as Approval).state, 'pending');
+    assert.deepEqual((x.json() as ApprovalWatchResponse).approvals, []);
+  } finally {
+    await second.close().catch(() => undefined);
+  }
 });

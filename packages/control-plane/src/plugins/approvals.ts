@@ -6,10 +6,13 @@ import type { Approval, ApprovalCreateRequest, ApprovalDecisionRequest, Approval
 import { isChaperoneError } from '@chaperone/core/errors';
 import { ADMIN_APPROVER, type Approver } from '../approvals/approvers.js';
 import type { OidcApproverVerifier } from '../approvals/oidc.js';
+import { approveRule } from '../approvals/rule.js';
 import { assertRequester, type ApprovalService } from '../approvals/service.js';
 import { cpError } from '../errors.js';
 import type { GrantAuthority } from '../grants.js';
+import type { PodLabelSource } from '../identity/pod-labels.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
+import type { PolicyState } from '../policies/state.js';
 import { bearerToken, requireGrant } from './auth.js';
 import { approvalCreateSchema, approvalDecisionSchema, approvalIdParams, approvalSchema, APPROVAL_STATES } from './approvals-schemas.js';
 import { bearerSecurity, errorResponses } from './schemas.js';
@@ -17,6 +20,9 @@ import { bearerSecurity, errorResponses } from './schemas.js';
 export interface ApprovalsOptions {
   service: ApprovalService;
   grants: GrantAuthority;
+  /** The requester's policies: the approve rule named, and so who may approve, come from them. */
+  policies: PolicyState;
+  podLabels?: PodLabelSource;
   metrics: ControlPlaneMetrics;
   /** The static admin token: may decide, recorded as `admin`. Only for the local stack. */
   adminToken: string | undefined;
@@ -32,7 +38,7 @@ export const DEFAULT_APPROVALS_LIMIT = 100;
 export const MAX_APPROVALS_LIMIT = 1000;
 
 export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app, opts) => {
-  const { service, grants, metrics, adminToken, oidc, shutdown } = opts;
+  const { service, grants, policies, podLabels, metrics, adminToken, oidc, shutdown } = opts;
 
   /**
    * The approver behind the request's bearer token. Without any approver authentication
@@ -77,7 +83,11 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app,
     if (grant.connections && !grant.connections.includes(req.connection)) {
       throw cpError('APPROVALS_ERR_FORBIDDEN', `this grant does not cover connection ${req.connection}`);
     }
-    return service.create(grant.identity, req);
+    const labels = podLabels && policies.needsPodLabels(grant.identity) ? await podLabels.labelsFor(grant.identity) : undefined;
+    const found = approveRule(policies.bundleFor(grant.identity, grant.connections, labels), req.rule, req.connection);
+    if (!found.ok) throw cpError('APPROVALS_ERR_RULE_UNKNOWN', found.message);
+    // Who may approve is the policy's say, whatever the request carries.
+    return service.create(grant.identity, { ...req, approvers: found.rule.approvers ?? [] });
   });
 
   app.get<{ Querystring: { state?: ApprovalState; limit?: number } }>('/v1/approvals', {
