@@ -110,6 +110,11 @@ export const LINEAGE_CASES: [string, Expected][] = [
   ['SELECT x FROM my_srf(1) AS f(x int)', [['x~ ?']]],
   ['SELECT * FROM my_srf(1)', ['unknown']],
   ['SELECT s FROM customers c, my_pure(c.card) s', [['s~customers.card']]],
+  ["SELECT jt.* FROM customers c, JSON_TABLE(to_jsonb(c), '$' COLUMNS (e text PATH '$.email', NESTED PATH '$.x[*]' COLUMNS (y int), n FOR ORDINALITY)) jt",
+    [['e~customers.*', 'y~customers.*', 'n~customers.*']]],
+  ["SELECT x.* FROM customers c, XMLTABLE('/r' PASSING xmlelement(name r, c.card) COLUMNS v text PATH '.') x", [['v~customers.card']]],
+  // System columns carry no user data.
+  ['SELECT ctid, xmin, tableoid::regclass, email FROM customers', [['ctid~', 'xmin~', 'tableoid~', 'email=customers.email']]],
   // Views without viewDefinition: the view is named as a table (the caller resolves it).
   ['SELECT mail FROM customer_emails', [['mail=customer_emails.mail']]],
   // Functions: unknown ones are untraceable; the catalog can vouch for them.

@@ -83,9 +83,10 @@ function fromItem(value: unknown, scope: Scope, level: Level, env: CteEnv | unde
       // XMLTABLE, JSON_TABLE and whatever comes next: every column computed from the whole node.
       const alias = aliasOf(node);
       const lin = derived([exprLin(node, [...scope, level], env, ctx)]);
+      // Every column has the same lineage, so only the count and names matter here.
       const colNames = type === 'RangeTableFunc'
         ? list(node['columns']).map((c) => str(unwrap(c)?.node['colname']))
-        : [undefined];
+        : type === 'JsonTable' ? jsonTableNames(node['columns']) : [undefined];
       const rel = colNames.every((n) => n !== undefined)
         ? derivedRel(colNames.map((n) => ({ name: n, lin: copyLin(lin) })))
         : opaqueRel(lin);
@@ -94,6 +95,14 @@ function fromItem(value: unknown, scope: Scope, level: Level, env: CteEnv | unde
       return named;
     }
   }
+}
+
+/** JSON_TABLE's columns, NESTED PATH columns in their place. */
+function jsonTableNames(columns: unknown): (string | undefined)[] {
+  return list(columns).flatMap((c) => {
+    const col = unwrap(c)?.node;
+    return col?.['coltype'] === 'JTC_NESTED' ? jsonTableNames(col['columns']) : [str(col?.['name'])];
+  });
 }
 
 /** Columns unknown; any column is computed from `lin`. */

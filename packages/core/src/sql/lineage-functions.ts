@@ -52,6 +52,18 @@ const KNOWN_PURE: ReadonlySet<string> = new Set(`
   txid_current pg_backend_pid num_nulls num_nonnulls nullif coalesce greatest least
   xmlelement xmlforest xmlconcat xmlparse xmlserialize xmlroot xpath xpath_exists
   inet_client_addr inet_server_addr host network netmask broadcast masklen family
+  jsonb_agg_strict json_agg_strict json_object_agg_strict jsonb_object_agg_strict
+  json_object_agg_unique jsonb_object_agg_unique range_agg range_intersect_agg
+  pg_collation_for xmlexists is_normalized similar_escape
+  nextval currval lastval setval current_setting set_config pg_sleep pg_current_xact_id
+  format_type pg_get_userbyid pg_get_expr pg_get_constraintdef pg_get_indexdef pg_get_viewdef
+  pg_get_functiondef pg_get_function_arguments pg_get_function_result pg_get_triggerdef
+  pg_get_ruledef pg_get_partkeydef pg_get_statisticsobjdef pg_get_serial_sequence
+  pg_table_is_visible pg_type_is_visible pg_function_is_visible obj_description col_description
+  shobj_description pg_relation_size pg_total_relation_size pg_table_size pg_indexes_size
+  pg_database_size pg_size_pretty pg_encoding_to_char to_regclass to_regtype to_regproc
+  has_table_privilege has_column_privilege has_schema_privilege has_database_privilege
+  has_function_privilege pg_has_role array_to_string pg_is_in_recovery
 `.split(/\s+/).filter((name) => name.length > 0));
 
 export function isKnownPure(schema: string | undefined, name: string): boolean {

@@ -110,11 +110,15 @@ export function derivedRel(cols: OutCol[]): Rel {
   };
 }
 
+/** PostgreSQL's system columns: row versions and locations, never user data (no user column may take these names). */
+const SYSTEM_COLUMNS: ReadonlySet<string> = new Set(['ctid', 'xmin', 'xmax', 'cmin', 'cmax', 'tableoid']);
+
 /** A base table, with its column names when the catalog knows them. */
 export function tableRel(schema: string | undefined, table: string, names: readonly string[] | undefined): Rel {
   return {
     columns: () => names?.map((n) => ({ name: n, lin: sourceLin(schema, table, n) })),
     column(name) {
+      if (SYSTEM_COLUMNS.has(name)) return { found: 'yes', lin: emptyLin() };
       if (names === undefined) return { found: 'maybe', lin: sourceLin(schema, table, name) };
       return names.includes(name) ? { found: 'yes', lin: sourceLin(schema, table, name) } : { found: 'absent' };
     },

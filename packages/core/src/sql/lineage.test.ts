@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { loadSqlParser } from './classify.js';
-import { resultLineage } from './lineage.js';
+import { declaredCursors, resultLineage } from './lineage.js';
 import { LINEAGE_CASES } from './lineage-cases.js';
 import { statementText, testCatalog } from './lineage-test-support.js';
 
@@ -62,6 +62,11 @@ describe('resultLineage', () => {
     assert.equal(result.length, 1);
     const only = result[0];
     assert.ok(only !== undefined && (only.kind === 'unknown' || (only.kind === 'rows' && only.columns[0]?.sources.length === 1)));
+  });
+
+  it('gives the lineage of declared cursors, for a later FETCH', () => {
+    const declared = declaredCursors('BEGIN; DECLARE k CURSOR FOR SELECT lower(email) FROM customers; DECLARE j CURSOR FOR SELECT * FROM my_srf(1)', testCatalog());
+    assert.deepEqual(declared.map((d) => [d.name, statementText(d.lineage)]), [['k', ['lower~customers.email']], ['j', 'unknown']]);
   });
 
   it('refuses a NUL character', () => {

@@ -48,6 +48,24 @@ export function lineageOfTree(tree: unknown, catalog?: LineageCatalog): Statemen
   return stmts.map((raw) => statementLineage(isObject(raw) ? raw['stmt'] : undefined, ctx));
 }
 
+/**
+ * The cursors a text declares (`DECLARE name CURSOR FOR query`), each with its query's lineage:
+ * the columns a later `FETCH … FROM name` returns (resultLineage says `unknown` for FETCH, which
+ * does not name the query). psql with FETCH_COUNT set reads every result this way.
+ */
+export function declaredCursors(sql: string, catalog?: LineageCatalog): { name: string; lineage: StatementLineage }[] {
+  const parsed = parseSql(sql);
+  if (!parsed.ok) return [];
+  const ctx = makeCtx(catalog, 0, new Map());
+  const out: { name: string; lineage: StatementLineage }[] = [];
+  for (const raw of isObject(parsed.tree) ? list(parsed.tree['stmts']) : []) {
+    const w = unwrap(isObject(raw) ? raw['stmt'] : undefined);
+    const name = w?.type === 'DeclareCursorStmt' ? str(w.node['portalname']) : undefined;
+    if (w !== undefined && name !== undefined) out.push({ name, lineage: statementLineage(w.node['query'], ctx) });
+  }
+  return out;
+}
+
 function makeCtx(catalog: LineageCatalog | undefined, viewDepth: number, views: Map<string, OutCol[]>): Ctx {
   const ctx: Ctx = {
     catalog,
