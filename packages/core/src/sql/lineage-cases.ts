@@ -24,6 +24,8 @@ export const LINEAGE_CASES: [string, Expected][] = [
     [['string_agg~customers.email', 'array_agg~customers.name', 'count~', 'count~']]],
   ['SELECT lag(email) OVER (ORDER BY id), row_number() OVER (PARTITION BY email), first_value(card) OVER w FROM customers WINDOW w AS (ORDER BY id)',
     [['lag~customers.email', 'row_number~', 'first_value~customers.card']]],
+  ['SELECT mode() WITHIN GROUP (ORDER BY email), percentile_disc(0.5) WITHIN GROUP (ORDER BY card), rank(1) WITHIN GROUP (ORDER BY id) FROM customers',
+    [['mode~customers.email', 'percentile_disc~customers.card', 'rank~customers.id']]],
   // Sub-queries in the target list.
   ['SELECT (SELECT email FROM customers c WHERE c.id = o.customer_id) FROM orders o', [['email=customers.email']]],
   ['SELECT (SELECT o.note) AS n FROM orders o', [['n=orders.note']]],

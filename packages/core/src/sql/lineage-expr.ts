@@ -94,7 +94,10 @@ function genericLin(node: AstObject, scope: Scope, env: CteEnv | undefined, ctx:
 
 function funcLin(node: AstObject, scope: Scope, env: CteEnv | undefined, ctx: Ctx): Lin {
   // Only the arguments are values; agg_order, agg_filter and the window clause choose rows.
-  const lin = derived(list(node['args']).map((a) => exprLin(a, scope, env, ctx)));
+  // Except WITHIN GROUP (ORDER BY x): there x is what an ordered-set aggregate returns or ranks
+  // (`mode() WITHIN GROUP (ORDER BY email)` is an e-mail address).
+  const args = node['agg_within_group'] === true ? [...list(node['args']), ...list(node['agg_order'])] : list(node['args']);
+  const lin = derived(args.map((a) => exprLin(a, scope, env, ctx)));
   const parts = names(node['funcname']);
   const name = parts[parts.length - 1];
   const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
