@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeCommandLine, loadShellParser } from './analyze.js';
-import { REDIRECT, parseShell } from './parser.js';
-import type { ShStmt } from './parser.js';
+import { PARAM_TRANSFORM, REDIRECT, nodeType, parseShell, walk } from './parser.js';
+import type { ShParamExp, ShStmt } from './parser.js';
 import { decodeAnsiC } from './words.js';
 
 /** `program arg arg` per simple command; dynamic words marked with a trailing `?`, a dynamic program with `?` too. */
@@ -67,7 +67,17 @@ test("redirect operator numbers match mvdan/sh's tokens", () => {
   assert.equal(ops('cat <<-X\nX\n'), REDIRECT.dashHdoc);
   assert.equal(ops('cat <<< x'), REDIRECT.wordHdoc);
   assert.equal(ops('cat < x'), REDIRECT.input);
+  const parsed = parseShell('echo ${x@P}');
+  assert.ok(parsed.ok);
+  const param = walkFirst(parsed.file, 'ParamExp') as ShParamExp;
+  assert.equal(param.Exp?.Op, PARAM_TRANSFORM);
 });
+
+function walkFirst(root: object, type: string): object | undefined {
+  let found: object | undefined;
+  walk(root, (n) => { if (found === undefined && nodeType(n) === type) found = n; });
+  return found;
+}
 
 test("$'…' decoding as bash does it", () => {
   assert.equal(decodeAnsiC('\\x72\\155\\u00e9\\U0001F600\\n\\t\\\\\\\'\\cA'), 'rmé😀\n\t\\\'\x01');

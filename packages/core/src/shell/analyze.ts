@@ -1,8 +1,8 @@
 // Finds every simple command a shell command line would run: through lists, pipes, sub-shells,
 // substitutions and here-documents, with wrappers (sudo, env, sh -c, xargs…) unwrapped and the
 // strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
-import { REDIRECT, nodeType, parseShell, walk } from './parser.js';
-import type { ShCallExpr, ShLit, ShRedirect, ShStmt } from './parser.js';
+import { PARAM_TRANSFORM, REDIRECT, nodeType, parseShell, walk } from './parser.js';
+import type { ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt } from './parser.js';
 import { WRAPPERS } from './wrappers.js';
 import type { Inner, WrapperContext } from './wrappers.js';
 import { resolveHeredoc, resolveWord } from './words.js';
@@ -50,7 +50,13 @@ function analyzeScript(text: string, depth: number, out: SimpleCommand[]): strin
   // Every statement anywhere in the tree: lists, pipes, blocks, loops, function bodies, and the
   // statements inside $(…), `…`, <(…), ${x:-$(…)} and unquoted here-document bodies.
   walk(parsed.file, (node) => {
-    if (error !== undefined || nodeType(node) !== 'Stmt') return;
+    if (error !== undefined) return;
+    const type = nodeType(node);
+    if (type === 'Assign') error = analyzeAssignedCode(node as ShAssign, depth, out);
+    if (type === 'ParamExp' && isPromptExpansion(node as ShParamExp)) {
+      out.push(unknownCommand('${…@P} prompt expansion, which runs the command substitutions in a value'));
+    }
+    if (type !== 'Stmt') return;
     const stmt = node as ShStmt;
     if (stmt.Cmd === null || nodeType(stmt.Cmd) !== 'CallExpr') return;
     const args = (stmt.Cmd as ShCallExpr).Args;
@@ -74,7 +80,7 @@ function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, out: Si
         break;
       }
       case 'unknown':
-        out.push({ program: `(${inner.reason})`, args: [], dynamic: true, dynamicProgram: true, dynamicArgs: [] });
+        out.push(unknownCommand(inner.reason));
         break;
       case 'command': {
         const cmd = simpleCommand(inner.words);
@@ -87,6 +93,33 @@ function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, out: Si
     }
   }
   return undefined;
+}
+
+function unknownCommand(reason: string): SimpleCommand {
+  return { program: `(${reason})`, args: [], dynamic: true, dynamicProgram: true, dynamicArgs: [] };
+}
+
+/**
+ * A quoted value holding `$(…)` or backticks (`X='a[$(rm y)]'`) runs them if the variable is later
+ * evaluated: arithmetic on `$X` or `${X@P}` does so without eval. Count them as run here.
+ */
+function analyzeAssignedCode(assign: ShAssign, depth: number, out: SimpleCommand[]): string | undefined {
+  if (assign.Value === null) return undefined;
+  const value = resolveWord(assign.Value);
+  if (value.dynamic || !(value.text.includes('$(') || value.text.includes('`'))) return undefined;
+  // The value as the argument of `:`: its substitutions are what would run. Text that does not
+  // parse cannot be evaluated as code either.
+  const text = `: ${value.text}`;
+  if (!parseShell(text).ok) return undefined;
+  const found: SimpleCommand[] = [];
+  const error = analyzeScript(text, depth + 1, found);
+  out.push(...found.slice(1));
+  return error;
+}
+
+function isPromptExpansion(p: ShParamExp): boolean {
+  if (p.Exp === null || p.Exp === undefined || p.Exp.Op !== PARAM_TRANSFORM || p.Exp.Word === null) return false;
+  return p.Exp.Word.Parts.some((part) => nodeType(part) !== 'Lit' || (part as ShLit).Value.includes('P'));
 }
 
 function simpleCommand(words: readonly ResolvedWord[]): SimpleCommand | undefined {

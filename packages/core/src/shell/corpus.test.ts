@@ -120,6 +120,20 @@ const HIDING: string[] = [
   "bash <<'EOF'\nrm x\nEOF",
   'sh <<-EOF\n\trm x\n\tEOF',
   "bash <<< 'rm x'",
+  "alias x='rm -rf'; x /",
+  "shopt -s expand_aliases; alias ll='rm'\nll x",
+  "trap 'rm x' EXIT",
+  "ssh localhost 'rm x'",
+  'ssh -p 22 -o BatchMode=yes web-2 rm x',
+  'strace -f -o /dev/null rm x',
+  'taskset -c 0 rm x',
+  'pkexec rm x',
+  'unshare -r rm x',
+  "script -qc 'rm x' /dev/null",
+  "sg wheel -c 'rm x'",
+  "X='a[$(rm y)]'; echo $((X))",
+  "x='$(rm y)'; echo ${x@P}",
+  "declare x='`rm y`'",
   // Programs that cannot be known statically: denied by the built-in fail-closed rule.
   'X=rm; $X -rf /',
   '$(echo rm) x',
@@ -195,6 +209,11 @@ const BENIGN: string[] = [
   '',
   '# only a comment',
   'X=1',
+  "alias ll='ls -l'",
+  "trap 'echo bye' EXIT",
+  'ssh web-2 uptime',
+  'strace -c ls',
+  "X='$(not run)'; echo \"$X\"",
 ];
 
 test(`benign corpus: ${BENIGN.length} everyday lines stay allowed under deny: commands [rm]`, () => {

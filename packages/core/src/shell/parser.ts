@@ -15,12 +15,15 @@ export interface ShCallExpr { Args: ShWord[] }
 export interface ShLit { Value: string }
 export interface ShSglQuoted { Dollar: boolean; Value: string }
 export interface ShDblQuoted { Dollar: boolean; Parts: ShNode[] }
-export interface ShParamExp { Short: boolean; Param: ShLit | null }
+export interface ShParamExp { Short: boolean; Param: ShLit | null; Exp: { Op: number; Word: ShWord | null } | null }
+export interface ShAssign { Value: ShWord | null }
 /** Any node; narrow it with nodeType. */
 export type ShNode = object;
 
 /** Redirect operators as mvdan/sh numbers its tokens (checked by parser.test.ts). */
 export const REDIRECT = { input: 56, hdoc: 61, dashHdoc: 62, wordHdoc: 63 } as const;
+/** `${x@OP}` parameter transformations (checked by analyze.test.ts). */
+export const PARAM_TRANSFORM = 84;
 
 interface Syntax {
   NewParser(): { Parse(src: string, name: string): ShFile };

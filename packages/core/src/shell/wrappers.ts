@@ -47,6 +47,21 @@ export const WRAPPERS: ReadonlyMap<string, Unwrap> = new Map<string, Unwrap>([
   ['su', su],
   ['runuser', su],
   ['watch', watch],
+  ['alias', alias],
+  ['trap', trap],
+  ['ssh', ssh],
+  ['pkexec', optionsThen({ long: { user: true, 'disable-internal-agent': false, 'keep-cwd': false } })],
+  ['unbuffer', optionsThen({ flags: 'p' })],
+  ['catchsegv', optionsThen({})],
+  ['strace', optionsThen({ flags: 'cCdDfFhiqrtTvVwxyzZk', withArg: 'abeEIoOpPsSuUX', long: { output: true, 'summary-only': false, trace: true, follow: false } })],
+  ['ltrace', optionsThen({ flags: 'bcCfhiLrStTV', withArg: 'aAeFlnopsuwxD', long: { output: true } })],
+  ['taskset', (args) => operandThen(args, { flags: 'acp', long: { 'all-tasks': false, 'cpu-list': false } })],
+  ['chrt', (args) => operandThen(args, { flags: 'abdefiorRmpv', withArg: 'TPD', long: { 'reset-on-fork': false } })],
+  ['unshare', optionsThen({ flags: 'imnpuUCTfrc', long: { fork: false, 'map-root-user': false, 'mount-proc': false, pid: false, net: false, mount: false, ipc: false, uts: false, user: false, cgroup: false, time: false, 'kill-child': false } })],
+  ['nsenter', optionsThen({ flags: 'amuinpUCTFrwZ', withArg: 'tSGw', long: { target: true, all: false, mount: false, uts: false, ipc: false, net: false, pid: false, user: false, cgroup: false, time: false, 'no-fork': false, 'preserve-credentials': false } })],
+  ['systemd-run', optionsThen({ flags: 'Grtq', withArg: 'pEu', long: { user: false, system: false, scope: false, unit: true, property: true, description: true, slice: true, uid: true, gid: true, nice: true, 'working-directory': true, setenv: true, pty: false, pipe: false, wait: false, collect: false, quiet: false, 'same-dir': false, 'service-type': true, 'remain-after-exit': false } })],
+  ['sg', sg],
+  ['script', script],
 ]);
 
 /** Options, then the command; `shellFlag` (sudo -s, doas -s) runs the command through a shell. */
@@ -249,6 +264,60 @@ function shell(args: ResolvedWord[], ctx: WrapperContext): Inner[] {
   }
   if (operand !== undefined) return [];
   return [ctx.stdinScript()];
+}
+
+/** One operand (taskset's mask, chrt's priority) after the options, then the command. */
+function operandThen(args: ResolvedWord[], spec: OptionSpec): Inner[] {
+  const scan = scanOptions(args, spec);
+  if (!scan.ok) return [{ kind: 'unknown', reason: scan.reason }];
+  const rest = args.slice(scan.index + 1);
+  return rest.length === 0 ? [] : [{ kind: 'command', words: rest }];
+}
+
+/** `alias x='rm -rf'`: the value runs wherever x is used later, so it counts as run here. */
+function alias(args: ResolvedWord[]): Inner[] {
+  return args.flatMap((w): Inner[] => {
+    const eq = w.text.indexOf('=');
+    if (eq === -1) return [];
+    return w.dynamic ? [{ kind: 'unknown', reason: `alias ${w.text}` }] : [{ kind: 'script', text: w.text.slice(eq + 1) }];
+  });
+}
+
+/** `trap 'rm x' EXIT`: the action runs later, on the signal. */
+function trap(args: ResolvedWord[]): Inner[] {
+  const scan = scanOptions(args, { flags: 'lpP' });
+  if (!scan.ok) return [{ kind: 'unknown', reason: `trap: ${scan.reason}` }];
+  const action = args[scan.index];
+  if (action === undefined || args.length - scan.index < 2) return [];
+  if (action.dynamic) return [{ kind: 'unknown', reason: `trap ${action.text}` }];
+  return action.text === '-' || action.text === '' ? [] : [{ kind: 'script', text: action.text }];
+}
+
+/** ssh HOST CMD… runs CMD through the remote user's shell (the target itself, or another host). */
+function ssh(args: ResolvedWord[]): Inner[] {
+  const scan = scanOptions(args, { flags: '46AaCfGgKkMNnqsTtVvXxYy', withArg: 'BbcDEeFIiJLlmOoPpQRSWw' });
+  if (!scan.ok) return [{ kind: 'unknown', reason: `ssh: ${scan.reason}` }];
+  if (scan.seen.has('N') || scan.seen.has('G') || scan.seen.has('V') || scan.seen.has('Q')) return [];
+  const rest = args.slice(scan.index + 1); // the destination
+  return rest.length === 0 ? [{ kind: 'unknown', reason: 'a remote interactive shell' }] : [joined(rest, 'ssh')];
+}
+
+/** sg GROUP -c CMD, or sg GROUP CMD (run through /bin/sh). */
+function sg(args: ResolvedWord[]): Inner[] {
+  const rest = args.slice(1);
+  if (rest[0] !== undefined && !rest[0].dynamic && rest[0].text === '-c') rest.shift();
+  return rest.length === 0 ? [{ kind: 'unknown', reason: 'an interactive shell' }] : [joined(rest, 'sg')];
+}
+
+/** script [options] [file]: -c CMD runs CMD through a shell, otherwise an interactive one. */
+function script(args: ResolvedWord[]): Inner[] {
+  const scan = scanOptions(args, {
+    flags: 'aeEfqkrT', withArg: 'cBIOmot',
+    long: { append: false, command: true, 'return': false, flush: false, force: false, quiet: false, timing: true, 'log-in': true, 'log-out': true, 'log-io': true, 'log-timing': true, 'logging-format': true, echo: true, 'output-limit': true },
+  });
+  if (!scan.ok) return [{ kind: 'unknown', reason: `script: ${scan.reason}` }];
+  const c = scan.seen.get('c') ?? scan.seen.get('command');
+  return c === undefined ? [{ kind: 'unknown', reason: 'an interactive shell' }] : [{ kind: 'script', text: c }];
 }
 
 /** Operands joined with spaces and parsed again (eval, sudo -s, watch, env -S). */
