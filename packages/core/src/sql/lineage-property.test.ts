@@ -69,3 +69,28 @@ it('renaming output aliases never changes sources', () => {
     }
   }), { numRuns: 300 });
 });
+
+/** Ways to compute a value from `%`; `(SELECT %)` alone passes it on unchanged. */
+const DERIVATIONS = [
+  'lower(%::text)', "(%)::text || 'x'", "coalesce((%)::text, 'y')", 'CASE WHEN 1 = 1 THEN % END', '(SELECT %)',
+  'ARRAY[%]', 'string_agg((%)::text, \',\')', 'max(%)', 'row_to_json(ROW(%))', 'md5((%)::text)',
+  'lag(%) OVER (ORDER BY 1)', '(SELECT x FROM (SELECT % AS x) s)', 'jsonb_build_object(\'k\', %)',
+];
+
+it('computing a value from a column never loses the column', () => {
+  const catalog = testCatalog();
+  const lineageOf = (expr: string) => {
+    const [only] = resultLineage(`SELECT ${expr} FROM customers c`, catalog);
+    assert.equal(only?.kind, 'rows', expr);
+    return only?.kind === 'rows' ? only.columns[0] : undefined;
+  };
+  fc.assert(fc.property(fc.nat(EXPRESSIONS.length - 1), fc.array(fc.nat(DERIVATIONS.length - 1), { minLength: 1, maxLength: 4 }), (e, ds) => {
+    const base = (EXPRESSIONS[e] as string).replaceAll('{c}', 'c');
+    const wrapped = ds.reduce((acc, d) => (DERIVATIONS[d] as string).replaceAll('%', acc), base);
+    const from = lineageOf(base);
+    const to = lineageOf(wrapped);
+    for (const s of from?.sources ?? []) assert.ok(to?.sources.some((t) => t.table === s.table && t.column === s.column), wrapped);
+    for (const w of from?.wholeRows ?? []) assert.ok(to?.wholeRows.some((t) => t.table === w.table), wrapped);
+    if (ds.some((d) => d !== 4 && d !== 11)) assert.equal(to?.direct, false, wrapped);
+  }), { numRuns: 300 });
+});
