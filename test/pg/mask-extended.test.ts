@@ -31,18 +31,37 @@ function bindAll(format: 0 | 1): Buffer {
   out[0] = 0x42; out.writeInt32BE(4 + body.length, 1); body.copy(out, 5);
   return out;
 }
+/** Bind of statement `name` to the unnamed portal, text results. */
+function bindNamed(name: string): Buffer {
+  const body = Buffer.concat([Buffer.from([0]), Buffer.from(name + '\0'), Buffer.from([0, 0, 0, 0, 0, 0])]);
+  const out = Buffer.alloc(5 + body.length);
+  out[0] = 0x42; out.writeInt32BE(4 + body.length, 1); body.copy(out, 5);
+  return out;
+}
+function describeStatement(name: string): Buffer {
+  const out = Buffer.alloc(7 + Buffer.byteLength(name));
+  out[0] = 0x44; out.writeInt32BE(out.length - 1, 1); out[5] = 0x53; out.write(name, 6);
+  return out;
+}
 const DESCRIBE_PORTAL = Buffer.from([0x44, 0, 0, 0, 6, 0x50, 0]);
 const EXECUTE = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
 
 /** Runs one statement with binary results on a raw connection; the DataRows' values as bytes (null for NULL). */
-async function binaryRows(port: number, sql: string): Promise<{ rows: (Buffer | null)[][]; error?: string }> {
+function binaryRows(port: number, sql: string): Promise<{ rows: (Buffer | null)[][]; error?: string }> {
+  return rawRows(port, [[encodeParse('', sql), bindAll(1), DESCRIBE_PORTAL, EXECUTE, SYNC]]);
+}
+
+/** Sends each batch (waiting for its ReadyForQuery) on one raw connection; DataRows' values, the last error. */
+async function rawRows(port: number, batches: Buffer[][]): Promise<{ rows: (Buffer | null)[][]; error?: string }> {
   const c = await RawClient.ready(port);
   const frames: Buffer[] = [];
   const framer = new Framer({ startup: false });
   c.socket.on('data', (chunk: Buffer) => framer.push(chunk, (_t, f) => { frames.push(Buffer.from(f)); }));
-  c.messages.length = 0;
-  c.send(Buffer.concat([encodeParse('', sql), bindAll(1), DESCRIBE_PORTAL, EXECUTE, SYNC]));
-  await c.until((m) => m.some((x) => x.type === 'ReadyForQuery'), 'ReadyForQuery');
+  for (const batch of batches) {
+    c.messages.length = 0;
+    c.send(Buffer.concat(batch));
+    await c.until((m) => m.some((x) => x.type === 'ReadyForQuery'), 'ReadyForQuery');
+  }
   c.socket.destroy();
   const rows: (Buffer | null)[][] = [];
   let error: string | undefined;
@@ -133,6 +152,15 @@ describe('masking through the proxy (extended protocol, binary format, large res
     assert.match(row[6]?.toString() ?? '', /^h:/);
     const totals = await binaryRows(p.port, 'select id, total from orders order by id');
     assert.deepEqual(totals.rows.map((x) => x[1]), [null, null]);
+  });
+
+  it('keeps what a statement name runs when a second Parse of that name fails', async () => {
+    const r = await rawRows(p.port, [
+      [encodeParse('s1', 'select lower(email) as x from customers where id = 1'), describeStatement('s1'), SYNC],
+      [encodeParse('s1', "select 'harmless'::text as x"), SYNC],
+      [bindNamed('s1'), EXECUTE, SYNC],
+    ]);
+    assert.deepEqual(r.rows.map((row) => row[0]?.toString()), ['[MASKED]']);
   });
 
   it('streams a 200k-row result through with bounded proxy memory, every row masked', async () => {

@@ -161,9 +161,12 @@ export class MaskPlanner {
     const direct = this.policy.column(rel.schema, rel.name, name);
     if (depth >= MAX_VIEW_DEPTH) return { refuse: `views nested deeper than ${MAX_VIEW_DEPTH}` };
     if (rel.definition === undefined) return { refuse: `the definition of view ${rel.schema}.${rel.name} is not readable` };
-    const found = this.fromLineage(this.lineage(rel.definition)[0], attnum - 1, maxAttnum(rel), depth + 1);
+    const stmt = this.lineage(rel.definition)[0];
+    const found = this.fromLineage(stmt, attnum - 1, maxAttnum(rel), depth + 1);
     if (found && 'refuse' in found) return found;
-    return stronger(direct, found);
+    // A view column computed from a masked column is a derived value wherever it is read.
+    const viaView = found && !isDirect(stmt, attnum - 1) ? { ...found, direct: found.derived } : found;
+    return stronger(direct, viaView);
   }
 
   private namedColumn(schema: string | undefined, table: string, column: string, depth: number): Found {

@@ -46,12 +46,19 @@ interface Statement {
 }
 interface Portal { statement: Statement | undefined; formats: number[]; fields?: Field[] }
 
-/** What the server owes, in the order the requests went upstream. */
+/**
+ * What the server owes, in the order the requests went upstream. Names are resolved when the
+ * answer comes, and a Parse or Bind counts only once the server confirmed it (a failed Parse of a
+ * name in use must not change what that name runs as far as masking knows).
+ */
 type Expect =
   | { t: 'query'; text: string | undefined }
-  | { t: 'parse' } | { t: 'bind' } | { t: 'close' } | { t: 'sync' }
-  | { t: 'describe'; statement?: Statement; portal?: Portal }
-  | { t: 'execute'; portal: Portal | undefined };
+  | { t: 'parse'; name: string; text: string | undefined }
+  | { t: 'bind'; portal: string; statement: string; formats: number[] | undefined }
+  | { t: 'close'; target: number; name: string }
+  | { t: 'sync' }
+  | { t: 'describe'; target: number; name: string }
+  | { t: 'execute'; name: string };
 
 /** Current result: how its rows are rewritten (null: passed as they are). */
 type Current =
@@ -111,34 +118,29 @@ export class MaskStream {
       case F.FunctionCall: this.expect.push({ t: 'query', text: undefined }); return;
       case F.Parse: {
         const n1 = frame.indexOf(0, 5); const n2 = n1 < 0 ? -1 : frame.indexOf(0, n1 + 1);
-        if (n2 < 0) { this.expect.push({ t: 'parse' }); return; }
-        this.statements.set(frame.toString('utf8', 5, n1), { text: frame.toString('utf8', n1 + 1, n2) });
-        this.expect.push({ t: 'parse' });
+        this.expect.push(n2 < 0 ? { t: 'parse', name: '', text: undefined } : { t: 'parse', name: frame.toString('utf8', 5, n1), text: frame.toString('utf8', n1 + 1, n2) });
         return;
       }
       case F.Bind: {
         const b = parseBind(frame);
-        if (b) this.portals.set(b.portal, { statement: this.statements.get(b.statement), formats: b.formats });
-        this.expect.push({ t: 'bind' });
+        this.expect.push(b ? { t: 'bind', portal: b.portal, statement: b.statement, formats: b.formats } : { t: 'bind', portal: '', statement: '', formats: undefined });
         return;
       }
       case F.Describe: {
         const nameEnd = frame.indexOf(0, 6);
         const name = frame.toString('utf8', 6, nameEnd < 0 ? frame.length : nameEnd);
-        if (frame[5] === 0x53) this.expect.push({ t: 'describe', statement: this.statements.get(name) });
-        else this.expect.push({ t: 'describe', portal: this.portals.get(name) });
+        this.expect.push({ t: 'describe', target: frame[5] ?? 0, name });
         return;
       }
       case F.Execute: {
         const nameEnd = frame.indexOf(0, 5);
-        this.expect.push({ t: 'execute', portal: this.portals.get(frame.toString('utf8', 5, nameEnd < 0 ? frame.length : nameEnd)) });
+        this.expect.push({ t: 'execute', name: frame.toString('utf8', 5, nameEnd < 0 ? frame.length : nameEnd) });
         return;
       }
       case F.Close: {
         const nameEnd = frame.indexOf(0, 6);
         const name = frame.toString('utf8', 6, nameEnd < 0 ? frame.length : nameEnd);
-        if (frame[5] === 0x53) this.statements.delete(name); else this.portals.delete(name);
-        this.expect.push({ t: 'close' });
+        this.expect.push({ t: 'close', target: frame[5] ?? 0, name });
         return;
       }
       case F.Sync: this.expect.push({ t: 'sync' }); return;
@@ -199,9 +201,7 @@ export class MaskStream {
       case B.RowDescription: {
         const head = this.head();
         if (head?.t === 'describe') {
-          const fields = parseRowDescription(frame, 0, frame.length);
-          if (head.statement && fields) head.statement.fields = fields;
-          if (head.portal && fields) head.portal.fields = fields;
+          this.described(head, parseRowDescription(frame, 0, frame.length));
           this.expect.shift();
           this.emit(frame);
           return;
@@ -220,10 +220,19 @@ export class MaskStream {
   /** Keeps the request/answer pairing for the messages that end or move on from requests. */
   private track(type: number, frame: Buffer): void {
     switch (type) {
-      case B.ParseComplete: case B.BindComplete: case B.CloseComplete: case B.NoData:
-        if (type === B.NoData) { const h = this.head(); if (h?.t === 'describe') { if (h.statement) h.statement.fields = []; if (h.portal) h.portal.fields = []; } }
+      case B.ParseComplete: case B.BindComplete: case B.CloseComplete: case B.NoData: {
+        const h = this.head();
+        if (type === B.ParseComplete && h?.t === 'parse' && h.text !== undefined) this.statements.set(h.name, { text: h.text });
+        // An unreadable Bind leaves its portal unknown: its rows are refused when column rules apply.
+        if (type === B.BindComplete && h?.t === 'bind') {
+          if (h.formats === undefined) this.portals.delete(h.portal);
+          else this.portals.set(h.portal, { statement: this.statements.get(h.statement), formats: h.formats });
+        }
+        if (type === B.CloseComplete && h?.t === 'close') { if (h.target === 0x53) this.statements.delete(h.name); else this.portals.delete(h.name); }
+        if (type === B.NoData && h?.t === 'describe') this.described(h, []);
         this.expect.shift();
         return;
+      }
       case B.CommandComplete: case B.EmptyQueryResponse: case B.PortalSuspended: {
         if (type === B.CommandComplete && DDL_TAG.test(frame.toString('latin1', 5, Math.min(frame.length, 40)))) {
           this.catalog.invalidate();
@@ -256,6 +265,12 @@ export class MaskStream {
 
   private head(): Expect | undefined { return this.expect[0]; }
 
+  private described(h: Extract<Expect, { t: 'describe' }>, fields: Field[] | undefined): void {
+    if (fields === undefined) return;
+    if (h.target === 0x53) { const st = this.statements.get(h.name); if (st) { st.fields = fields; st.plans = new Map(); } }
+    else { const po = this.portals.get(h.name); if (po) po.fields = fields; }
+  }
+
   private startSimpleResult(frame: Buffer, text: string | undefined): void {
     if (this.simpleGen !== this.catalog.generation || this.simplePlans.size > 500) { this.simplePlans.clear(); this.simpleGen = this.catalog.generation; }
     const key = `${frame.toString('latin1')}\0${this.index}\0${text ?? ''}`;
@@ -278,7 +293,7 @@ export class MaskStream {
   private startExecute(frame: Buffer): boolean {
     const head = this.head();
     if (head?.t !== 'execute') return true;
-    const portal = head.portal;
+    const portal = this.portals.get(head.name);
     const st = portal?.statement;
     const fields = portal?.fields ?? (st?.fields ? withFormats(st.fields, portal?.formats ?? []) : undefined);
     if (!fields) {
@@ -304,7 +319,7 @@ export class MaskStream {
 
   private startCopy(frame: Buffer): void {
     const head = this.head();
-    const text = head?.t === 'query' ? head.text : head?.t === 'execute' ? head.portal?.statement?.text : undefined;
+    const text = head?.t === 'query' ? head.text : head?.t === 'execute' ? this.portals.get(head.name)?.statement?.text : undefined;
     const binary = frame[5] === 1;
     const count = frame.readInt16BE(6);
     const format = binary ? 'binary' : copyFormatOf(text);
