@@ -36,6 +36,9 @@ function toApproval(r: ApprovalRow): Approval {
   };
 }
 
+/** Any constant; the migrations' lock is 0x63686170. */
+const APPROVAL_INSERT_LOCK_KEY = 0x61707072; // 'appr'
+
 export class PostgresApprovalStore implements ApprovalStore {
   constructor(private readonly sql: Sql) {}
 
@@ -44,13 +47,18 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async insertApproval(a: NewApproval): Promise<Approval> {
-    const [row] = await this.sql<ApprovalRow[]>`
+    // Inserts take turns (a transaction lock held to commit), so seq order is commit order and a
+    // watcher past seq n never misses a row that commits later with a smaller seq.
+    const [row] = await this.sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${APPROVAL_INSERT_LOCK_KEY})`;
+      return tx<ApprovalRow[]>`
       INSERT INTO approvals (id, state, session, protocol, connection, identity, operation, fingerprint, rule, approvers,
                              message, requested_at, expires_at, history)
       VALUES (${a.id}, 'pending', ${a.session}, ${a.protocol}, ${a.connection}, ${this.json(a.identity)}, ${this.json(a.operation)},
               ${a.fingerprint}, ${this.json(a.rule)}, ${this.json(a.approvers)}, ${a.message}, ${new Date(a.requestedAt)},
               ${new Date(a.expiresAt)}, ${this.json(a.history)})
       RETURNING *`;
+    });
     return toApproval(row!);
   }
 

@@ -170,6 +170,21 @@ test('approvals are listed by state and watched by cursor', async () => {
   assert.equal(list[0]?.id, a.id);
 });
 
+test('a watcher following the cursor sees every one of many concurrent requests exactly once', async () => {
+  const start = (await t.app.inject({ method: 'GET', url: '/v1/approvals/watch?limit=1', headers: { authorization: `Bearer ${ADMIN}` } })).json() as ApprovalWatchResponse;
+  const seen: string[] = [];
+  let cursor = start.cursor;
+  const created = Promise.all(Array.from({ length: 20 }, (_, i) => create({ session: `burst-${i}` })));
+  const ids = new Set((await created).map((a) => a.id));
+  for (let i = 0; i < 50 && seen.length < ids.size; i++) {
+    const page = (await t.app.inject({ method: 'GET', url: `/v1/approvals/watch?after=${cursor}&limit=3&timeoutSeconds=5`, headers: { authorization: `Bearer ${ADMIN}` } })).json() as ApprovalWatchResponse;
+    seen.push(...page.approvals.map((a) => a.id));
+    cursor = page.cursor;
+  }
+  assert.equal(seen.length, ids.size);
+  assert.deepEqual(new Set(seen), ids);
+});
+
 test('malformed requests and missing credentials are refused', async () => {
   const cases: [unknown, number][] = [
     [{ ...request(), operation: { kind: 'sql', text: 'x' } }, 400],
