@@ -78,7 +78,8 @@ export function policyDocs(server: string, caBundle: string): PolicyDoc[] {
           { action: 'deny', match: { verbs: ['delete'], resources: ['namespaces'] }, message: 'no namespace deletes' },
           { action: 'deny', match: { resources: ['configmaps'], names: ['forbidden-*'] } },
           { action: 'approve', match: { verbs: ['delete'], resources: ['configmaps'], names: ['held-*'] }, approvers: ['group:sre'], timeout: '60s' },
-          { action: 'mask', match: { resources: ['secrets'] } },
+          { action: 'approve', match: { verbs: ['delete'], resources: ['configmaps'], names: ['quick-*'] }, approvers: ['group:sre'], timeout: '1s' },
+          { action: 'mask', match: { resources: ['secrets'] }, name: 'secrets' },
         ],
         default: 'allow',
       },
@@ -88,6 +89,8 @@ export function policyDocs(server: string, caBundle: string): PolicyDoc[] {
 
 export interface Stack {
   kube: KubeApiServer;
+  /** The control plane's own Kubernetes identity (may mint tokens for kube-agent only). */
+  controlPlaneKube: KubeConfig;
   pg: TestPostgres;
   cp: TestApp;
   sidecar: RunningSidecar;
@@ -144,7 +147,7 @@ export async function startStack(): Promise<Stack> {
     contexts: [{ name: 'agent', context: { cluster: 'sidecar', user: 'agent', namespace: NS } }],
   }));
   return {
-    kube, pg, cp, sidecar, dir, port, caPath, agentToken, agentKubeconfig,
+    kube, controlPlaneKube: kc, pg, cp, sidecar, dir, port, caPath, agentToken, agentKubeconfig,
     agentKubectl: (args, o = {}) => run(toolPath('kubectl'), ['--kubeconfig', agentKubeconfig, ...args], o),
     async stop() {
       await sidecar.close();

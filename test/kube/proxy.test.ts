@@ -8,6 +8,8 @@ import { request } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Approval } from '@chaperone/core/api';
+import { TokenRequestSource } from '@chaperone/control-plane/credentials/token-request-source';
+import { isChaperoneError } from '@chaperone/core/errors';
 import { ADMIN_TOKEN, NS, UPSTREAM_SA, startStack } from './proxy-support.js';
 import type { Stack } from './proxy-support.js';
 
@@ -240,11 +242,61 @@ test('every request is recorded in the control plane with its attributes and dec
       assert.deepEqual(deny.decision, { action: 'deny', policy: 'agents-kube', rule: 'agents-kube#1', message: 'get configmaps "forbidden-two" in namespace work denied by rule agents-kube#1 of policy agents-kube' });
       assert.equal(deny.status, 403);
       assert.equal(deny.verb, 'get');
-      assert.deepEqual(masked.masked, { 'agents-kube#3': 2 });
+      assert.deepEqual(masked.masked, { secrets: 2 });
       assert.ok(!JSON.stringify(events).includes(SECRET_VALUE));
       return;
     }
     if (Date.now() > deadline) throw new Error(`records not found: ${JSON.stringify(events.slice(-5))}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+});
+
+test('watches, chunked lists, server-side apply and dry-run pass through', async () => {
+  const cm = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data: { k: name } });
+  const dry = await s.agentKubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: cm('dry') });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.notEqual((await s.kube.kubectl(['-n', NS, 'get', 'configmap', 'dry'])).code, 0, 'dry run created nothing');
+  for (const name of ['chunk-a', 'chunk-b', 'chunk-c']) {
+    const r = await s.agentKubectl(['apply', '--server-side', '-f', '-'], { input: cm(name) });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const chunked = await s.agentKubectl(['get', 'configmaps', '--chunk-size=1', '-o', 'name']);
+  assert.equal(chunked.code, 0, chunked.stderr);
+  for (const name of ['chunk-a', 'chunk-b', 'chunk-c']) assert.match(chunked.stdout, new RegExp(`^configmap/${name}$`, 'm'));
+  // kubectl get --watch: the stream reaches kubectl while it runs (it exits at its request timeout).
+  const watching = s.agentKubectl(['get', 'configmaps', '--watch', '--request-timeout=4s', '-o', 'name']);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await s.kube.kubectl(['-n', NS, 'create', 'configmap', 'watched'])).code, 0);
+  const w = await watching;
+  assert.match(w.stdout, /^configmap\/watched$/m, w.stderr);
+});
+
+test('an approval that times out is refused, saying so', async () => {
+  assert.equal((await s.kube.kubectl(['-n', NS, 'create', 'configmap', 'quick-one'])).code, 0);
+  const r = await s.agentKubectl(['delete', 'configmap', 'quick-one']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /approval timed out/);
+  assert.equal((await s.kube.kubectl(['-n', NS, 'get', 'configmap', 'quick-one'])).code, 0, 'still there');
+});
+
+test('sidecar metrics count Kubernetes requests with protocol="kubernetes"', async () => {
+  const res = await fetch(`http://127.0.0.1:${s.sidecar.adminPort}/metrics`);
+  const text = await res.text();
+  assert.match(text, /chaperone_sidecar_statements_total\{[^}]*protocol="kubernetes"[^}]*decision="deny"[^}]*\} [1-9]/);
+  assert.match(text, /chaperone_sidecar_statements_total\{[^}]*protocol="kubernetes"[^}]*decision="allow"[^}]*\} [1-9]/);
+});
+
+test('TokenRequest credentials: cached, with their expiry, and refused for an account the control plane may not mint for', async () => {
+  let now = Date.now();
+  const source = new TokenRequestSource(s.controlPlaneKube, () => now);
+  const a = await source.serviceAccountToken({ ...UPSTREAM_SA, expirationSeconds: 600 });
+  assert.equal(a.type, 'bearer');
+  const life = Date.parse(a.expiresAt ?? '') - Date.now();
+  assert.ok(life > 500_000 && life <= 600_000, `expires in ${life} ms`);
+  assert.equal((await source.serviceAccountToken({ ...UPSTREAM_SA, expirationSeconds: 600 })).token, a.token, 'cached');
+  now += 301_000;
+  const b = await source.serviceAccountToken({ ...UPSTREAM_SA, expirationSeconds: 600 });
+  assert.notEqual(b.token, a.token, 'renewed past half its life');
+  await assert.rejects(source.serviceAccountToken({ namespace: 'chaperone-sys', name: 'nobody' }),
+    (err: unknown) => isChaperoneError(err, 'CREDENTIALS_ERR_TOKEN_REQUEST') && /forbidden/.test(err.message));
 });
