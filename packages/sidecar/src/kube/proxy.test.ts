@@ -93,3 +93,29 @@ test('a Secret answer the proxy cannot read (protobuf) is refused, and JSON was 
   assert.match(r.body, /cannot be masked/);
   assert.equal(seen.at(-1)?.accept, 'application/json');
 });
+
+test('the credential is renewed before it expires and the new one is used upstream', async () => {
+  const address = upstream.address();
+  const upstreamPort = typeof address === 'object' && address ? address.port : 0;
+  let expiring!: () => void;
+  const asked = new Promise<void>((resolve) => { expiring = resolve; });
+  const p = new KubeProxy({
+    listen: { host: '127.0.0.1', port: 0 }, connectionName: 'c',
+    target: { server: `https://127.0.0.1:${upstreamPort}`, caBundle: tls.caCert },
+    credential: { token: 'old-token', expiresAt: new Date(Date.now() + 1_200).toISOString() },
+    policy: compileKubePolicies([policy], 'c'), masks: buildKubeMasks([policy], 'c', new Uint8Array(32)), tls,
+    observer: { sessionStarted: () => undefined, request: () => undefined, sessionEnded: () => undefined },
+    onCredentialExpiring: () => expiring(),
+  });
+  const saved = port;
+  try {
+    port = (await p.start()).port;
+    await asked;
+    p.update({ credential: { token: 'new-token', expiresAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    await get('/api/v1/namespaces/a/pods/p/log', {});
+    assert.equal(seen.at(-1)?.authorization, 'Bearer new-token');
+  } finally {
+    port = saved;
+    await p.close();
+  }
+});
