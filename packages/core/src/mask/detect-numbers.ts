@@ -24,32 +24,44 @@ function rightBoundary(text: string, end: number): boolean {
  */
 export function findCards(text: string, out: DetectorHit[]): void {
   const n = text.length;
-  const digits: number[] = [];
-  /** Per group of the run: start offset, end offset, index of its first digit in `digits`. */
-  const groups: number[] = [];
   let i = 0;
   while (i < n) {
     if (!isDigit(text.charCodeAt(i))) { i++; continue; }
     const start = i;
-    digits.length = 0;
-    groups.length = 0;
+    // Most runs are short: count first, gather groups only for a run long enough.
+    let count = 0;
     let end = i;
-    let groupStart = i;
     while (end < n) {
       const c = text.charCodeAt(end);
-      if (isDigit(c)) {
-        if (end === groupStart) groups.push(end, 0, digits.length);
-        digits.push(c - 48);
-        end++;
-        groups[groups.length - 2] = end;
-      } else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1))) {
-        end++;
-        groupStart = end;
-      } else break;
+      if (isDigit(c)) { count++; end++; } else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1))) end++;
+      else break;
     }
     i = end;
-    if (digits.length >= 13) findCardWindows(text, digits, groups, leftBoundary(text, start), rightBoundary(text, end), out);
+    if (count >= 13) gatherCardRun(text, start, out);
   }
+}
+
+/** Gathers the digits and groups of the run at `start` and looks for cards in it. */
+function gatherCardRun(text: string, start: number, out: DetectorHit[]): void {
+  const n = text.length;
+  const digits: number[] = [];
+  /** Per group of the run: start offset, end offset, index of its first digit in `digits`. */
+  const groups: number[] = [];
+  let end = start;
+  let groupStart = start;
+  while (end < n) {
+    const c = text.charCodeAt(end);
+    if (isDigit(c)) {
+      if (end === groupStart) groups.push(end, 0, digits.length);
+      digits.push(c - 48);
+      end++;
+      groups[groups.length - 2] = end;
+    } else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1))) {
+      end++;
+      groupStart = end;
+    } else break;
+  }
+  findCardWindows(text, digits, groups, leftBoundary(text, start), rightBoundary(text, end), out);
 }
 
 /**
@@ -188,9 +200,30 @@ export function findPhones(text: string, out: DetectorHit[]): void {
   const n = text.length;
   let i = 0;
   while (i < n) {
+    if (!isPhoneChar(text.charCodeAt(i))) { i++; continue; }
+    // A stretch of phone characters with too few digits holds no number: skip it whole.
+    let reach = i, digits = 0;
+    for (; reach < n; reach++) {
+      const ch = text.charCodeAt(reach);
+      if (isDigit(ch)) digits++;
+      else if (!isPhoneChar(ch)) break;
+    }
+    if (digits >= 8) findPhonesIn(text, i, reach, out);
+    i = reach;
+  }
+}
+
+function isPhoneChar(c: number): boolean {
+  return isDigit(c) || c === 32 || c === 45 || c === 46 || c === 40 || c === 41 || c === 43;
+}
+
+/** Phone numbers starting inside text[from..to), a stretch of phone characters. */
+function findPhonesIn(text: string, from: number, to: number, out: DetectorHit[]): void {
+  let i = from;
+  while (i < to) {
     const c = text.charCodeAt(i);
-    if (!(isDigit(c) || c === 43 || c === 40)) { i++; continue; }
     const p = text.charCodeAt(i - 1);
+    if (!(isDigit(c) || c === 43 || c === 40) || isDigit(p)) { i++; continue; }
     const leftOk = !(isWord(p) || p === 43 || p === 45 || p === 46 || p === 41 || p === 40);
     const { plus, groups } = readPhoneRun(text, i);
     const last = groups[groups.length - 1];

@@ -16,22 +16,20 @@ export interface DetectorHit {
 
 type Finder = (text: string, out: DetectorHit[]) => void;
 
-/** Order matters only for ties: at the same start the longer hit wins, then the earlier finder. */
-const FINDERS: readonly (readonly [DetectorName, Finder])[] = [
-  ['private_key', findPrivateKeys],
-  ['jwt', findJwts],
-  ['cloud_key', findCloudKeys],
-  ['email', findEmails],
-  ['iban', findIbans],
-  ['credit_card', findCards],
-  ['us_ssn', findSsns],
-  ['phone', findPhones],
-];
+/**
+ * Bit k of a candidate mask is FINDERS[k]: private_key, jwt, cloud_key, email, iban,
+ * credit_card, us_ssn, phone. Order matters only for ties: at the same start the longer hit
+ * wins, then the earlier finder.
+ */
+const FINDERS: readonly Finder[] = [findPrivateKeys, findJwts, findCloudKeys, findEmails, findIbans, findCards, findSsns, findPhones];
+/** Bits of FINDERS whose detectors work on digits (digitShape decides for them). */
+const DIGIT_BITS = 0b11110000;
 
 /** Shortest text any detector matches (`a@b.co`). */
 const MIN_LENGTH = 6;
-/** Fewest digits each digit-based detector needs. */
-const MIN_DIGITS = { credit_card: 13, us_ssn: 9, phone: 8 } as const;
+/** Fewest digits cards and phone numbers need. */
+const MIN_CARD_DIGITS = 13;
+const MIN_PHONE_DIGITS = 8;
 /** In every PEM private key's BEGIN line. */
 const PEM_HINT = 'PRIVATE KEY';
 /** The shortest IBAN (Norway). */
@@ -41,43 +39,47 @@ const CLOUD_HINT = /AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abprse]-|xapp-|[rs
 /** Every sensitive span of `text` found by the given detectors, in order, non-overlapping. */
 export function findSensitive(text: string, detectors: ReadonlySet<DetectorName>): DetectorHit[] {
   const hits: DetectorHit[] = [];
-  if (text.length < MIN_LENGTH) return hits;
-  let shape: DigitShape | undefined;
+  // Each finder runs only where its own pre-check passes: most values need none or one scan.
+  const run = candidates(text, detectors);
+  if (run === 0) return hits;
   let finders = 0;
-  for (const [name, find] of FINDERS) {
-    if (!detectors.has(name)) continue;
-    // Each finder runs only where its own pre-check passes: most values need none or one scan.
-    if (DIGIT_BASED.has(name)) {
-      shape ??= digitShape(text);
-      if (!digitsMayMatch(name, shape, text.length)) continue;
-    } else if (!anchorMayMatch(name, text)) continue;
+  for (let k = 0; k < FINDERS.length; k++) {
+    if ((run & (1 << k)) === 0) continue;
     const before = hits.length;
-    find(text, hits);
+    FINDERS[k]!(text, hits);
     if (hits.length > before) finders++;
   }
   return finders > 1 ? resolveOverlaps(hits) : hits;
 }
 
-const DIGIT_BASED: ReadonlySet<DetectorName> = new Set(['credit_card', 'us_ssn', 'phone', 'iban']);
-
-function digitsMayMatch(name: DetectorName, s: DigitShape, length: number): boolean {
-  switch (name) {
-    case 'credit_card': return s.joined >= MIN_DIGITS.credit_card;
-    case 'us_ssn': return s.joined >= MIN_DIGITS.us_ssn;
-    case 'phone': return s.loose >= MIN_DIGITS.phone;
-    case 'iban': return s.ibanStart && length >= MIN_IBAN;
-    default: return true;
-  }
+/**
+ * Cheap pre-check: false means findSensitive would find nothing (for the hot path). A few
+ * native searches and one pass over the digits; true says only that a full scan is worth it.
+ */
+export function mayContainSensitive(text: string, detectors: ReadonlySet<DetectorName>): boolean {
+  return candidates(text, detectors) !== 0;
 }
 
-function anchorMayMatch(name: DetectorName, text: string): boolean {
-  switch (name) {
-    case 'email': return text.includes('@');
-    case 'jwt': return text.includes('eyJ');
-    case 'private_key': return text.includes(PEM_HINT);
-    case 'cloud_key': return text.length >= 14 && CLOUD_HINT.test(text);
-    default: return true;
-  }
+/** Bits (FINDERS) of the named detectors whose pre-checks pass on `text`. */
+function candidates(text: string, detectors: ReadonlySet<DetectorName>): number {
+  if (text.length < MIN_LENGTH) return 0;
+  let bits = 0;
+  if (detectors.has('private_key') && text.includes(PEM_HINT)) bits |= 1;
+  if (detectors.has('jwt') && text.includes('eyJ')) bits |= 2;
+  if (detectors.has('cloud_key') && text.length >= 14 && CLOUD_HINT.test(text)) bits |= 4;
+  if (detectors.has('email') && text.includes('@')) bits |= 8;
+  let digits = 0;
+  if (detectors.has('iban') && text.length >= MIN_IBAN) digits |= 16;
+  if (detectors.has('credit_card')) digits |= 32;
+  if (detectors.has('us_ssn')) digits |= 64;
+  if (detectors.has('phone')) digits |= 128;
+  if (digits === 0) return bits;
+  const shape = digitShape(text);
+  if (shape.ibanStart) bits |= digits & 16;
+  if (shape.joined >= MIN_CARD_DIGITS) bits |= digits & 32;
+  if (shape.ssnLike) bits |= digits & 64;
+  if (shape.loose >= MIN_PHONE_DIGITS) bits |= digits & 128;
+  return bits & (~DIGIT_BITS | digits);
 }
 
 /** Sorts by start, longer first at equal starts, and drops any hit overlapping a kept one. */
@@ -93,30 +95,13 @@ function resolveOverlaps(hits: DetectorHit[]): DetectorHit[] {
   return kept;
 }
 
-/**
- * Cheap pre-check: false means findSensitive would find nothing (for the hot path). One digit
- * count and a few native searches; true says only that a full scan is worth it.
- */
-export function mayContainSensitive(text: string, detectors: ReadonlySet<DetectorName>): boolean {
-  if (text.length < MIN_LENGTH) return false;
-  let digits = false;
-  for (const name of detectors) {
-    if (DIGIT_BASED.has(name)) digits = true;
-    else if (anchorMayMatch(name, text)) return true;
-  }
-  if (!digits) return false;
-  const shape = digitShape(text);
-  for (const name of detectors) {
-    if (DIGIT_BASED.has(name) && digitsMayMatch(name, shape, text.length)) return true;
-  }
-  return false;
-}
-
 interface DigitShape {
-  /** Most digits in one run joined by single spaces or dashes (cards, SSNs). */
+  /** Most digits in one run joined by single spaces or dashes (cards). */
   joined: number;
   /** Most digits in one run joined by up to three of ` -.()+` (phone numbers). */
   loose: number;
+  /** Groups of 3, 2 and 4 digits joined by single spaces or dashes (an SSN). */
+  ssnLike: boolean;
   /** Two upper-case letters followed by two digits somewhere (an IBAN's start). */
   ibanStart: boolean;
 }
@@ -124,15 +109,25 @@ interface DigitShape {
 /** One pass over the text: the digit runs the digit-based detectors need, as upper bounds. */
 function digitShape(text: string): DigitShape {
   let joined = 0, loose = 0, runJoined = 0, runLoose = 0, gapJoined = 0, gapLoose = 0;
-  let ibanStart = false;
+  // Lengths of the current digit group and the two before it in the same joined run.
+  let group = 0, g1 = 0, g2 = 0;
+  let ssnLike = false, ibanStart = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
-      runJoined = gapJoined > 1 ? 1 : runJoined + 1;
-      runLoose = gapLoose > 3 ? 1 : runLoose + 1;
+      if (gapJoined > 1) { g1 = g2 = 0; runJoined = 0; }
+      if (gapLoose > 3) runLoose = 0;
+      if (gapJoined > 0 || gapLoose > 0) {
+        if (gapJoined === 1) { g2 = g1; g1 = group; }
+        group = 0;
+      }
+      group++;
+      runJoined++;
+      runLoose++;
       gapJoined = gapLoose = 0;
       if (runJoined > joined) joined = runJoined;
       if (runLoose > loose) loose = runLoose;
+      if (group === 4 && g1 === 2 && g2 === 3) ssnLike = true;
       if (!ibanStart && i >= 3 && isDigit(text.charCodeAt(i - 1)) && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) ibanStart = true;
     } else if (c === 32 || c === 45) {
       gapJoined++;
@@ -145,5 +140,5 @@ function digitShape(text: string): DigitShape {
       gapLoose = 4;
     }
   }
-  return { joined, loose, ibanStart };
+  return { joined, loose, ssnLike, ibanStart };
 }
