@@ -39,6 +39,7 @@ demo: build
 bench: build
 	node test/dist/bench/pgbench.js
 	node test/dist/bench/webhook.js
+	node test/dist/bench/mask.js
 	node test/dist/bench/kube.js
 
 # kube-apiserver, etcd, kubectl and helm compiled from Go modules into $(CACHE_DIR)/tools/<tool>-<version>/
