@@ -2,13 +2,15 @@
 // store), the real control plane (buildTestApp) listening on a port, and a PgProxy whose approve
 // statements are held through ControlPlaneApprovalGate; decisions are taken with the admin token.
 import type { Approval, ApprovalState } from '@chaperone/core/api';
-import type { Decision } from '@chaperone/core/decision';
-import { classifySql, loadSqlParser } from '@chaperone/core/sql/classify';
+import type { AccessPolicyDoc, PolicyDoc } from '@chaperone/core/policy/types';
+import { SqlClassifier } from '@chaperone/core/sql/classifier';
+import { loadSqlParser } from '@chaperone/core/sql/classify';
 import { buildTestApp, sampleDocs } from '@chaperone/control-plane/testing/app';
 import type { TestApp } from '@chaperone/control-plane/testing/app';
 import { ControlPlaneApprovalGate } from '@chaperone/sidecar/approvals/control-plane-gate';
 import { ControlPlaneClient } from '@chaperone/sidecar/control-plane-client';
 import { PgProxy } from '@chaperone/sidecar/pg/proxy';
+import { buildEnforcer } from '@chaperone/sidecar/sql-enforcement';
 import type { PgObserver, SqlVerdict } from '@chaperone/sidecar/pg/proxy';
 import { DATABASE, USERS } from '../harness/postgres.js';
 import type { Endpoint, PostgresServer } from '../harness/postgres.js';
@@ -20,19 +22,29 @@ export const IDENTITY = { namespace: 'agents', serviceAccount: 'support-bot' };
 /** `delete` statements wait this long before they expire. */
 export const SHORT_TIMEOUT_SECONDS = 2;
 
+/** The agent's policy, the same documents for the control plane and the proxy's enforcer. */
+export function approvalDocs(): PolicyDoc[] {
+  const [connection] = sampleDocs({ connection: CONNECTION });
+  const policy: AccessPolicyDoc = {
+    apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'ops' },
+    spec: {
+      subjects: [{ serviceAccount: { namespace: IDENTITY.namespace, name: IDENTITY.serviceAccount } }],
+      connections: [CONNECTION],
+      rules: [
+        { action: 'deny', match: { statements: ['drop'] }, message: 'no drops' },
+        { action: 'approve', match: { statements: ['truncate'] }, approvers: ['group:dba'], timeout: '60s', message: 'needs a DBA' },
+        { action: 'approve', match: { statements: ['delete'] }, approvers: ['group:dba'], timeout: `${SHORT_TIMEOUT_SECONDS}s`, message: 'quick one' },
+      ],
+      default: 'allow',
+    },
+  };
+  return connection ? [connection, policy] : [policy];
+}
+
 /** truncate → approve (60 s); delete → approve (SHORT_TIMEOUT_SECONDS); drop → deny; else allow. */
-export function approvalEnforce(text: string): SqlVerdict {
-  const c = classifySql(text);
-  const verdict = (decision: Decision, kinds: string[] = [], tables: string[] = []): SqlVerdict => ({ decision, kinds, tables, redactLiterals: false });
-  if (!c.ok) return verdict({ action: 'deny', message: 'unclassifiable', policy: '', rule: 'unclassified' });
-  const kinds = c.statements.flatMap((s) => s.kinds);
-  const tables = c.statements.flatMap((s) => s.tables);
-  if (kinds.includes('drop')) return verdict({ action: 'deny', message: 'no drops', policy: 'p', rule: 'p#0' }, kinds, tables);
-  if (kinds.includes('truncate')) return verdict({ action: 'approve', approvers: ['group:dba'], timeoutSeconds: 60, message: 'needs a DBA', policy: 'p', rule: 'p#1' }, kinds, tables);
-  if (kinds.includes('delete')) {
-    return verdict({ action: 'approve', approvers: ['group:dba'], timeoutSeconds: SHORT_TIMEOUT_SECONDS, message: 'quick one', policy: 'p', rule: 'p#2' }, kinds, tables);
-  }
-  return verdict({ action: 'allow', policy: 'p', rule: 'default' }, kinds, tables);
+export function approvalEnforce(): (text: string) => SqlVerdict {
+  const policies = approvalDocs().filter((d): d is AccessPolicyDoc => d.kind === 'AccessPolicy');
+  return buildEnforcer(policies, CONNECTION, new SqlClassifier());
 }
 
 export type ApprovalInfo = Parameters<NonNullable<PgObserver['approval']>>[0];
@@ -47,7 +59,7 @@ export interface ControlPlaneUnderTest { cp: TestApp; url: string }
 export async function startControlPlane(pg: PostgresServer, store = 'approvals_store'): Promise<ControlPlaneUnderTest> {
   await pg.sql(`create database ${store}`);
   const cp = await buildTestApp(`postgres://postgres@${pg.host}:${pg.port}/${store}`, {
-    docs: sampleDocs({ connection: CONNECTION }), adminToken: ADMIN_TOKEN, secrets: { [`${CONNECTION}-admin`]: { ...USERS.scram } },
+    docs: approvalDocs(), adminToken: ADMIN_TOKEN, secrets: { [`${CONNECTION}-admin`]: { ...USERS.scram } },
   });
   const url = await cp.app.listen({ host: '127.0.0.1', port: 0 });
   return { cp, url };
@@ -63,7 +75,7 @@ export async function startApprovalProxy(pg: PostgresServer, url: string, grant:
   const proxy = new PgProxy({
     listen: { host: '127.0.0.1', port: 0 }, connectionName: CONNECTION,
     target: { host: pg.host, port: pg.port, database: DATABASE, sslmode: 'disable' }, credential: USERS.scram,
-    enforce: approvalEnforce, observer,
+    enforce: approvalEnforce(), observer,
     approvals: new ControlPlaneApprovalGate({ client, grant: () => grant, pollSeconds: 1, graceSeconds }),
   });
   const { port } = await proxy.start();

@@ -126,7 +126,13 @@ describe('approval of held statements through the PostgreSQL proxy', () => {
     const pending = await pendingFor(cp.cp, 'truncate items');
     await other.end({ timeout: 0 });
     await eventually(() => p.observer.approvals.some((a) => a.id === pending.id && a.state === 'withdrawn'), 'the withdrawn record');
-    assert.equal((await getApproval(cp.cp, pending.id)).state, 'withdrawn');
+    // The record is written as the session ends; the control plane hears of it just after.
+    let state = (await getApproval(cp.cp, pending.id)).state;
+    for (let i = 0; state === 'pending' && i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = (await getApproval(cp.cp, pending.id)).state;
+    }
+    assert.equal(state, 'withdrawn');
   });
 
   it('extended protocol: the approval covers the Bind parameters; a pipeline behind the held Execute waits in order', async () => {
