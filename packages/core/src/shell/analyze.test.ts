@@ -82,5 +82,6 @@ function walkFirst(root: object, type: string): object | undefined {
 test("$'…' decoding as bash does it", () => {
   assert.equal(decodeAnsiC('\\x72\\155\\u00e9\\U0001F600\\n\\t\\\\\\\'\\cA'), 'rmé😀\n\t\\\'\x01');
   assert.equal(decodeAnsiC('a\\x00b'), 'a');
+  assert.equal(decodeAnsiC('\\xc3\\xa9'), 'é');
   assert.equal(decodeAnsiC('\\q\\x'), '\\q\\x');
 });

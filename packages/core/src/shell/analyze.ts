@@ -1,8 +1,8 @@
 // Finds every simple command a shell command line would run: through lists, pipes, sub-shells,
 // substitutions and here-documents, with wrappers (sudo, env, sh -c, xargs…) unwrapped and the
 // strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
-import { PARAM_TRANSFORM, REDIRECT, nodeType, parseShell, walk } from './parser.js';
-import type { ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt } from './parser.js';
+import { PARAM_TRANSFORM, REDIRECT, createShellParser, nodeType, walk } from './parser.js';
+import type { ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt } from './parser.js';
 import { WRAPPERS } from './wrappers.js';
 import type { Inner, WrapperContext } from './wrappers.js';
 import { resolveHeredoc, resolveWord } from './words.js';
@@ -34,25 +34,32 @@ const MAX_UNWRAP = 32;
 const MAX_COMMANDS = 4096;
 
 /** Every simple command the line would run, wrappers unwrapped, nested shells parsed again. */
-export function analyzeCommandLine(line: string): CommandAnalysis {
+export function analyzeCommandLine(line: string, parse: ShellParser = createShellParser()): CommandAnalysis {
   if (line.length > MAX_LINE_LENGTH) return { ok: false, error: `command line longer than ${MAX_LINE_LENGTH} characters` };
   if (line.includes('\0')) return { ok: false, error: 'command line contains a NUL character' };
   const commands: SimpleCommand[] = [];
-  const error = analyzeScript(line, 0, commands);
+  const error = analyzeScript(line, 0, { parse, out: commands });
   return error === undefined ? { ok: true, commands } : { ok: false, error };
 }
 
-function analyzeScript(text: string, depth: number, out: SimpleCommand[]): string | undefined {
+/** One analysis: the parser it uses and the commands found so far. */
+interface Run {
+  readonly parse: ShellParser;
+  readonly out: SimpleCommand[];
+}
+
+function analyzeScript(text: string, depth: number, run: Run): string | undefined {
   if (depth > MAX_NESTING) return `shells nested deeper than ${MAX_NESTING} levels`;
-  const parsed = parseShell(text);
+  const parsed = run.parse(text);
   if (!parsed.ok) return depth === 0 ? parsed.error : `nested shell text: ${parsed.error}`;
+  const out = run.out;
   let error: string | undefined;
   // Every statement anywhere in the tree: lists, pipes, blocks, loops, function bodies, and the
   // statements inside $(…), `…`, <(…), ${x:-$(…)} and unquoted here-document bodies.
   walk(parsed.file, (node) => {
     if (error !== undefined) return;
     const type = nodeType(node);
-    if (type === 'Assign') error = analyzeAssignedCode(node as ShAssign, depth, out);
+    if (type === 'Assign') error = analyzeAssignedCode(node as ShAssign, depth, run);
     if (type === 'ParamExp' && isPromptExpansion(node as ShParamExp)) {
       out.push(unknownCommand('${…@P} prompt expansion, which runs the command substitutions in a value'));
     }
@@ -61,13 +68,14 @@ function analyzeScript(text: string, depth: number, out: SimpleCommand[]): strin
     if (stmt.Cmd === null || nodeType(stmt.Cmd) !== 'CallExpr') return;
     const args = (stmt.Cmd as ShCallExpr).Args;
     if (args.length === 0) return; // only assignments: `X=rm`
-    error = analyzeCall(args.map(resolveWord), stmt, depth, out);
+    error = analyzeCall(args.map(resolveWord), stmt, depth, run);
   });
   if (error === undefined && out.length > MAX_COMMANDS) error = `more than ${MAX_COMMANDS} commands`;
   return error;
 }
 
-function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, out: SimpleCommand[]): string | undefined {
+function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, run: Run): string | undefined {
+  const out = run.out;
   const ctx: WrapperContext = { stdinScript: () => stdinScript(stmt.Redirs) };
   const pending: Inner[] = [{ kind: 'command', words }];
   for (let steps = 0; pending.length > 0; steps++) {
@@ -75,7 +83,7 @@ function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, out: Si
     const inner = pending.shift()!;
     switch (inner.kind) {
       case 'script': {
-        const error = analyzeScript(inner.text, depth + 1, out);
+        const error = analyzeScript(inner.text, depth + 1, run);
         if (error !== undefined) return error;
         break;
       }
@@ -103,17 +111,17 @@ function unknownCommand(reason: string): SimpleCommand {
  * A quoted value holding `$(…)` or backticks (`X='a[$(rm y)]'`) runs them if the variable is later
  * evaluated: arithmetic on `$X` or `${X@P}` does so without eval. Count them as run here.
  */
-function analyzeAssignedCode(assign: ShAssign, depth: number, out: SimpleCommand[]): string | undefined {
+function analyzeAssignedCode(assign: ShAssign, depth: number, run: Run): string | undefined {
   if (assign.Value === null) return undefined;
   const value = resolveWord(assign.Value);
   if (value.dynamic || !(value.text.includes('$(') || value.text.includes('`'))) return undefined;
   // The value as the argument of `:`: its substitutions are what would run. Text that does not
   // parse cannot be evaluated as code either.
   const text = `: ${value.text}`;
-  if (!parseShell(text).ok) return undefined;
+  if (!run.parse(text).ok) return undefined;
   const found: SimpleCommand[] = [];
-  const error = analyzeScript(text, depth + 1, found);
-  out.push(...found.slice(1));
+  const error = analyzeScript(text, depth + 1, { parse: run.parse, out: found });
+  run.out.push(...found.slice(1));
   return error;
 }
 

@@ -7,6 +7,8 @@ import type { AccessPolicyDoc, Rule, ShellOperation } from '../policy/types.js';
 import { analyzeCommandLine } from './analyze.js';
 import type { CommandAnalysis, SimpleCommand } from './analyze.js';
 import { compileCommandPattern, matchCommand } from './patterns.js';
+import { createShellParser } from './parser.js';
+import type { ShellParser } from './parser.js';
 import type { CommandPattern } from './patterns.js';
 
 export interface CompiledShellRule {
@@ -32,6 +34,7 @@ export interface CompiledShellPolicy {
   readonly defaultDenyPolicy: string | undefined;
   /** Decisions by operation and exact line, oldest dropped first past CACHE_LIMIT. */
   readonly cache: Map<string, ShellCommandDecision>;
+  readonly parse: ShellParser;
 }
 
 /** The decision plus the programs the line runs, for records and metrics. */
@@ -71,6 +74,7 @@ export function compileShellPolicy(policies: readonly AccessPolicyDoc[], connect
     rules,
     defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
     cache: new Map(),
+    parse: createShellParser(),
   };
 }
 
@@ -84,7 +88,7 @@ export function decideCommand(p: CompiledShellPolicy, line: string, operation: C
   const key = `${operation}\0${line}`;
   const hit = p.cache.get(key);
   if (hit !== undefined) return hit;
-  const decision = Object.freeze(decideAnalysis(p, analyzeCommandLine(line), operation));
+  const decision = Object.freeze(decideAnalysis(p, analyzeCommandLine(line, p.parse), operation));
   if (p.cache.size >= CACHE_LIMIT) p.cache.delete(p.cache.keys().next().value!);
   p.cache.set(key, decision);
   return decision;

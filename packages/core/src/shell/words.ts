@@ -134,7 +134,10 @@ export function decodeAnsiC(raw: string): string {
   }
   // bash stops the string at a NUL byte.
   const nul = out.indexOf('\0');
-  return nul === -1 ? out : out.slice(0, nul);
+  const text = nul === -1 ? out : out.slice(0, nul);
+  // \xHH and \NNN give bytes: `$'\xc3\xa9'` is é in UTF-8.
+  const bytes = [...text].every((c) => c.charCodeAt(0) <= 0xff) && /[\x80-\xff]/.test(text);
+  return bytes ? Buffer.from(text, 'latin1').toString('utf8') : text;
 }
 
 function safeCodePoint(code: number): string {
