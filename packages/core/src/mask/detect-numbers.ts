@@ -234,9 +234,14 @@ function findPhonesIn(text: string, from: number, to: number, out: DetectorHit[]
       let best = -1;
       // Inside the run a number starts and ends at a space.
       const startOk = g === 0 ? leftOk : text.charCodeAt((groups[g]?.start ?? 0) - 1) === 32;
+      const withPlus = plus && g === 0;
+      let digits = 0;
       for (let h = g; startOk && h < groups.length && h - g < PHONE_MAX_GROUPS; h++) {
+        digits += groups[h]?.digits ?? 0;
+        if (digits > 15) break;
+        if (digits < (withPlus ? 8 : 10)) continue;
         const endOk = h === groups.length - 1 ? rightOk : text.charCodeAt(groups[h]?.end ?? 0) === 32;
-        if (endOk && isPhone(groups, g, h, plus && g === 0)) best = h;
+        if (endOk && isPhone(groups, g, h, withPlus, digits)) best = h;
       }
       if (best < 0) { g++; continue; }
       out.push({ detector: 'phone', start: groups[g]?.start ?? 0, end: groups[best]?.end ?? 0 });
@@ -245,10 +250,8 @@ function findPhonesIn(text: string, from: number, to: number, out: DetectorHit[]
   }
 }
 
-/** Whether groups g..h (inclusive) make a phone number. */
-function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: boolean): boolean {
-  let digits = 0;
-  for (let k = g; k <= h; k++) digits += groups[k]?.digits ?? 0;
+/** Whether groups g..h (inclusive), `digits` digits in all, make a phone number. */
+function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: boolean, digits: number): boolean {
   const head = groups[g];
   if (!head) return false;
   if (plus) return digits >= 8 && digits <= 15 && head.first !== 0 && !head.paren;
@@ -256,7 +259,7 @@ function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: bool
   if (count < 2) return false;
   // NANP: [1] NXX NXX XXXX.
   const o = g + (count === 4 && head.digits === 1 && head.first === 1 ? 1 : 0);
-  const [area, exchange, line] = [groups[o], groups[o + 1], groups[o + 2]];
+  const area = groups[o], exchange = groups[o + 1], line = groups[o + 2];
   if (h - o === 2 && area && exchange && line && area.digits === 3 && exchange.digits === 3 && line.digits === 4) {
     return area.first >= 2 && exchange.first >= 2 && !exchange.paren && !line.paren;
   }

@@ -19,6 +19,8 @@ const MEMO_SLOTS = 4096;
 /** Longer values are not memoized: the memo must stay small (at most ~MEMO_SLOTS × this). */
 const MEMO_MAX_CHARS = 256;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Two base64url characters for each 12-bit value. */
+const B64URL_PAIRS: readonly string[] = Array.from({ length: 4096 }, (_, n) => B64URL[n >>> 6]! + B64URL[n & 63]!);
 
 /** Compresses the 64-byte block at `bytes[off..]` into `state`; `w` is 64 words of scratch. */
 function compress(state: Int32Array, w: Int32Array, bytes: Uint8Array, off: number): void {
@@ -56,6 +58,7 @@ export class HmacSha256 {
   private readonly state = new Int32Array(8);
   private readonly w = new Int32Array(64);
   private readonly tail = new Uint8Array(128);
+  private readonly digest = new Uint8Array(33);
   private buf = new Uint8Array(256);
   /** Direct-mapped memo of recent values and their tokens: joined and grouped values repeat. */
   private readonly memoValues: (string | undefined)[] = new Array<string | undefined>(MEMO_SLOTS);
@@ -80,7 +83,7 @@ export class HmacSha256 {
   private sha256(data: Uint8Array): Uint8Array {
     this.state.set(IV);
     this.finish(data, data.length, 0);
-    return this.digestBytes();
+    return this.digestBytes().slice(0, 32);
   }
 
   /** base64url, through a memo of the last values seen (one slot per value's hash). */
@@ -122,10 +125,10 @@ export class HmacSha256 {
     const d = this.digestBytes();
     let out = '';
     for (let i = 0; out.length < chars; i += 3) {
-      const n = ((d[i] ?? 0) << 16) | ((d[i + 1] ?? 0) << 8) | (d[i + 2] ?? 0);
-      out += B64URL[(n >>> 18) & 63]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]! + B64URL[n & 63]!;
+      const n = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+      out += B64URL_PAIRS[n >>> 12]! + B64URL_PAIRS[n & 4095]!;
     }
-    return out.slice(0, chars);
+    return out.length === chars ? out : out.slice(0, chars);
   }
 
   /** Hashes `data[0..len]` on top of `this.state`, `prefix` bytes already compressed. */
@@ -133,9 +136,9 @@ export class HmacSha256 {
     let off = 0;
     for (; off + 64 <= len; off += 64) compress(this.state, this.w, data, off);
     const tail = this.tail;
-    tail.fill(0);
-    tail.set(data.subarray(off, len));
     const rest = len - off;
+    for (let i = 0; i < rest; i++) tail[i] = data[off + i]!;
+    tail.fill(0, rest);
     tail[rest] = 0x80;
     const blocks = rest + 9 > 64 ? 2 : 1;
     const bits = (prefix + len) * 8;
@@ -149,10 +152,11 @@ export class HmacSha256 {
     if (blocks === 2) compress(this.state, this.w, tail, 64);
   }
 
+  /** The state as digest bytes, into a buffer reused by the next call (a zero byte after). */
   private digestBytes(): Uint8Array {
-    const out = new Uint8Array(32);
+    const out = this.digest;
     for (let i = 0; i < 8; i++) {
-      const v = this.state[i] ?? 0;
+      const v = this.state[i]!;
       out[i * 4] = v >>> 24; out[i * 4 + 1] = (v >>> 16) & 255; out[i * 4 + 2] = (v >>> 8) & 255; out[i * 4 + 3] = v & 255;
     }
     return out;
