@@ -22,6 +22,7 @@ import { exchangePlugin } from './plugins/exchange.js';
 import { healthPlugin } from './plugins/health.js';
 import { jwksPlugin } from './plugins/jwks.js';
 import { recordsPlugin } from './plugins/records.js';
+import { replayPlugin } from './plugins/replay.js';
 import { sessionsPlugin } from './plugins/sessions.js';
 import type { Store } from './store/store.js';
 
@@ -115,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(bundlePlugin, { policies: deps.policies, grants: deps.grants, metrics: deps.metrics, shutdown: shutdown.signal, ...podLabels });
   await app.register(recordsPlugin, { store: deps.store, grants: deps.grants, metrics: deps.metrics });
   await app.register(sessionsPlugin, { store: deps.store, adminToken: deps.config.adminToken });
+  await app.register(replayPlugin, { store: deps.store, adminToken: deps.config.adminToken });
   const approvals = createApprovalService(app, deps.store.approvals, deps.metrics, deps.approvals);
   await app.register(approvalsPlugin, {
     service: approvals, grants: deps.grants, policies: deps.policies, ...podLabels, metrics: deps.metrics, adminToken: deps.config.adminToken, oidc: deps.approvals?.oidc, shutdown: shutdown.signal,

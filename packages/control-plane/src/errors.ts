@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
   EXCHANGE_ERR_CREDENTIAL_MISSING: 503,
   RECORDS_ERR_FORBIDDEN: 403,
   SESSIONS_ERR_NOT_FOUND: 404,
+  /** The session recorded no terminal (or none on the channel asked for): nothing to replay. */
+  REPLAY_ERR_NO_TERMINAL: 404,
   APPROVALS_ERR_NOT_FOUND: 404,
   /** A decision or withdrawal on an approval that is no longer pending. */
   APPROVALS_ERR_NOT_PENDING: 409,
