@@ -23,6 +23,8 @@ function sidecarRegistry(): Registry {
   const m = new SidecarMetrics();
   for (const protocol of ['postgres', 'ssh', 'kubernetes'] as const) {
     for (const decision of ['allow', 'deny', 'approve'] as const) m.statementCounter('orders-db', decision, protocol).inc();
+    m.ruleDecision('orders-db', 'deny', 'support#0', protocol);
+    m.ruleDecision('orders-db', 'approve', 'writes-need-a-dba', protocol);
     m.statementDurationHistogram('orders-db', protocol).observe(0.002);
     const c = m.connectionMetrics('orders-db', protocol);
     c.total.inc();

@@ -61,6 +61,10 @@ export class SidecarMetrics {
   readonly recordsRejected = new Counter({
     name: `${PREFIX}records_rejected_total`, help: 'Session records the control plane refused (kept in the spool rejected/ folder).', registers: [this.registry],
   });
+  private readonly ruleDecisions = new Counter({
+    name: `${PREFIX}rule_decisions_total`, help: 'Operations a policy rule denied or held for approval, by rule (allows are not counted per rule).',
+    labelNames: ['protocol', 'connection', 'decision', 'rule'] as const, registers: [this.registry],
+  });
   private readonly bytes = new Counter({
     name: `${PREFIX}bytes_total`, help: 'Bytes passed through a session: in = agent to target, out = target to agent.',
     labelNames: ['protocol', 'connection', 'direction'] as const, registers: [this.registry],
@@ -119,6 +123,11 @@ export class SidecarMetrics {
       this.statementChildren.set(key, child);
     }
     return child;
+  }
+
+  /** A deny or approve by a rule; off the allow hot path. `rule` is a policy rule reference (bounded by the policy). */
+  ruleDecision(connection: string, decision: 'deny' | 'approve', rule: string, protocol: Protocol = 'postgres'): void {
+    this.ruleDecisions.inc({ protocol, connection, decision, rule });
   }
 
   statementDurationHistogram(connection: string, protocol: Protocol = 'postgres'): BoundHistogram {

@@ -58,6 +58,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
       const verdict = info.verdict;
       const decision = verdict.decision;
       counters[decision.action].inc();
+      if (decision.action !== 'allow') o.metrics.ruleDecision(o.connection, decision.action, decision.rule);
       // A denied statement (or a held one that was not approved) never reached the server: its
       // zero duration says nothing about latency.
       if (decision.action !== 'deny' && info.refused !== true) duration.observe(info.durationMs / 1000);

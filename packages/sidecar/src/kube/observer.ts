@@ -33,6 +33,7 @@ export function createKubeObserver(o: KubeObserverOptions): KubeObserver {
     },
     request(session, event) {
       counters[event.decision.action].inc();
+      if (event.decision.action !== 'allow') o.metrics.ruleDecision(o.connection, event.decision.action, event.decision.rule, 'kubernetes');
       // Watches and `logs -f` last as long as the agent wants: only bounded requests say something about latency.
       if (event.decision.action !== 'deny' && event.verb !== 'watch' && event.subresource !== 'log') duration.observe(event.durationMs / 1000);
       const s = sessions.get(session);
