@@ -27,6 +27,11 @@ test('the tree comes out as plain objects with Go type names, UTF-8 text decoded
   assert.equal(second?.Cmd['Else'], null);
 });
 
+test('loading the parser leaves no global require behind', () => {
+  assert.ok(parseShell('ls').ok);
+  assert.equal(Object.prototype.hasOwnProperty.call(globalThis, 'require'), false);
+});
+
 test('syntax errors are values with the parser message', () => {
   assert.deepEqual(parseShell('echo "é'), { ok: false, error: '1:6: reached EOF without closing quote "' });
 });

@@ -30,7 +30,12 @@ interface Syntax {
 }
 
 function syntax(): Syntax {
-  return (require('mvdan-sh') as { syntax: Syntax }).syntax;
+  // GopherJS's start-up sets globalThis.require, which makes libraries that probe for CommonJS
+  // take the wrong path; the parser never uses it (only Go's syscall package would).
+  const hadRequire = Object.prototype.hasOwnProperty.call(globalThis, 'require');
+  const module = require('mvdan-sh') as { syntax: Syntax };
+  if (!hadRequire) delete (globalThis as { require?: unknown }).require;
+  return module.syntax;
 }
 
 /** Loads the parser (0.1 to 0.5 s the first time). Parsing works without it; this only moves the cost to start-up. */
