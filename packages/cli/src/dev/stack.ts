@@ -32,6 +32,8 @@ export interface DevStack {
   postgresUrl: string;
   controlPlaneUrl: string;
   adminToken: string;
+  /** Prometheus endpoints of the stack's processes. */
+  metrics: { sidecar: string; controlPlane: string };
   close(): Promise<void>;
 }
 
@@ -129,8 +131,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       postgresUrl: `postgres://agent@127.0.0.1:${port}/demo`,
       controlPlaneUrl: cp.url,
       adminToken,
+      metrics: { sidecar: `http://127.0.0.1:${sidecar.adminPort}/metrics`, controlPlane: `${cp.url}/metrics` },
       close,
     };
+    progress(`metrics: sidecar ${stack.metrics.sidecar}, control plane ${stack.metrics.controlPlane}`);
     if (opts.publishState) {
       const state: DevState = { pid: process.pid, controlPlane: cp.url, postgres: stack.postgresUrl, adminToken };
       await mkdir(join(devStateFile(), '..'), { recursive: true });
