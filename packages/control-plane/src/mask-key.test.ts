@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isChaperoneError } from '@chaperone/core/errors';
+import { parseControlPlaneConfig } from './config.js';
 import { decodeMaskKey, loadMaskKey, MASK_KEY_BYTES } from './mask-key.js';
 import { PostgresStore } from './store/postgres-store.js';
 import { startTestPostgres, type TestPostgres } from './testing/embedded.js';
@@ -53,4 +54,15 @@ test('a configured key (inline or from a file) wins over the store; a malformed 
     rmSync(dir, { recursive: true, force: true });
     await store.close();
   }
+});
+
+test('configuration: maskKey must be 32 bytes of base64; maskKey and maskKeyFile exclude each other', () => {
+  const key = randomBytes(32).toString('base64');
+  assert.equal(parseControlPlaneConfig({ maskKey: key }).ok, true);
+  assert.equal(parseControlPlaneConfig({ maskKeyFile: '/etc/chaperone/mask-key' }).ok, true);
+  const short = parseControlPlaneConfig({ maskKey: 'c2hvcnQ=' });
+  assert.equal(short.ok, false);
+  assert.match(short.ok ? '' : short.error, /maskKey: must be the base64 of 32 bytes/);
+  const both = parseControlPlaneConfig({ maskKey: key, maskKeyFile: '/k' });
+  assert.match(both.ok ? '' : both.error, /maskKeyFile: give maskKey or maskKeyFile, not both/);
 });

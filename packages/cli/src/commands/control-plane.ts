@@ -4,7 +4,7 @@ import { runControlPlane } from '@chaperone/control-plane/server';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { parse, parseListen, untilSignal, type Command } from './command.js';
 
-const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--oidc-issuer URL --oidc-client-id ID [--oidc-groups-claim CLAIM] [--oidc-username-claim CLAIM]] [--approvals-webhook URL] [--public-url URL] [--log-level LEVEL]';
+const USAGE = 'chaperone control-plane [--listen HOST:PORT] [--database-url URL] [--data-dir DIR] [--policy PATH]… [--credentials FILE]… [--tls-cert FILE --tls-key FILE] [--dev-issuer] [--identity dev|tokenreview|jwks] [--kubeconfig FILE] [--jwks-url URL | --jwks-file FILE] [--issuer URL] [--kubernetes-secrets [--secrets-namespace NS]] [--admin-token TOKEN] [--mask-key-file FILE] [--oidc-issuer URL --oidc-client-id ID [--oidc-groups-claim CLAIM] [--oidc-username-claim CLAIM]] [--approvals-webhook URL] [--public-url URL] [--log-level LEVEL]';
 
 export const controlPlane: Command = {
   usage: USAGE,
@@ -27,6 +27,7 @@ export const controlPlane: Command = {
       'kubernetes-secrets': { type: 'boolean' },
       'secrets-namespace': { type: 'string' },
       'admin-token': { type: 'string' },
+      'mask-key-file': { type: 'string' },
       'oidc-issuer': { type: 'string' },
       'oidc-client-id': { type: 'string' },
       'oidc-groups-claim': { type: 'string' },
@@ -64,6 +65,9 @@ export const controlPlane: Command = {
       },
       devIssuer: values['dev-issuer'] ?? false,
       adminToken: values['admin-token'] ?? env.CHAPERONE_ADMIN_TOKEN,
+      // The hash mask key (base64 of 32 bytes); without one it is created once in the store.
+      ...(values['mask-key-file'] ?? env.CHAPERONE_MASK_KEY_FILE ? { maskKeyFile: values['mask-key-file'] ?? env.CHAPERONE_MASK_KEY_FILE }
+        : env.CHAPERONE_MASK_KEY ? { maskKey: env.CHAPERONE_MASK_KEY } : {}),
       approvals: {
         oidc: oidcIssuer && oidcClientId ? {
           issuer: oidcIssuer,
