@@ -85,6 +85,7 @@ const CASES: Record<DetectorName, [string, string[]][]> = {
     ['AKIAIOSFODNN7EXAMPLE', ['AKIAIOSFODNN7EXAMPLE']],
     ['id=AKIAIOSFODNN7EXAMPLE secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
     ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
+    ['secret first: aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY then AKIAIOSFODNN7EXAMPLE', ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'AKIAIOSFODNN7EXAMPLE']],
     ['ASIAY34FZKBOKMUTVV7A AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe', ['ASIAY34FZKBOKMUTVV7A', 'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe']],
     ['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 github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz', ['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', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz']],
     ['xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx sk_live_4eC39HqLyjWDarjtT1zdp7dc', ['xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc']],
