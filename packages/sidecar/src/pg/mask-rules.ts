@@ -4,7 +4,7 @@
 import { findSensitive, mayContainSensitive } from '@chaperone/core/mask/detectors';
 import { columnRule } from '@chaperone/core/mask/rules';
 import type { CompiledMasks, MaskRule } from '@chaperone/core/mask/rules';
-import { maskSpans, maskValue } from '@chaperone/core/mask/strategy';
+import { DEFAULT_KEEP, maskSpans, maskValue } from '@chaperone/core/mask/strategy';
 import type { MaskPolicy, RuleMask } from './mask-plan.js';
 import type { ColumnMask, DetectFn, DetectorCount } from './mask-rows.js';
 
@@ -54,11 +54,14 @@ function buildRuleMask(r: MaskRule): RuleMask {
       },
     };
   } else {
-    direct = { rule: r.rule, text: (v) => maskValue(v, spec) };
+    const constant = spec.strategy === 'redact' ? maskValue('', spec) : spec.strategy === 'null' ? null : undefined;
+    direct = constant !== undefined ? { rule: r.rule, text: (v) => maskValue(v, spec), constant }
+      : spec.strategy === 'partial' ? { rule: r.rule, text: (v) => maskValue(v, spec), partialKeep: spec.keep ?? DEFAULT_KEEP }
+        : { rule: r.rule, text: (v) => maskValue(v, spec) };
   }
   // Which characters of a computed value came from the column is unknown: `partial` redacts it whole.
   const derived: ColumnMask = spec.strategy === 'partial' && detectors === undefined
-    ? { rule: r.rule, text: (v) => maskValue(v, { ...spec, strategy: 'redact' }) }
+    ? { rule: r.rule, text: (v) => maskValue(v, { ...spec, strategy: 'redact' }), constant: maskValue('', { ...spec, strategy: 'redact' }) }
     : direct;
   return { rule: r.rule, strength: STRENGTH[spec.strategy], direct, derived };
 }

@@ -96,7 +96,7 @@ export class SessionMasking {
         if (io.client.writableLength > 0) io.client.once('drain', () => io.upstream.resume());
         else io.upstream.resume();
       },
-      catalogFailed: (err) => io.logger?.warn({ err }, 'catalog look-up for masking failed; result refused'),
+      maskFailed: (err) => io.logger?.warn({ err }, 'masking failed (catalog look-up or a mask); result refused'),
     }, () => masking().planner, first.catalog, this.tally);
   }
 

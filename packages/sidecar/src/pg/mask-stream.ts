@@ -11,7 +11,7 @@ import type { CopyState } from './mask-copy.js';
 import { loadNeeds, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
 import type { MaskPlanner } from './mask-plan.js';
 import type { Field, Needs, Resolution } from './mask-plan.js';
-import { rewriteDataRow } from './mask-rows.js';
+import { rewriteDataRow, RowWriter } from './mask-rows.js';
 import type { MaskTally, RowPlan } from './mask-rows.js';
 import type { Catalog } from './catalog.js';
 import { B, F } from './messages.js';
@@ -24,8 +24,8 @@ export interface MaskStreamHost {
   pause(): void;
   /** The wait is over and what was held has been delivered: flush and read the upstream again. */
   resume(): void;
-  /** The catalog could not be asked (logged by the host; the result is refused). */
-  catalogFailed(err: unknown): void;
+  /** The catalog could not be asked or a mask threw (logged by the host; the result is refused). */
+  maskFailed(err: unknown): void;
 }
 
 /** What the agent gets instead of a result that cannot be masked safely. */
@@ -95,6 +95,8 @@ export class MaskStream {
   private runStart = 0;
   private runEnd = 0;
   private failed: ProtocolError | null = null;
+  /** Rewritten rows, written next to each other (mask-rows.ts). */
+  private readonly writer = new RowWriter();
 
   constructor(
     private readonly host: MaskStreamHost,
@@ -185,15 +187,24 @@ export class MaskStream {
         if (c.t === 'none' && this.head()?.t === 'execute') { if (!this.startExecute(frame)) return; }
         const cur = this.current;
         if (cur.t !== 'rows' || cur.plan === null) { this.emit(frame); return; }
-        const row = rewriteDataRow(frame, 0, frame.length, cur.plan, this.tally);
-        if (row === undefined) { this.refuse('a malformed row from the server'); return; }
-        if (row === null) this.emit(frame); else this.replace(row);
+        let done: boolean | undefined;
+        try {
+          done = rewriteDataRow(frame, 0, frame.length, cur.plan, this.tally, this.writer, this.out);
+        } catch (err) {
+          // A failing mask or detector must not pass the value: fail closed.
+          this.host.maskFailed(err);
+          done = undefined;
+        }
+        if (done === undefined) { this.refuse('a row could not be masked'); return; }
+        // Rewritten: the row is in the writer; what ran before it goes out first.
+        if (done) this.closeRun(); else this.emit(frame);
         return;
       }
       case B.CopyData: {
         const cur = this.current;
         if (cur.t !== 'copy' || cur.plan === null) { this.emit(frame); return; }
-        const row = rewriteCopyRow(frame, cur.plan, cur.state, this.tally);
+        let row: Buffer | null | undefined;
+        try { row = rewriteCopyRow(frame, cur.plan, cur.state, this.tally); } catch (err) { this.host.maskFailed(err); row = undefined; }
         if (row === undefined) { this.refuse('a COPY row that does not match the statement\'s columns'); return; }
         if (row === null) this.emit(frame); else this.replace(row);
         return;
@@ -357,7 +368,7 @@ export class MaskStream {
         await loadNeeds(this.catalog, needs);
         r = await resolveWithCatalog(this.catalog, attempt);
       } catch (err) {
-        this.host.catalogFailed(err);
+        this.host.maskFailed(err);
         r = { ok: false, reason: 'the catalog could not be read to resolve result columns' };
       }
       this.resolved = r;
@@ -393,6 +404,7 @@ export class MaskStream {
   // ---- output ----------------------------------------------------------------------------------
 
   private emit(frame: Buffer): void {
+    if (this.writer.pending) this.writer.take(this.out);
     if (this.runBuf !== null && frame.buffer === this.runBuf.buffer && frame.byteOffset === this.runEnd) { this.runEnd += frame.length; return; }
     this.closeRun();
     this.runBuf = frame;
@@ -402,6 +414,7 @@ export class MaskStream {
 
   private replace(buf: Buffer): void {
     this.closeRun();
+    this.writer.take(this.out);
     this.out.push(buf);
   }
 
@@ -414,10 +427,11 @@ export class MaskStream {
 
   private flushOut(): void {
     this.closeRun();
+    this.writer.take(this.out);
     const out = this.out;
     if (out.length === 0) return;
     this.out = [];
-    this.host.deliver(out.length === 1 ? out[0] as Buffer : Buffer.concat(out));
+    for (const b of out) this.host.deliver(b);
   }
 }
 
