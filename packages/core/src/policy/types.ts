@@ -98,9 +98,19 @@ export interface RuleMatch {
    * Shell commands: a program name, optionally followed by argument patterns, `*` wildcards
    * (`rm`, `systemctl restart *`, `kubectl delete *`). Matched against every simple command a
    * shell-syntax parser finds in a command line, wrappers (sh -c, sudo, env, xargs…) unwrapped.
+   * The program is matched by base name (`/bin/rm` is `rm`); a program alone matches any
+   * arguments. Deny and approve rules catch a line when ANY of its commands matches, the
+   * pattern's arguments appearing in order among the command's (others may come between);
+   * allow rules must cover ALL of them, argument by argument, a trailing `*` for the rest. A
+   * program that cannot be known before it runs (`$X`) is matched only by `*` and otherwise
+   * denied. shell/policy.ts decides.
    */
   commands?: string[];
-  /** SSH session operations (ShellOperation). */
+  /**
+   * SSH session operations (ShellOperation). With commands, the rule applies to command lines
+   * arriving by these operations (exec, or a line typed at a shell); alone, it decides the
+   * operation itself (and every command line of an exec or shell it names).
+   */
   operations?: ShellOperation[];
   /** Kubernetes verbs: get, list, watch, create, update, patch, delete, deletecollection, or `*`. */
   verbs?: string[];
