@@ -16,6 +16,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   'policy check': { summary: 'validate policy documents; explain what an identity may do on a connection', load: async () => (await import('./policy-check.js')).policyCheck },
   'sessions list': { summary: 'list recorded sessions, newest first', load: async () => (await import('./sessions.js')).sessionsList },
   'sessions show': { summary: 'show one session and its records', load: async () => (await import('./sessions.js')).sessionsShow },
+  'sessions replay': { summary: 'play a recorded terminal here (--cast: print the asciicast; --web: a link to the replay page)', load: async () => (await import('./sessions-replay.js')).sessionsReplay },
   'approvals list': { summary: 'list just-in-time approvals, newest first', load: async () => (await import('./approvals.js')).approvalsList },
   'approvals approve': { summary: 'approve a pending request (OIDC token or the dev stack\'s admin token)', load: async () => (await import('./approvals.js')).approvalsApprove },
   'approvals deny': { summary: 'deny a pending request, with a reason', load: async () => (await import('./approvals.js')).approvalsDeny },
