@@ -52,6 +52,13 @@ test('sh -c strings are parsed again, at most MAX_NESTING deep', () => {
   assert.deepEqual(deeper, { ok: false, error: 'shells nested deeper than 8 levels' });
 });
 
+test('deeply nested lines are refused as values, not thrown', () => {
+  for (const line of [`${'( '.repeat(3000)}ls${' )'.repeat(3000)}`, `echo ${'$('.repeat(10_000)}ls${')'.repeat(10_000)}`]) {
+    const a = analyzeCommandLine(line);
+    assert.equal(a.ok, false);
+  }
+});
+
 test('NUL characters and overlong lines are refused', () => {
   assert.equal(analyzeCommandLine('ls\0rm').ok, false);
   assert.equal(analyzeCommandLine(`echo ${'x'.repeat(70_000)}`).ok, false);

@@ -38,7 +38,13 @@ export function analyzeCommandLine(line: string, parse: ShellParser = createShel
   if (line.length > MAX_LINE_LENGTH) return { ok: false, error: `command line longer than ${MAX_LINE_LENGTH} characters` };
   if (line.includes('\0')) return { ok: false, error: 'command line contains a NUL character' };
   const commands: SimpleCommand[] = [];
-  const error = analyzeScript(line, 0, { parse, out: commands });
+  let error: string | undefined;
+  try {
+    error = analyzeScript(line, 0, { parse, out: commands });
+  } catch (err) {
+    // Deep nesting can exhaust the stack in the tree walk: the line is refused, never a crash.
+    error = err instanceof RangeError ? 'command line nested too deeply to analyse' : `command line could not be analysed: ${String(err)}`;
+  }
   return error === undefined ? { ok: true, commands } : { ok: false, error };
 }
 
