@@ -445,7 +445,13 @@ export class PgSession {
    */
   private startHold(flow: 'simple' | 'extended', text: string, params: (string | null)[], verdict: SqlVerdict, decision: ApproveDecision, frame: Buffer, portal: Prepared | undefined): void {
     const gate = this.host.approvals;
-    if (!gate) return;
+    if (!gate) {
+      // Nobody to ask (callers check first): refused as a deny, never dropped.
+      const fields = denialFields(decision);
+      this.recordDenied(flow, text, verdict, fields);
+      if (flow === 'simple') this.refuseSimple(fields); else this.sendSentinel(fields);
+      return;
+    }
     const hold: Hold = { flow, text, params, verdict, decision, frame: Buffer.from(frame), abort: new AbortController(), cancelled: false, started: performance.now() };
     if (portal) hold.portal = portal;
     this.hold = hold;
