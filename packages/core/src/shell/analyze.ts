@@ -48,6 +48,23 @@ export function analyzeCommandLine(line: string, parse: ShellParser = createShel
   return error === undefined ? { ok: true, commands } : { ok: false, error };
 }
 
+/**
+ * An argument vector run without a shell (Kubernetes pods/exec `command`): the words are taken
+ * as they are, then wrappers unwrapped and `sh -c` strings parsed as for a command line.
+ */
+export function analyzeArgv(argv: readonly string[], parse: ShellParser = createShellParser()): CommandAnalysis {
+  if (argv.reduce((n, w) => n + w.length + 1, 0) > MAX_LINE_LENGTH) return { ok: false, error: `command longer than ${MAX_LINE_LENGTH} characters` };
+  if (argv.some((w) => w.includes('\0'))) return { ok: false, error: 'command contains a NUL character' };
+  const commands: SimpleCommand[] = [];
+  let error: string | undefined;
+  try {
+    error = analyzeCall(argv.map((text) => ({ text, dynamic: false })), [], 0, { parse, out: commands });
+  } catch (err) {
+    error = err instanceof RangeError ? 'command nested too deeply to analyse' : `command could not be analysed: ${String(err)}`;
+  }
+  return error === undefined ? { ok: true, commands } : { ok: false, error };
+}
+
 /** One analysis: the parser it uses and the commands found so far. */
 interface Run {
   readonly parse: ShellParser;
@@ -74,15 +91,15 @@ function analyzeScript(text: string, depth: number, run: Run): string | undefine
     if (stmt.Cmd === null || nodeType(stmt.Cmd) !== 'CallExpr') return;
     const args = (stmt.Cmd as ShCallExpr).Args;
     if (args.length === 0) return; // only assignments: `X=rm`
-    error = analyzeCall(args.map(resolveWord), stmt, depth, run);
+    error = analyzeCall(args.map(resolveWord), stmt.Redirs, depth, run);
   });
   if (error === undefined && out.length > MAX_COMMANDS) error = `more than ${MAX_COMMANDS} commands`;
   return error;
 }
 
-function analyzeCall(words: ResolvedWord[], stmt: ShStmt, depth: number, run: Run): string | undefined {
+function analyzeCall(words: ResolvedWord[], redirs: readonly ShRedirect[], depth: number, run: Run): string | undefined {
   const out = run.out;
-  const ctx: WrapperContext = { stdinScript: () => stdinScript(stmt.Redirs) };
+  const ctx: WrapperContext = { stdinScript: () => stdinScript(redirs) };
   const pending: Inner[] = [{ kind: 'command', words }];
   for (let steps = 0; pending.length > 0; steps++) {
     if (steps > MAX_UNWRAP) return `more than ${MAX_UNWRAP} wrapper commands in one command`;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SHELL_OPERATIONS } from '../policy/types.js';
 import type { ShellOperation } from '../policy/types.js';
-import { compileShellPolicy, decideCommand, decideOperation } from './policy.js';
+import { compileShellPolicy, decideArgv, decideCommand, decideOperation } from './policy.js';
 import type { ShellCommandDecision } from './policy.js';
 import { CONNECTION, shellDocs, shellPolicy } from './test-policies.js';
 
@@ -165,4 +165,17 @@ test('decisions are cached by exact line and operation, and the cache is bounded
   assert.ok(p.cache.size <= 1024, `cache holds ${p.cache.size}`);
   assert.equal(decideCommand(p, 'rm x').action, 'deny');
   assert.equal(p.connection, CONNECTION);
+});
+
+test('argument vectors (Kubernetes exec) are decided like the lines they run, apart in the cache', () => {
+  const p = shellPolicy('  rules:\n    - { action: deny, match: { commands: [rm] } }\n  default: allow');
+  assert.equal(decideArgv(p, ['sh', '-c', 'ls; rm -rf /']).action, 'deny');
+  assert.equal(decideArgv(p, ['env', 'FOO=1', '/bin/rm', 'x']).action, 'deny');
+  // Words of a vector are not shell text: `$X` is a literal argument, `r''m` a program name.
+  assert.equal(decideArgv(p, ['echo', '$(rm x)']).action, 'allow');
+  assert.equal(decideArgv(p, ["r''m", 'x']).action, 'allow');
+  assert.deepEqual(pick(decideArgv(p, ['bash']), ['action', 'rule']), { action: 'deny', rule: 'dynamic-program' });
+  assert.equal(decideArgv(p, ['ls']).action, 'allow');
+  assert.equal(decideCommand(p, 'Aexec\0["ls"]').action, 'deny');
+  assert.equal(decideArgv(p, ['ls\0rm']).action, 'deny');
 });

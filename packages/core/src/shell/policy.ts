@@ -4,7 +4,7 @@
 import type { Decision } from '../decision.js';
 import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from '../policy/schema.js';
 import type { AccessPolicyDoc, Rule, ShellOperation } from '../policy/types.js';
-import { analyzeCommandLine } from './analyze.js';
+import { analyzeArgv, analyzeCommandLine } from './analyze.js';
 import type { CommandAnalysis, SimpleCommand } from './analyze.js';
 import { compileCommandPattern, matchCommand } from './patterns.js';
 import { createShellParser } from './parser.js';
@@ -85,13 +85,31 @@ export function compileShellPolicy(policies: readonly AccessPolicyDoc[], connect
  * statically, is denied unless a rule for the program `*` decides it (fail closed).
  */
 export function decideCommand(p: CompiledShellPolicy, line: string, operation: CommandOperation = 'exec'): ShellCommandDecision {
-  const key = `${operation}\0${line}`;
+  // Lines and argument vectors keep apart by their first character, whatever the text holds.
+  const key = `L${operation}\0${line}`;
   const hit = p.cache.get(key);
   if (hit !== undefined) return hit;
   const decision = Object.freeze(decideAnalysis(p, analyzeCommandLine(line, p.parse), operation));
+  remember(p, key, decision);
+  return decision;
+}
+
+/**
+ * decideCommand for an argument vector run without a shell (Kubernetes pods/exec `command`
+ * parameters): `["sh", "-c", "rm x"]` is decided as the rm it runs.
+ */
+export function decideArgv(p: CompiledShellPolicy, argv: readonly string[], operation: CommandOperation = 'exec'): ShellCommandDecision {
+  const key = `A${operation}\0${JSON.stringify(argv)}`;
+  const hit = p.cache.get(key);
+  if (hit !== undefined) return hit;
+  const decision = Object.freeze(decideAnalysis(p, analyzeArgv(argv, p.parse), operation));
+  remember(p, key, decision);
+  return decision;
+}
+
+function remember(p: CompiledShellPolicy, key: string, decision: ShellCommandDecision): void {
   if (p.cache.size >= CACHE_LIMIT) p.cache.delete(p.cache.keys().next().value!);
   p.cache.set(key, decision);
-  return decision;
 }
 
 /** decideCommand for an already analysed line (policy check explains with it). */
