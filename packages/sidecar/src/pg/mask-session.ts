@@ -37,25 +37,32 @@ export function createCatalog(source: () => CatalogSource, ttlMs?: number): Cata
  * then, so a masked value costs one map update.
  */
 class SessionTally implements MaskTally {
-  private counts: Map<string, Map<string, number>> | null = null;
+  /** Per rule: column-rule count, and detector counts by detector. */
+  private readonly cells = new Map<string, { n: number; byDetector: Map<string, number> | null }>();
+  private any = false;
   constructor(private readonly counters: MaskCounters | undefined) {}
-  column(rule: string): void { this.bump(rule, ''); }
-  detector(rule: string, detector: string): void { this.bump(rule, detector); }
-  private bump(rule: string, detector: string): void {
-    const c = (this.counts ??= new Map());
-    let byDetector = c.get(rule);
-    if (byDetector === undefined) { byDetector = new Map(); c.set(rule, byDetector); }
-    byDetector.set(detector, (byDetector.get(detector) ?? 0) + 1);
+  column(rule: string): void { this.cell(rule).n++; }
+  detector(rule: string, detector: string): void {
+    const c = this.cell(rule);
+    const m = (c.byDetector ??= new Map());
+    m.set(detector, (m.get(detector) ?? 0) + 1);
+  }
+  private cell(rule: string): { n: number; byDetector: Map<string, number> | null } {
+    let c = this.cells.get(rule);
+    if (c === undefined) { c = { n: 0, byDetector: null }; this.cells.set(rule, c); }
+    this.any = true;
+    return c;
   }
   take(): Record<string, number> | undefined {
-    const c = this.counts;
-    if (c === null) return undefined;
-    this.counts = null;
+    if (!this.any) return undefined;
+    this.any = false;
     const out: Record<string, number> = {};
-    for (const [rule, byDetector] of c) {
-      let sum = 0;
-      for (const [detector, n] of byDetector) { sum += n; this.counters?.add(rule, detector, n); }
-      out[rule] = sum;
+    for (const [rule, c] of this.cells) {
+      let sum = c.n;
+      if (c.n > 0) this.counters?.add(rule, '', c.n);
+      if (c.byDetector) for (const [detector, n] of c.byDetector) { sum += n; this.counters?.add(rule, detector, n); }
+      c.n = 0; c.byDetector = null;
+      if (sum > 0) out[rule] = sum;
     }
     return out;
   }

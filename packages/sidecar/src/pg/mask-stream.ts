@@ -68,6 +68,9 @@ type Current =
 
 const NONE: Current = { t: 'none' };
 
+/** Plan-cache marker: this RowDescription has computed columns, so the plan depends on the statement. */
+const BY_TEXT = Symbol('by-text');
+
 /** DDL command tags: after them (and after the transaction that holds them) the catalog is asked again. */
 const DDL_TAG = /^(CREATE|ALTER|DROP|COMMENT|REFRESH|IMPORT|SECURITY|GRANT|REVOKE) /;
 
@@ -87,7 +90,7 @@ export class MaskStream {
   private waiting = false;
   private held: Buffer[] = [];
   private resolved: Resolution | null = null;
-  private simplePlans = new Map<string, Resolution>();
+  private simplePlans = new Map<string, Resolution | typeof BY_TEXT>();
   private simpleGen = -1;
   /** Output of one push: a run of the chunk passed as is, and pieces already closed. */
   private out: Buffer[] = [];
@@ -284,17 +287,29 @@ export class MaskStream {
 
   private startSimpleResult(frame: Buffer, text: string | undefined): void {
     if (this.simpleGen !== this.catalog.generation || this.simplePlans.size > 500) { this.simplePlans.clear(); this.simpleGen = this.catalog.generation; }
-    const key = `${frame.toString('latin1')}\0${this.index}\0${text ?? ''}`;
-    let r = this.takeResolved() ?? this.simplePlans.get(key);
+    // Keyed by the RowDescription; by the statement too only when a column is computed (OID 0),
+    // so the same query with other literals reuses its plan.
+    const desc = frame.toString('latin1');
+    const first = this.simplePlans.get(desc);
+    const second = first === BY_TEXT ? this.simplePlans.get(`${desc}\0${this.index}\0${text ?? ''}`) : first;
+    const cached = second === BY_TEXT ? undefined : second;
+    let r = this.takeResolved() ?? cached;
+    const fields = r === undefined || cached === undefined ? parseRowDescription(frame, 0, frame.length) : undefined;
     if (r === undefined) {
-      const fields = parseRowDescription(frame, 0, frame.length);
       if (!fields) { this.refuse('a malformed RowDescription'); return; }
       const index = this.index;
       const attempt = this.planner.resolveFields(fields, text, index);
       if ('ok' in attempt) r = attempt;
       else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, text, index)); return; }
     }
-    this.simplePlans.set(key, r);
+    if (cached === undefined && fields) {
+      if (fields.some((f) => f.tableOid === 0)) {
+        this.simplePlans.set(desc, BY_TEXT);
+        this.simplePlans.set(`${desc}\0${this.index}\0${text ?? ''}`, r);
+      } else {
+        this.simplePlans.set(desc, r);
+      }
+    }
     if (!r.ok) { this.refuse(r.reason); return; }
     this.current = { t: 'rows', plan: r.plan };
     this.emit(frame);
