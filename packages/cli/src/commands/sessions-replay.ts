@@ -1,5 +1,6 @@
 // `chaperone sessions replay ID`: plays a recorded terminal in this terminal (or prints its
 // asciicast, or a one-time link to the control plane's replay page).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { parseAsciicast, playbackSteps, type Asciicast } from '@chaperone/core/records/asciicast';
 import { apiPost, resolveTarget, type OperatorTarget } from '../operator-client.js';
@@ -75,9 +76,10 @@ async function play(cast: Asciicast, opts: { speed: number; maxIdle?: number }):
   if (out.isTTY && (out.columns < width || out.rows < height)) {
     process.stderr.write(`note: recorded at ${width}x${height}, this terminal is ${out.columns}x${out.rows}; lines may wrap\n`);
   }
-  let stopped = false;
+  // Ctrl-C ends the replay at once, even in the middle of a long recorded pause.
+  const interrupt = new AbortController();
   let alt = false;
-  const stop = () => { stopped = true; };
+  const stop = () => interrupt.abort();
   process.once('SIGINT', stop);
   try {
     const started = performance.now();
@@ -85,8 +87,8 @@ async function play(cast: Asciicast, opts: { speed: number; maxIdle?: number }):
     for (const step of playbackSteps(cast.events, opts)) {
       due += step.delay * 1000;
       const wait = started + due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (stopped) break;
+      if (wait > 0) await sleep(wait, undefined, { signal: interrupt.signal }).catch(() => undefined);
+      if (interrupt.signal.aborted) break;
       if (!out.write(step.data)) await new Promise((r) => out.once('drain', r));
       alt = altScreenAfter(alt, step.data);
     }
@@ -96,7 +98,7 @@ async function play(cast: Asciicast, opts: { speed: number; maxIdle?: number }):
   // Leave the user's terminal as it was: attributes reset, cursor shown, and the main screen
   // back if the recording (or the interruption) left the alternate one on.
   if (out.isTTY) out.write(`\u001b[0m\u001b[?25h${alt ? '\u001b[?1049l' : ''}\r\n`);
-  return stopped ? 130 : 0;
+  return interrupt.signal.aborted ? 130 : 0;
 }
 
 /** Whether the alternate screen is on after `data` (full-screen programs switch with ?1049h/l). */

@@ -38,6 +38,6 @@ export const SAMPLE_SHELL: RecordedTerminal = {
   batches: [
     [[0.05, 'o', 'agent@bastion:~$ '], [0.4, 'i', 'echo h\u00e9llo'], [0.41, 'o', 'echo h\u00e9llo'], [0.6, 'i', '\r'], [0.61, 'o', '\r\nh\u00e9llo\r\n']],
     [[0.9, 'r', '100x30'], [1.2, 'o', '\u001b[1;32magent@bastion\u001b[0m:~$ '], [1.5, 'o', 'uptime-marker-7\r\n']],
-    [[2.5, 'o', 'logout\r\n']],
+    [[2.4, 'i', '\u0004'], [2.5, 'o', 'logout\r\n']],
   ],
 };
