@@ -65,32 +65,58 @@ function gatherCardRun(text: string, start: number, out: DetectorHit[]): void {
 }
 
 /**
- * Longest windows of whole groups that are cards, left to right, not overlapping. Inside the
- * run a window starts and ends at a space (a dash binds its groups together).
+ * Non-overlapping windows of whole groups (first..last, inclusive) covering the most digits,
+ * left to right; at a tie the longer window first. `window(g, h)` gives the window's digit
+ * count when groups g..h make a match, 0 when they do not, -1 when no longer window from g can.
+ * Greedy longest-first would let one number swallow the next one's first group
+ * (`+14155552671 (415) 555-2671`); this cannot. O(groups × window length).
+ */
+export function bestWindows(count: number, window: (g: number, h: number) => number): number[] {
+  const gain = new Array<number>(count + 1).fill(0);
+  const end = new Array<number>(count).fill(-1);
+  for (let g = count - 1; g >= 0; g--) {
+    gain[g] = gain[g + 1]!;
+    for (let h = g; h < count; h++) {
+      const d = window(g, h);
+      if (d < 0) break;
+      if (d > 0 && d + gain[h + 1]! >= gain[g]! && (end[g] === -1 || d + gain[h + 1]! > gain[g]! || h > end[g]!)) {
+        gain[g] = d + gain[h + 1]!;
+        end[g] = h;
+      }
+    }
+  }
+  const picked: number[] = [];
+  for (let g = 0; g < count;) {
+    const h = end[g]!;
+    if (h >= 0 && gain[g] !== gain[g + 1]) {
+      picked.push(g, h);
+      g = h + 1;
+    } else g++;
+  }
+  return picked;
+}
+
+/**
+ * Windows of whole groups that are cards (bestWindows). Inside the run a window starts and
+ * ends at a space (a dash binds its groups together).
  */
 function findCardWindows(text: string, digits: readonly number[], groups: readonly number[], leftOk: boolean, rightOk: boolean, out: DetectorHit[]): void {
   const count = groups.length / 3;
-  for (let g = 0; g < count;) {
-    const first = groups[g * 3 + 2] ?? 0;
-    let best = -1;
-    const startOk = g === 0 ? leftOk : text.charCodeAt((groups[g * 3] ?? 0) - 1) === 32;
-    for (let h = g; startOk && h < count; h++) {
-      const endOk = h === count - 1 ? rightOk : text.charCodeAt(groups[h * 3 + 1] ?? 0) === 32;
-      const after = h + 1 < count ? groups[h * 3 + 5] ?? 0 : digits.length;
-      const len = after - first;
-      if (len > 19) break;
-      const groupLen = after - (groups[h * 3 + 2] ?? 0);
-      if (h > g && groupLen < 3) break;
-      if (h === g + 1 && first + 3 > (groups[h * 3 + 2] ?? 0)) break;
-      if (len >= 13 && endOk && luhn(digits.slice(first, after))) best = h;
-    }
-    const d = digits[first] ?? 0;
-    if (best >= 0 && d >= 2 && d <= 6) {
-      out.push({ detector: 'credit_card', start: groups[g * 3] ?? 0, end: groups[best * 3 + 1] ?? 0 });
-      g = best + 1;
-    } else {
-      g++;
-    }
+  const picked = bestWindows(count, (g, h) => {
+    const first = groups[g * 3 + 2]!;
+    const after = h + 1 < count ? groups[h * 3 + 5]! : digits.length;
+    const len = after - first;
+    if (len > 19) return -1;
+    if (h > g && after - groups[h * 3 + 2]! < 3) return -1;
+    if (h === g + 1 && first + 3 > groups[h * 3 + 2]!) return -1;
+    const startOk = g === 0 ? leftOk : text.charCodeAt(groups[g * 3]! - 1) === 32;
+    if (!startOk) return -1;
+    const endOk = h === count - 1 ? rightOk : text.charCodeAt(groups[h * 3 + 1]!) === 32;
+    const d = digits[first]!;
+    return len >= 13 && endOk && d >= 2 && d <= 6 && luhn(digits.slice(first, after)) ? len : 0;
+  });
+  for (let k = 0; k < picked.length; k += 2) {
+    out.push({ detector: 'credit_card', start: groups[picked[k]! * 3]!, end: groups[picked[k + 1]! * 3 + 1]! });
   }
 }
 
@@ -148,6 +174,8 @@ interface PhoneGroup {
   end: number;
   digits: number;
   first: number;
+  /** The group starts `00` (the international call prefix). */
+  zeroZero: boolean;
   paren: boolean;
   /** The separator before it is a dot. */
   dot: boolean;
@@ -173,7 +201,7 @@ function readPhoneRun(text: string, i: number): { plus: boolean; groups: PhoneGr
       if (text.charCodeAt(pos) !== 41) break;
       pos++;
     }
-    groups.push({ start: groups.length === 0 ? i : start, end: pos, digits, first: text.charCodeAt(g) - 48, paren, dot });
+    groups.push({ start: groups.length === 0 ? i : start, end: pos, digits, first: text.charCodeAt(g) - 48, zeroZero: digits > 1 && text.charCodeAt(g) === 48 && text.charCodeAt(g + 1) === 48, paren, dot });
     const c = text.charCodeAt(pos);
     const next = text.charCodeAt(pos + 1);
     if ((c === 32 || c === 45 || c === 46) && (isDigit(next) || next === 40)) {
@@ -190,7 +218,7 @@ function readPhoneRun(text: string, i: number): { plus: boolean; groups: PhoneGr
 const PHONE_MAX_GROUPS = 8;
 
 /**
- * Phone numbers: E.164 (`+` and 8–15 digits, any grouping), NANP `(415) 555-2671` /
+ * Phone numbers: E.164 (`+` and 8–15 digits, compact or after a 1–3 digit country code), NANP `(415) 555-2671` /
  * `415-555-2671` / `415.555.2671` / `1 800 555 0199` (area and exchange 2–9), and national
  * numbers with a trunk `0` in 2–8 digit groups (`020 7946 0958`, `01 23 45 67 89`). A run of
  * digits without `+` or separators is not taken for a phone number. In a longer run of groups
@@ -230,22 +258,19 @@ function findPhonesIn(text: string, from: number, to: number, out: DetectorHit[]
     if (!last) { i++; continue; }
     i = last.end;
     const rightOk = rightBoundary(text, last.end) && text.charCodeAt(last.end) !== 41;
-    for (let g = 0; g < groups.length;) {
-      let best = -1;
+    const picked = bestWindows(groups.length, (g, h) => {
       // Inside the run a number starts and ends at a space.
-      const startOk = g === 0 ? leftOk : text.charCodeAt((groups[g]?.start ?? 0) - 1) === 32;
-      const withPlus = plus && g === 0;
+      if (h - g >= PHONE_MAX_GROUPS || !(g === 0 ? leftOk : text.charCodeAt(groups[g]!.start - 1) === 32)) return -1;
       let digits = 0;
-      for (let h = g; startOk && h < groups.length && h - g < PHONE_MAX_GROUPS; h++) {
-        digits += groups[h]?.digits ?? 0;
-        if (digits > 15) break;
-        if (digits < (withPlus ? 8 : 10)) continue;
-        const endOk = h === groups.length - 1 ? rightOk : text.charCodeAt(groups[h]?.end ?? 0) === 32;
-        if (endOk && isPhone(groups, g, h, withPlus, digits)) best = h;
-      }
-      if (best < 0) { g++; continue; }
-      out.push({ detector: 'phone', start: groups[g]?.start ?? 0, end: groups[best]?.end ?? 0 });
-      g = best + 1;
+      for (let k = g; k <= h; k++) digits += groups[k]!.digits;
+      if (digits > 15) return -1;
+      const withPlus = plus && g === 0;
+      if (digits < (withPlus ? 8 : 10)) return 0;
+      const endOk = h === groups.length - 1 ? rightOk : text.charCodeAt(groups[h]!.end) === 32;
+      return endOk && isPhone(groups, g, h, withPlus, digits) ? digits : 0;
+    });
+    for (let k = 0; k < picked.length; k += 2) {
+      out.push({ detector: 'phone', start: groups[picked[k]!]!.start, end: groups[picked[k + 1]!]!.end });
     }
   }
 }
@@ -254,7 +279,8 @@ function findPhonesIn(text: string, from: number, to: number, out: DetectorHit[]
 function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: boolean, digits: number): boolean {
   const head = groups[g];
   if (!head) return false;
-  if (plus) return digits >= 8 && digits <= 15 && head.first !== 0 && !head.paren;
+  // E.164: compact (`+14155552671`), or a 1–3 digit country code and then groups.
+  if (plus) return digits >= 8 && digits <= 15 && head.first !== 0 && !head.paren && (g === h || head.digits <= 3);
   const count = h - g + 1;
   if (count < 2) return false;
   // NANP: [1] NXX NXX XXXX.
@@ -264,7 +290,7 @@ function isPhone(groups: readonly PhoneGroup[], g: number, h: number, plus: bool
     return area.first >= 2 && exchange.first >= 2 && !exchange.paren && !line.paren;
   }
   // National with trunk prefix 0 (not 00, the international call prefix).
-  if (digits < 10 || digits > 11 || head.first !== 0 || head.digits === 1) return false;
+  if (digits < 10 || digits > 11 || head.first !== 0 || head.zeroZero || head.digits === 1) return false;
   for (let k = g; k <= h; k++) {
     const grp = groups[k];
     if (!grp || grp.digits < 2 || grp.digits > 8 || (k > g && (grp.paren || grp.dot))) return false;

@@ -151,4 +151,31 @@ describe('detectors', () => {
       }
     }), { numRuns: 2000 });
   });
+
+  test('property: known values are covered whole wherever they sit among others; alone, found exactly by their detector', () => {
+    const samples: [DetectorName, string][] = [
+      ['credit_card', '4111 1111 1111 1111'], ['credit_card', '5555555555554444'], ['credit_card', '3782-822463-10005'],
+      ['email', 'alice@example.com'], ['email', 'Bob.Smith+tag@mail.example.co.uk'],
+      ['phone', '+44 20 7946 0958'], ['phone', '(415) 555-2671'], ['phone', '415.555.2671'], ['phone', '+14155552671'],
+      ['us_ssn', '123-45-6789'], ['iban', 'DE89 3704 0044 0532 0130 00'], ['iban', 'GB82WEST12345698765432'],
+      ['jwt', JWT], ['cloud_key', 'AKIAIOSFODNN7EXAMPLE'], ['cloud_key', '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'], ['private_key', PEM],
+    ];
+    const filler = fc.constantFrom(' ', ', ', '\n', ' | ', ' 😀 ', ' données: ', '; id 42 ', '\t', ' (ok) ');
+    fc.assert(fc.property(fc.shuffledSubarray(samples, { minLength: 1, maxLength: 6 }), fc.array(filler, { minLength: 7, maxLength: 7 }), (picked, fills) => {
+      let text = fills[0] ?? '';
+      const spans: [DetectorName, number, number][] = [];
+      picked.forEach(([d, v], k) => {
+        spans.push([d, text.length, text.length + v.length]);
+        text += v + (fills[k + 1] ?? ' ');
+      });
+      const hits = findSensitive(text, ALL);
+      const shown = hits.map((h) => `${h.detector}@${h.start}-${h.end}`).join(' ');
+      // Neighbours may merge into one span (a number read across two values); none escapes.
+      for (const [d, a, b] of spans) assert.ok(hits.some((h) => h.start <= a && h.end >= b), `${d} ${JSON.stringify(text.slice(a, b))} in ${JSON.stringify(text)}: ${shown}`);
+      if (spans.length === 1) {
+        const [d, a, b] = spans[0]!;
+        assert.deepEqual(hits, [{ detector: d, start: a, end: b }], JSON.stringify(text));
+      }
+    }), { numRuns: 1000 });
+  });
 });

@@ -79,15 +79,21 @@ function candidates(text: string, detectors: ReadonlySet<DetectorName>): number 
   return bits & (~DIGIT_BITS | digits);
 }
 
-/** Sorts by start, longer first at equal starts, and drops any hit overlapping a kept one. */
+/**
+ * Sorts by start, longer first at equal starts; a hit overlapping the one before is merged into
+ * it (the earlier keeps its detector name), so no detected character is left unmasked.
+ */
 function resolveOverlaps(hits: DetectorHit[]): DetectorHit[] {
   hits.sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: DetectorHit[] = [];
-  let end = 0;
+  let last: DetectorHit | undefined;
   for (const h of hits) {
-    if (h.start < end) continue;
-    kept.push(h);
-    end = h.end;
+    if (last && h.start < last.end) {
+      if (h.end > last.end) last.end = h.end;
+      continue;
+    }
+    last = { ...h };
+    kept.push(last);
   }
   return kept;
 }
