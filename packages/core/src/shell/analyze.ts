@@ -3,7 +3,7 @@
 // strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
 import { PARAM_TRANSFORM, REDIRECT, createShellParser, nodeType, walk } from './parser.js';
 import type { ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt } from './parser.js';
-import { WRAPPERS } from './wrappers.js';
+import { WRAPPERS, codeInVariable } from './wrappers.js';
 import type { Inner, WrapperContext } from './wrappers.js';
 import { resolveHeredoc, resolveWord } from './words.js';
 import type { ResolvedWord } from './words.js';
@@ -82,7 +82,12 @@ function analyzeScript(text: string, depth: number, run: Run): string | undefine
   walk(parsed.file, (node) => {
     if (error !== undefined) return;
     const type = nodeType(node);
-    if (type === 'Assign') error = analyzeAssignedCode(node as ShAssign, depth, run);
+    if (type === 'Assign') {
+      const assign = node as ShAssign;
+      const code = assign.Name !== null && assign.Value !== null ? codeInVariable(assign.Name.Value, resolveWord(assign.Value)) : undefined;
+      if (code !== undefined) error = analyzeCall([], [], depth, run, [code]);
+      error ??= analyzeAssignedCode(assign, depth, run);
+    }
     if (type === 'ParamExp' && isPromptExpansion(node as ShParamExp)) {
       out.push(unknownCommand('${…@P} prompt expansion, which runs the command substitutions in a value'));
     }
@@ -97,10 +102,10 @@ function analyzeScript(text: string, depth: number, run: Run): string | undefine
   return error;
 }
 
-function analyzeCall(words: ResolvedWord[], redirs: readonly ShRedirect[], depth: number, run: Run): string | undefined {
+function analyzeCall(words: ResolvedWord[], redirs: readonly ShRedirect[], depth: number, run: Run, start: Inner[] = [{ kind: 'command', words }]): string | undefined {
   const out = run.out;
   const ctx: WrapperContext = { stdinScript: () => stdinScript(redirs) };
-  const pending: Inner[] = [{ kind: 'command', words }];
+  const pending: Inner[] = [...start];
   for (let steps = 0; pending.length > 0; steps++) {
     if (steps > MAX_UNWRAP) return `more than ${MAX_UNWRAP} wrapper commands in one command`;
     const inner = pending.shift()!;

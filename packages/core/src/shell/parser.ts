@@ -16,7 +16,7 @@ export interface ShLit { Value: string }
 export interface ShSglQuoted { Dollar: boolean; Value: string }
 export interface ShDblQuoted { Dollar: boolean; Parts: ShNode[] }
 export interface ShParamExp { Short: boolean; Param: ShLit | null; Exp: { Op: number; Word: ShWord | null } | null }
-export interface ShAssign { Value: ShWord | null }
+export interface ShAssign { Name: ShLit | null; Value: ShWord | null }
 /** Any node; narrow it with nodeType. */
 export type ShNode = object;
 

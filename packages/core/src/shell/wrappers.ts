@@ -48,6 +48,7 @@ export const WRAPPERS: ReadonlyMap<string, Unwrap> = new Map<string, Unwrap>([
   ['runuser', su],
   ['watch', watch],
   ['alias', alias],
+  ['source', source],
   ['trap', trap],
   ['ssh', ssh],
   ['pkexec', optionsThen({ long: { user: true, 'disable-internal-agent': false, 'keep-cwd': false } })],
@@ -63,6 +64,31 @@ export const WRAPPERS: ReadonlyMap<string, Unwrap> = new Map<string, Unwrap>([
   ['sg', sg],
   ['script', script],
 ]);
+
+/**
+ * Variables that run code of their own: PROMPT_COMMAND holds shell text; BASH_ENV and ENV name a
+ * file a starting shell sources; LD_PRELOAD and LD_AUDIT load libraries into every program.
+ */
+export function codeInVariable(name: string, value: { text: string; dynamic: boolean }): Inner | undefined {
+  if (name === 'PROMPT_COMMAND') return value.dynamic ? { kind: 'unknown', reason: `PROMPT_COMMAND=${value.text}` } : { kind: 'script', text: value.text };
+  if (CODE_FILE_VARIABLES.has(name)) return { kind: 'unknown', reason: `${name}, which runs code from a file` };
+  return undefined;
+}
+const CODE_FILE_VARIABLES: ReadonlySet<string> = new Set(['BASH_ENV', 'ENV', 'LD_PRELOAD', 'LD_AUDIT']);
+
+/** Leading NAME=value operands (env, sudo): skipped, and whatever code they carry. */
+function environment(words: ResolvedWord[]): { rest: ResolvedWord[]; env: Inner[] } {
+  const env: Inner[] = [];
+  let i = 0;
+  for (; i < words.length; i++) {
+    const w = words[i]!;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(w.text);
+    if (m === null) break;
+    const code = codeInVariable(m[1]!, { text: w.text.slice(m[0].length), dynamic: w.dynamic });
+    if (code !== undefined) env.push(code);
+  }
+  return { rest: words.slice(i), env };
+}
 
 /** Options, then the command; `shellFlag` (sudo -s, doas -s) runs the command through a shell. */
 function optionsThen(spec: OptionSpec, shellFlag = ''): Unwrap {
@@ -93,12 +119,10 @@ function sudo(args: ResolvedWord[]): Inner[] {
   if (!scan.ok) return [{ kind: 'unknown', reason: `sudo: ${scan.reason}` }];
   // sudo -e edits files, -l/-v/-k/-K act on credentials; none of them runs the operands.
   if (['e', 'edit'].some((f) => scan.seen.has(f))) return [];
-  let rest = args.slice(scan.index);
-  // VAR=value operands before the command set its environment.
-  while (rest[0] !== undefined && !rest[0].dynamic && /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0].text)) rest = rest.slice(1);
+  const { rest, env } = environment(args.slice(scan.index));
   const viaShell = ['s', 'i', 'shell', 'login'].some((f) => scan.seen.has(f));
-  if (viaShell) return rest.length === 0 ? [{ kind: 'unknown', reason: 'an interactive shell' }] : [joined(rest, 'sudo -s')];
-  return rest.length === 0 ? [] : [{ kind: 'command', words: rest }];
+  if (viaShell) return [...env, rest.length === 0 ? { kind: 'unknown', reason: 'an interactive shell' } : joined(rest, 'sudo -s')];
+  return rest.length === 0 ? env : [...env, { kind: 'command', words: rest }];
 }
 
 const ENV: OptionSpec = {
@@ -115,12 +139,11 @@ function env(args: ResolvedWord[]): Inner[] {
   const scan = scanOptions(args.filter((w, i) => !(i === 0 && !w.dynamic && w.text === '-')), ENV);
   if (!scan.ok) return [{ kind: 'unknown', reason: `env: ${scan.reason}` }];
   const offset = args[0] !== undefined && !args[0].dynamic && args[0].text === '-' ? 1 : 0;
-  let rest = args.slice(scan.index + offset);
-  while (rest[0] !== undefined && !rest[0].dynamic && /^[^=]+=/.test(rest[0].text)) rest = rest.slice(1);
+  const { rest, env } = environment(args.slice(scan.index + offset));
   // -S splits its value into words and runs them before the remaining operands.
   const split = scan.seen.get('S') ?? scan.seen.get('split-string');
-  if (split !== undefined) return [joined([{ text: split, dynamic: false }, ...rest], 'env -S')];
-  return rest.length === 0 ? [] : [{ kind: 'command', words: rest }];
+  if (split !== undefined) return [...env, joined([{ text: split, dynamic: false }, ...rest], 'env -S')];
+  return rest.length === 0 ? env : [...env, { kind: 'command', words: rest }];
 }
 
 function timeout(args: ResolvedWord[]): Inner[] {
@@ -262,9 +285,25 @@ function shell(args: ResolvedWord[], ctx: WrapperContext): Inner[] {
     if (operand.dynamic) return [{ kind: 'unknown', reason: `a shell running ${operand.text}` }];
     return [{ kind: 'script', text: operand.text }];
   }
-  if (operand !== undefined) return [];
-  return [ctx.stdinScript()];
+  return operand === undefined ? [ctx.stdinScript()] : scriptFile(operand, ctx);
 }
+
+/** `source FILE`, `. FILE`: the program stays `source`, unless the file is really the input. */
+function source(args: ResolvedWord[], ctx: WrapperContext): Inner[] {
+  const operand = args[0];
+  return operand === undefined ? [] : scriptFile(operand, ctx);
+}
+
+/**
+ * A script file a shell runs: its content is unknown and the program's name decides (as for
+ * `source`), except the shell's own input (`/dev/stdin` fed by a here-document) and a file only
+ * known at run time (`<(curl …)`, `$F`).
+ */
+function scriptFile(file: ResolvedWord, ctx: WrapperContext): Inner[] {
+  if (file.dynamic) return [{ kind: 'unknown', reason: `a script read from ${file.text}` }];
+  return STDIN_FILES.has(file.text) ? [ctx.stdinScript()] : [];
+}
+const STDIN_FILES: ReadonlySet<string> = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0', '-']);
 
 /** One operand (taskset's mask, chrt's priority) after the options, then the command. */
 function operandThen(args: ResolvedWord[], spec: OptionSpec): Inner[] {
