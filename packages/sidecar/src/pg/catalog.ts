@@ -69,6 +69,16 @@ export class Catalog {
   }
 
   cachedOid(oid: number): Relation | null | undefined { return this.byOidCache.get(oid); }
+
+  /** Puts a relation in the cache as if the server had answered (unit tests and benchmarks). */
+  seed(rel: Relation): void {
+    this.byOidCache.set(rel.oid, rel);
+    const rels = this.byNameCache.get(`${rel.schema}.${rel.name}`) ?? [];
+    this.byNameCache.set(`${rel.schema}.${rel.name}`, [...rels.filter((r) => r.oid !== rel.oid), rel]);
+    const bare = this.byNameCache.get(`.${rel.name}`) ?? [];
+    this.byNameCache.set(`.${rel.name}`, [...bare.filter((r) => r.oid !== rel.oid), rel]);
+    this.epoch++;
+  }
   cachedName(schema: string | undefined, name: string): Relation[] | undefined { return this.byNameCache.get(`${schema ?? ''}.${name}`); }
 
   /** Relations by OID; null for an OID the catalog does not show (dropped, or not committed yet). */
