@@ -321,8 +321,11 @@ export class PgSession {
         this.batchOpen = false;
         this.toUpstream.push(frame);
         return;
-      case 'Describe': case 'Flush': case 'CopyDone': case 'CopyFail':
+      case 'Describe': case 'Flush':
         this.batchOpen = true;
+        this.toUpstream.push(frame);
+        return;
+      case 'CopyDone': case 'CopyFail':
         this.toUpstream.push(frame);
         return;
       case 'Terminate':
