@@ -8,6 +8,7 @@ for pkg in "$@"; do
     postgresql) ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=("$pkg") ;;
     pgbouncer) command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=("$pkg") ;;
     openssh-server) [ -x /usr/sbin/sshd ] || need+=("$pkg") ;;
+    prometheus) [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=("$pkg") ;;
     openssh-client) command -v ssh >/dev/null && command -v scp >/dev/null && command -v sftp >/dev/null || need+=("$pkg") ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
@@ -23,3 +24,5 @@ if [[ " ${need[*]} " == *" postgresql "* ]] && command -v pg_ctlcluster >/dev/nu
 fi
 if [[ " ${need[*]} " == *" pgbouncer "* ]]; then $SUDO service pgbouncer stop >/dev/null 2>&1 || true; fi
 if [[ " ${need[*]} " == *" openssh-server "* ]]; then $SUDO service ssh stop >/dev/null 2>&1 || true; fi
+# Debian's prometheus package starts a server of its own; the tests start their own.
+if [[ " ${need[*]} " == *" prometheus "* ]]; then $SUDO service prometheus stop >/dev/null 2>&1 || true; $SUDO service prometheus-node-exporter stop >/dev/null 2>&1 || true; fi

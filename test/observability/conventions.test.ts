@@ -35,7 +35,7 @@ function sidecarRegistry(): Registry {
   }
   m.exchange('ok');
   m.exchange('unreachable');
-  m.setBundleVersion('sha256-3f2a');
+  m.setBundleVersion('9672edec137fe383a9a058405c6b67eb9c91d86f186d941494b1c6245a5fa017');
   m.recordsSent.inc();
   m.recordsRejected.inc(0);
   m.bindRecorder({ queued: () => 1, spooled: () => 2, oldestUndeliveredMs: () => Date.now() - 1000 });
