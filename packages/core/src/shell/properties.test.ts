@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { analyzeCommandLine } from './analyze.js';
+import { createShellParser } from './parser.js';
 import { decideCommand } from './policy.js';
 import { shellPolicy } from './test-policies.js';
 
@@ -69,4 +70,36 @@ test('property: analysis never throws, on any text', () => {
     const a = analyzeCommandLine(text);
     assert.equal(typeof a.ok, 'boolean');
   }), { numRuns: 500 });
+});
+
+const ALLOW_LIST = shellPolicy(`  rules:
+    - { action: allow, match: { commands: [ls, cat, grep, "systemctl status *"] } }
+  default: deny`);
+
+const allowedCommand = fc.tuple(fc.constantFrom('ls', 'cat', 'grep', 'systemctl status'), fc.array(word, { maxLength: 2 }))
+  .map(([p, args]) => [p, ...args].join(' '));
+const join = fc.constantFrom(' ; ', ' && ', ' || ', ' | ', '\n');
+const compose = (parts: string[], joins: string[]) => parts.reduce((line, part, i) => (i === 0 ? part : `${line}${joins[i % joins.length] ?? ' ; '}${part}`), '');
+
+test('property: an allow list allows any composition of allowed commands, and nothing with one other command in it', () => {
+  fc.assert(fc.property(
+    fc.array(allowedCommand, { minLength: 1, maxLength: 5 }), fc.array(join, { minLength: 1, maxLength: 4 }),
+    fc.constantFrom('rm x', 'sudo ls', 'systemctl stop nginx', 'env ls', "sh -c 'ls'", '$X', 'echo hi'), fc.nat(),
+    (parts, joins, intruder, at) => {
+      const line = compose(parts, joins);
+      assert.equal(decideCommand(ALLOW_LIST, line).action, 'allow', line);
+      const withIntruder = [...parts];
+      withIntruder.splice(at % (parts.length + 1), 0, intruder);
+      const bad = compose(withIntruder, joins);
+      assert.equal(decideCommand(ALLOW_LIST, bad).action, 'deny', bad);
+      assert.equal(decideCommand(ALLOW_LIST, `ls $( ${intruder} )`).action, 'deny');
+    },
+  ), { numRuns: 300 });
+});
+
+test('property: a reused parser analyses exactly as a fresh one', () => {
+  const parse = createShellParser();
+  fc.assert(fc.property(wrapped(fc.oneof(denied, benign)), (text) => {
+    assert.deepEqual(analyzeCommandLine(text, parse), analyzeCommandLine(text));
+  }), { numRuns: 100 });
 });
