@@ -105,7 +105,7 @@ function handleSession(ctx: SessionContext, session: Session, channel: number): 
   };
   session.on('exec', (accept, _reject, e) => { void runExec(ctx, accept(), e.command, setup).then(started); });
   session.on('shell', (accept) => { void runShell(ctx, accept(), setup).then(started); });
-  session.on('sftp', (accept, reject) => { void startSftp(ctx, accept, reject); });
+  session.on('sftp', (accept, reject) => startSftp(ctx, accept, reject));
   session.on('subsystem', (_accept, reject, s) => {
     channelRecord(ctx, 'subsystem', s.name, { action: 'deny', message: `subsystem ${s.name} is not supported`, ...NOT_SUPPORTED });
     reject();
@@ -122,7 +122,7 @@ function handleSession(ctx: SessionContext, session: Session, channel: number): 
   });
 }
 
-async function startSftp(ctx: SessionContext, accept: () => SFTPWrapper, reject: () => void): Promise<void> {
+function startSftp(ctx: SessionContext, accept: () => SFTPWrapper, reject: () => void): void {
   const policy = ctx.policy();
   const read = policy.decideOperation('file-read');
   const write = policy.decideOperation('file-write');
@@ -131,20 +131,11 @@ async function startSftp(ctx: SessionContext, accept: () => SFTPWrapper, reject:
     reject();
     return;
   }
-  const up = await ctx.upstream();
-  if (!up.ok) {
-    ctx.logger.warn({ error: up.message }, 'sftp refused: no target connection');
-    reject();
-    return;
-  }
-  up.client.sftp((err, remote) => {
-    if (err) {
-      ctx.logger.warn({ err: err.message }, 'the target refused sftp');
-      reject();
-      return;
-    }
-    proxySftp(ctx, accept(), remote);
-  });
+  const target = ctx.upstream().then((up) => new Promise<SFTPWrapper | { error: string }>((resolve) => {
+    if (!up.ok) return resolve({ error: up.message });
+    up.client.sftp((err, remote) => resolve(err ? { error: `the target refused sftp: ${err.message}` } : remote));
+  }));
+  proxySftp(ctx, accept(), target);
 }
 
 /** direct-tcpip (`ssh -L`, `-W`, `-D`): only when policy allows port-forward. */
