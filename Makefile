@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chaperone
 STAMP := node_modules/.chaperone-deps
-APT_PACKAGES := postgresql-client postgresql pgbouncer openssh-server openssh-client prometheus
+APT_PACKAGES := postgresql-client postgresql pgbouncer openssh-server openssh-client prometheus chromium
 
 .PHONY: deps build lint test unit integration demo bench clean tools
 

@@ -10,6 +10,8 @@ for pkg in "$@"; do
     openssh-server) [ -x /usr/sbin/sshd ] || need+=("$pkg") ;;
     prometheus) [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=("$pkg") ;;
     openssh-client) command -v ssh >/dev/null && command -v scp >/dev/null && command -v sftp >/dev/null || need+=("$pkg") ;;
+    # Headless browser for the replay page test (test/replay/browser.test.ts, driven by playwright-core).
+    chromium) [ -x /usr/bin/chromium ] || need+=("$pkg") ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done
