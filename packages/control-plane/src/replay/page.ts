@@ -47,6 +47,7 @@ export function replayPage(session: SessionSummary, terminal: TerminalInfo, term
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>chaperone replay — ${esc(session.id)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/replay/assets/asciinema-player.css">
 <link rel="stylesheet" href="/replay/assets/replay.css">
 </head><body>
@@ -65,7 +66,7 @@ ${others}
 
 export function messagePage(title: string, text: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><link rel="stylesheet" href="/replay/assets/replay.css"></head>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/replay/assets/replay.css"></head>
 <body><main><h1>${esc(title)}</h1><p>${esc(text)}</p></main></body></html>
 `;
 }
