@@ -2,7 +2,7 @@
 // substitutions and here-documents, with wrappers (sudo, env, sh -c, xargs…) unwrapped and the
 // strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
 import { PARAM_TRANSFORM, REDIRECT, createShellParser, nodeType, walk } from './parser.js';
-import type { ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt } from './parser.js';
+import type { ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt, ShWord } from './parser.js';
 import { WRAPPERS, codeInVariable } from './wrappers.js';
 import type { Inner, WrapperContext } from './wrappers.js';
 import { resolveHeredoc, resolveWord } from './words.js';
@@ -88,6 +88,7 @@ function analyzeScript(text: string, depth: number, run: Run): string | undefine
       if (code !== undefined) error = analyzeCall([], [], depth, run, [code]);
       error ??= analyzeAssignedCode(assign, depth, run);
     }
+    if (type === 'Word') error ??= analyzeSubscriptCode(node as ShWord, depth, run);
     if (type === 'ParamExp' && isPromptExpansion(node as ShParamExp)) {
       out.push(unknownCommand('${…@P} prompt expansion, which runs the command substitutions in a value'));
     }
@@ -143,14 +144,29 @@ function analyzeAssignedCode(assign: ShAssign, depth: number, run: Run): string 
   if (assign.Value === null) return undefined;
   const value = resolveWord(assign.Value);
   if (value.dynamic || !(value.text.includes('$(') || value.text.includes('`'))) return undefined;
-  // The value as the argument of `:`: its substitutions are what would run. Text that does not
+  return analyzeQuotedCode(value.text, depth, run);
+}
+
+function analyzeQuotedCode(code: string, depth: number, run: Run): string | undefined {
+  // The text as the argument of `:`: its substitutions are what would run. Text that does not
   // parse cannot be evaluated as code either.
-  const text = `: ${value.text}`;
+  const text = `: ${code}`;
   if (!run.parse(text).ok) return undefined;
   const found: SimpleCommand[] = [];
   const error = analyzeScript(text, depth + 1, { parse: run.parse, out: found });
   run.out.push(...found.slice(1));
   return error;
+}
+
+/**
+ * A quoted array subscript holding a substitution (`'a[$(rm y)]'`) runs it wherever bash
+ * evaluates the word as a variable reference or arithmetic: let, ((…)), declare -i, unset,
+ * printf -v, read, [[ -v ]], test -v. Count it as run here.
+ */
+function analyzeSubscriptCode(word: ShWord, depth: number, run: Run): string | undefined {
+  const w = resolveWord(word);
+  if (w.dynamic || !/\[[^\]]*(\$\(|`)/.test(w.text)) return undefined;
+  return analyzeQuotedCode(w.text, depth, run);
 }
 
 function isPromptExpansion(p: ShParamExp): boolean {

@@ -141,6 +141,11 @@ const HIDING: string[] = [
   "export PROMPT_COMMAND='rm x'",
   "env PROMPT_COMMAND='rm x' bash",
   "PS4='$(rm x)' bash -xc ls",
+  "let 'x=a[$(rm y)]'",
+  "(( 'a[$(rm y)]' ))",
+  "unset 'a[$(rm y)]'",
+  "printf -v 'a[`rm y`]' x",
+  "[[ -v 'a[$(rm y)]' ]]",
   // Programs that cannot be known statically: denied by the built-in fail-closed rule.
   'source <(echo rm x)',
   'bash <(echo rm x)',
@@ -226,6 +231,8 @@ const BENIGN: string[] = [
   'ssh web-2 uptime',
   'strace -c ls',
   "X='$(not run)'; echo \"$X\"",
+  "echo '$(date)' 'a[1]'",
+  "grep '[$(]' file",
 ];
 
 test(`benign corpus: ${BENIGN.length} everyday lines stay allowed under deny: commands [rm]`, () => {
