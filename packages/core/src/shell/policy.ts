@@ -176,8 +176,9 @@ export function matchShellRule(r: CompiledShellRule, c: SimpleCommand, operation
 
 /**
  * An SSH operation: rules that name operations and no commands decide it. Otherwise exec is
- * allowed here and each command line is decided by decideCommand; shell and file transfer get
- * the policies' default; forwarding is denied.
+ * allowed here, since each command line is decided by decideCommand (which applies the same
+ * operation rules to every command: call it alone for an exec, or an approve rule holds twice);
+ * shell and file transfer get the policies' default; forwarding is denied.
  */
 export function decideOperation(p: CompiledShellPolicy, op: ShellOperation): Decision {
   if (p.policies.length === 0) {
