@@ -40,6 +40,7 @@ bench: build
 	node test/dist/bench/pgbench.js
 	node test/dist/bench/webhook.js
 	node test/dist/bench/mask.js
+	node test/dist/bench/mask-proxy.js
 	node test/dist/bench/kube.js
 
 # kube-apiserver, etcd, kubectl and helm compiled from Go modules into $(CACHE_DIR)/tools/<tool>-<version>/

@@ -119,6 +119,20 @@ describe('masking through the proxy (psql)', () => {
     assert.ok((p.counters.counts.get('free-text|email') ?? 0) >= 1);
   });
 
+  it('sees a schema change made outside the proxy once the catalog TTL has passed', async () => {
+    const short = await startMaskingProxy(pg, undefined, 100);
+    try {
+      await pg.sql("create table accounts(id int, ssn text, other text); insert into accounts values (1, '111', '222'); grant all on accounts to public", 'app');
+      const run = async (sql: string): Promise<string[]> => (await psql(short.endpoint, ['-F', '|', '-c', sql])).stdout.split('\n').filter((l) => l !== '');
+      const [first] = await run('select ssn, other from accounts');
+      assert.match(first ?? '', /^h:[A-Za-z0-9_-]{16}\|222$/);
+      await pg.sql('alter table accounts rename column ssn to tmp; alter table accounts rename column other to ssn', 'app');
+      await new Promise((r) => setTimeout(r, 150));
+      const [after] = await run('select tmp, ssn from accounts');
+      assert.match(after ?? '', /^111\|h:[A-Za-z0-9_-]{16}$/);
+    } finally { await short.proxy.close(); }
+  });
+
   it('picks up a renamed and an added column', async () => {
     await pg.sql('alter table customers rename column email to mail; alter table customers add column email text; update customers set email = \'new@example.com\'', 'app');
     // DDL outside the proxy: seen after the TTL; through the proxy it is seen at once.

@@ -38,10 +38,10 @@ export class CountingCounters implements MaskCounters {
   }
 }
 
-export async function startMaskingProxy(pg: PostgresServer, rules: Rule[] = MASK_RULES): Promise<ProxyUnderTest & { counters: CountingCounters }> {
+export async function startMaskingProxy(pg: PostgresServer, rules: Rule[] = MASK_RULES, catalogTtlMs?: number): Promise<ProxyUnderTest & { counters: CountingCounters }> {
   const counters = new CountingCounters();
   const policy = maskPolicyOf(compileMasks([maskPolicyDoc(rules)], 'test-db', KEY));
-  const p = await startProxy(pg, { masking: { policy, lineage: coreLineage(new LineageAnalyzer()), counters } });
+  const p = await startProxy(pg, { masking: { policy, lineage: coreLineage(new LineageAnalyzer()), counters, ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }) } });
   return { ...p, counters };
 }
 

@@ -72,6 +72,7 @@ export class Catalog {
 
   /** Puts a relation in the cache as if the server had answered (unit tests and benchmarks). */
   seed(rel: Relation): void {
+    this.noteFirstAnswer();
     this.byOidCache.set(rel.oid, rel);
     const rels = this.byNameCache.get(`${rel.schema}.${rel.name}`) ?? [];
     this.byNameCache.set(`${rel.schema}.${rel.name}`, [...rels.filter((r) => r.oid !== rel.oid), rel]);
@@ -88,6 +89,7 @@ export class Catalog {
     const gen = this.generation;
     const rows = await this.query(`SELECT ${RELATION_JSON} WHERE c.oid IN (${missing.map((o) => String(o >>> 0)).join(',')})`);
     if (gen !== this.generation) return;
+    this.noteFirstAnswer();
     for (const o of missing) this.byOidCache.set(o, null);
     for (const r of rows) { const rel = parseRelation(r); if (rel) this.byOidCache.set(rel.oid, rel); }
     this.epoch++;
@@ -101,10 +103,16 @@ export class Catalog {
     const where = `c.relname = ${literal(name)}${schema === undefined ? '' : ` AND n.nspname = ${literal(schema)}`}`;
     const rows = await this.query(`SELECT ${RELATION_JSON} WHERE ${where} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`);
     if (gen !== this.generation) return;
+    this.noteFirstAnswer();
     const rels: Relation[] = [];
     for (const r of rows) { const rel = parseRelation(r); if (rel) { rels.push(rel); this.byOidCache.set(rel.oid, rel); } }
     this.byNameCache.set(key, rels);
     this.epoch++;
+  }
+
+  /** The TTL runs from the first answer cached after the cache was last emptied. */
+  private noteFirstAnswer(): void {
+    if (this.byOidCache.size + this.byNameCache.size === 0) this.loadedAt = Date.now();
   }
 
   close(): void {

@@ -286,6 +286,7 @@ export class MaskStream {
   }
 
   private startSimpleResult(frame: Buffer, text: string | undefined): void {
+    this.catalog.expire(); // the TTL bound on schema changes made outside the proxy
     if (this.simpleGen !== this.catalog.generation || this.simplePlans.size > 500) { this.simplePlans.clear(); this.simpleGen = this.catalog.generation; }
     // Keyed by the RowDescription; by the statement too only when a column is computed (OID 0),
     // so the same query with other literals reuses its plan.
@@ -319,6 +320,7 @@ export class MaskStream {
   private startExecute(frame: Buffer): boolean {
     const head = this.head();
     if (head?.t !== 'execute') return true;
+    this.catalog.expire();
     const portal = this.portals.get(head.name);
     const st = portal?.statement;
     const fields = portal?.fields ?? (st?.fields ? withFormats(st.fields, portal?.formats ?? []) : undefined);
@@ -344,6 +346,7 @@ export class MaskStream {
   }
 
   private startCopy(frame: Buffer): void {
+    this.catalog.expire();
     const head = this.head();
     const text = head?.t === 'query' ? head.text : head?.t === 'execute' ? this.portals.get(head.name)?.statement?.text : undefined;
     const binary = frame[5] === 1;
