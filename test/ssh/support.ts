@@ -75,6 +75,8 @@ export interface Stack {
   sftp(connection: string, batch: string): Promise<RunResult>;
   /** Every record of this connection's sessions, as the control plane stores them. */
   events(connection: string): Promise<RecordEvent[]>;
+  /** The same, one array per session. */
+  sessions(connection: string): Promise<RecordEvent[][]>;
   stop(): Promise<void>;
 }
 
@@ -117,6 +119,17 @@ export async function startStack(): Promise<Stack> {
     if (p === undefined) throw new Error(`the sidecar has no listener for ${connection}`);
     return p;
   };
+  const sessions = async (connection: string): Promise<RecordEvent[][]> => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const list = await cp.app.inject({ method: 'GET', url: `/v1/sessions?connection=${connection}&limit=500`, headers: auth });
+    if (list.statusCode !== 200) throw new Error(`sessions: ${list.statusCode} ${list.body}`);
+    const all: RecordEvent[][] = [];
+    for (const session of list.json() as { id: string }[]) {
+      const detail = await cp.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: auth });
+      all.push((detail.json() as { records: { event: RecordEvent }[] }).records.map((r) => r.event));
+    }
+    return all;
+  };
   const through = (connection: string) => ['-p', String(port(connection)), ...CLIENT_OPTIONS];
   return {
     sshd, pg, cp, sidecar, dir, port,
@@ -124,17 +137,8 @@ export async function startStack(): Promise<Stack> {
     sshDirect: (args, o) => run('/usr/bin/ssh', ['-p', String(sshd.port), '-i', sshd.clientKeyPath, ...CLIENT_OPTIONS, `${sshd.user}@127.0.0.1`, ...args], o),
     scp: (connection, args) => run('/usr/bin/scp', ['-P', String(port(connection)), ...CLIENT_OPTIONS, ...args]),
     sftp: (connection, batch) => run('/usr/bin/sftp', ['-P', String(port(connection)), ...CLIENT_OPTIONS, '-b', '-', 'agent@127.0.0.1'], { input: batch }),
-    events: async (connection) => {
-      const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-      const list = await cp.app.inject({ method: 'GET', url: `/v1/sessions?connection=${connection}&limit=500`, headers: auth });
-      if (list.statusCode !== 200) throw new Error(`sessions: ${list.statusCode} ${list.body}`);
-      const events: RecordEvent[] = [];
-      for (const session of list.json() as { id: string }[]) {
-        const detail = await cp.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: auth });
-        events.push(...(detail.json() as { records: { event: RecordEvent }[] }).records.map((r) => r.event));
-      }
-      return events;
-    },
+    sessions,
+    events: async (connection) => (await sessions(connection)).flat(),
     async stop() {
       await sidecar.close();
       await cp.close();
