@@ -27,9 +27,8 @@ const DIGIT_BITS = 0b11110000;
 
 /** Shortest text any detector matches (`a@b.co`). */
 const MIN_LENGTH = 6;
-/** Fewest digits cards and phone numbers need. */
+/** Fewest digits cards need. */
 const MIN_CARD_DIGITS = 13;
-const MIN_PHONE_DIGITS = 8;
 /** In every PEM private key's BEGIN line. */
 const PEM_HINT = 'PRIVATE KEY';
 /** The shortest IBAN (Norway). */
@@ -75,7 +74,7 @@ function candidates(text: string, detectors: ReadonlySet<DetectorName>): number 
   if (shape.ibanStart) bits |= digits & 16;
   if (shape.joined >= MIN_CARD_DIGITS) bits |= digits & 32;
   if (shape.ssnLike) bits |= digits & 64;
-  if (shape.loose >= MIN_PHONE_DIGITS) bits |= digits & 128;
+  if (shape.phoneLike) bits |= digits & 128;
   return bits & (~DIGIT_BITS | digits);
 }
 
@@ -101,8 +100,8 @@ function resolveOverlaps(hits: DetectorHit[]): DetectorHit[] {
 interface DigitShape {
   /** Most digits in one run joined by single spaces or dashes (cards). */
   joined: number;
-  /** Most digits in one run joined by up to three of ` -.()+` (phone numbers). */
-  loose: number;
+  /** A `+` and 8 digits, a trunk `0` and 10, or groups of 3, 3 and 4 (phone numbers). */
+  phoneLike: boolean;
   /** Groups of 3, 2 and 4 digits joined by single spaces or dashes (an SSN). */
   ssnLike: boolean;
   /** Two upper-case letters followed by two digits somewhere (an IBAN's start). */
@@ -111,37 +110,53 @@ interface DigitShape {
 
 /** One pass over the text: the digit runs the digit-based detectors need, as upper bounds. */
 function digitShape(text: string): DigitShape {
-  let joined = 0, loose = 0, runJoined = 0, runLoose = 0, gapJoined = 0, gapLoose = 0;
+  let joined = 0, runJoined = 0, gapJoined = 0, gapLoose = 4;
   // Lengths of the current digit group and the two before it in the same joined run.
   let group = 0, g1 = 0, g2 = 0;
-  let ssnLike = false, ibanStart = false;
+  // The same for runs joined the way phone numbers are (up to three of ` -.()`), and the digits
+  // since the run's `+` and since its first group starting with a trunk `0`; -1 when none.
+  let lgroup = 0, lg1 = 0, lg2 = 0, plus = -1, trunk = -1;
+  let ssnLike = false, phoneLike = false, ibanStart = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       if (gapJoined > 1) { g1 = g2 = 0; runJoined = 0; }
-      if (gapLoose > 3) runLoose = 0;
-      if (gapJoined > 0 || gapLoose > 0) {
-        if (gapJoined === 1) { g2 = g1; g1 = group; }
-        group = 0;
+      if (gapLoose > 3) { lg1 = lg2 = lgroup = 0; trunk = -1; plus = -1; }
+      if (gapJoined === 1) { g2 = g1; g1 = group; }
+      if (gapJoined > 0) group = 0;
+      if (gapLoose > 0 && gapLoose <= 3) { lg2 = lg1; lg1 = lgroup; }
+      if (gapLoose > 0) {
+        lgroup = 0;
+        if (trunk < 0 && c === 48 && text.charCodeAt(i + 1) !== 48) trunk = 0;
       }
       group++;
+      lgroup++;
       runJoined++;
-      runLoose++;
       gapJoined = gapLoose = 0;
       if (runJoined > joined) joined = runJoined;
-      if (runLoose > loose) loose = runLoose;
       if (group === 4 && g1 === 2 && g2 === 3) ssnLike = true;
+      if (plus >= 0 && ++plus >= 8) phoneLike = true;
+      if (trunk >= 0 && ++trunk >= 10) phoneLike = true;
+      if (lgroup === 4 && lg1 === 3 && lg2 === 3) phoneLike = true;
       if (!ibanStart && i >= 3 && isDigit(text.charCodeAt(i - 1)) && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) ibanStart = true;
     } else if (c === 32 || c === 45) {
       gapJoined++;
       gapLoose++;
-    } else if (c === 46 || c === 40 || c === 41 || c === 43) {
+    } else if (c === 43) {
+      // A `+` only ever starts a phone number.
+      gapJoined = 2;
+      gapLoose = 1;
+      lg1 = lg2 = lgroup = 0;
+      trunk = -1;
+      plus = 0;
+    } else if (c === 46 || c === 40 || c === 41) {
       gapJoined = 2;
       gapLoose++;
     } else {
       gapJoined = 2;
       gapLoose = 4;
+      plus = -1;
     }
   }
-  return { joined, loose, ssnLike, ibanStart };
+  return { joined, ssnLike, phoneLike, ibanStart };
 }
