@@ -35,6 +35,7 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   const started = performance.now();
   const stop = new AbortController();
   let ctx: SessionContext | undefined;
+  let upstream: Promise<UpstreamResult> | undefined;
   let endReason = 'client';
 
   conn.on('authentication', (auth) => {
@@ -44,7 +45,6 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   conn.on('error', (err: Error) => deps.logger.debug({ err: err.message }, 'agent connection error'));
   conn.on('ready', () => {
     const log = deps.observer.sessionStarted({ address: `${info.ip}:${info.port}` });
-    let upstream: Promise<UpstreamResult> | undefined;
     ctx = {
       session: log.id, connection: deps.connection, approvals: deps.approvals, log, signal: stop.signal,
       logger: deps.logger.child({ session: log.id }),
@@ -79,7 +79,8 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   });
   conn.on('close', () => {
     stop.abort();
-    void ctx?.upstream().then((r) => { if (r.ok) r.client.end(); });
+    // Only a connection that was opened is closed: an agent that ran nothing never reached the target.
+    void upstream?.then((r) => { if (r.ok) r.client.end(); });
     ctx?.log.end(endReason, Math.round(performance.now() - started));
   });
 }
