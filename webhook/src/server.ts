@@ -10,6 +10,7 @@ import { injectPod, type InjectResult } from './inject.js';
 import { createInjectionCache, type InjectionCache } from './injection-cache.js';
 import { createWebhookMetrics, outcomeOf, type AdmissionOutcome, type WebhookMetrics } from './metrics.js';
 import type { CertificateSource } from './tls/source.js';
+import { LOG_REDACT } from '@chaperone/core/log-redact';
 
 export interface Listen { host: string; port: number }
 
@@ -129,7 +130,7 @@ export function buildMetricsApp(o: WebhookServerOptions, metrics: WebhookMetrics
 }
 
 export function defaultLogger(level: string = 'info'): Logger {
-  return pino({ name: 'chaperone-webhook', level }, pino.destination({ fd: 2, sync: false }));
+  return pino({ name: 'chaperone-webhook', level, redact: LOG_REDACT }, pino.destination({ fd: 2, sync: false }));
 }
 
 export async function startWebhookServer(o: WebhookServerOptions): Promise<RunningWebhookServer> {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { LOG_REDACT } from '@chaperone/core/log-redact';
 import { loadPolicyFiles, validateUniqueNames } from '@chaperone/core/policy/load';
 import type { PolicyDoc } from '@chaperone/core/policy/types';
 import { buildApp } from './app.js';
@@ -83,7 +84,7 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       ...config.credentials.files.map((f) => new FileCredentialSource(f)),
     ];
     if (config.credentials.kubernetes && identity.kube) {
-      const log = pino({ level: config.logLevel, base: { component: 'kubernetes-credentials' } }, process.stderr);
+      const log = pino({ level: config.logLevel, base: { component: 'kubernetes-credentials' }, redact: LOG_REDACT }, process.stderr);
       const kubeSecrets = new KubernetesCredentialSource(identity.kube, {
         namespace: config.credentials.kubernetes.namespace ?? inClusterNamespace() ?? 'default',
         onEvent: (e) => (e.type === 'watch-error' ? log.warn(e, 'Secret watch failed; retrying') : log.debug(e, 'Secret watch started')),
@@ -115,7 +116,7 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       },
       maskKey,
       // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).
-      logger: { level: config.logLevel, stream: process.stderr },
+      logger: { level: config.logLevel, stream: process.stderr, redact: LOG_REDACT },
       https,
     });
     cleanups.push(() => app.close());

@@ -52,13 +52,18 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
       conn.total.inc();
       conn.active.inc();
       sessions.set(id, o.recorder.openSession({ type: 'session.start', protocol: 'postgres', connection: o.connection, identity: o.identity, client }, id));
+      // The session id is the records' session id; no statement text or values ever reach the log.
+      o.logger?.info({ session: id, protocol: 'postgres', connection: o.connection }, 'session started');
     },
 
     statement(info) {
       const verdict = info.verdict;
       const decision = verdict.decision;
       counters[decision.action].inc();
-      if (decision.action !== 'allow') o.metrics.ruleDecision(o.connection, decision.action, decision.rule);
+      if (decision.action !== 'allow') {
+        o.metrics.ruleDecision(o.connection, decision.action, decision.rule);
+        if (decision.action === 'deny') o.logger?.info({ session: info.session, connection: o.connection, policy: decision.policy, rule: decision.rule, kinds: verdict.kinds }, 'statement denied');
+      }
       // A denied statement (or a held one that was not approved) never reached the server: its
       // zero duration says nothing about latency.
       if (decision.action !== 'deny' && info.refused !== true) duration.observe(info.durationMs / 1000);
@@ -98,6 +103,7 @@ export function createPgObserver(o: PgObserverOptions): PgObserver {
 
     sessionEnded({ session, reason, statements, durationMs }) {
       conn.active.dec();
+      o.logger?.info({ session, connection: o.connection, reason, statements, durationMs }, 'session ended');
       const s = sessions.get(session);
       if (!s) return;
       sessions.delete(session);

@@ -8,6 +8,7 @@ import type { ConnectionDoc, PolicyBundle, PostgresTarget } from '@chaperone/cor
 import { SqlClassifier } from '@chaperone/core/sql/classifier';
 import { loadSqlParser } from '@chaperone/core/sql/classify';
 import { redactLiterals } from '@chaperone/core/sql/redact';
+import { LOG_REDACT } from '@chaperone/core/log-redact';
 import { startAdminServer } from './admin.js';
 import { ControlPlaneApprovalGate } from './approvals/control-plane-gate.js';
 import type { Readiness } from './admin.js';
@@ -51,7 +52,7 @@ export async function runSidecar(input: SidecarConfig, deps: SidecarDeps = {}): 
   const parsed = parseSidecarConfig(input);
   if (!parsed.ok) throw new ChaperoneError(SIDECAR_ERR_CONFIG, `invalid sidecar configuration: ${parsed.error}`);
   const config = parsed.config;
-  const logger = deps.logger ?? pino({ name: 'chaperone-sidecar', level: config.logLevel });
+  const logger = deps.logger ?? pino({ name: 'chaperone-sidecar', level: config.logLevel, redact: LOG_REDACT });
   const metrics = deps.metrics ?? new SidecarMetrics();
   await loadSqlParser();
   const runtime = new SidecarRuntime(config, logger, metrics, new SqlClassifier());
