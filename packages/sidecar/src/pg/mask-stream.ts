@@ -189,7 +189,9 @@ export class MaskStream {
         const c = this.current;
         if (c.t === 'none' && this.head()?.t === 'execute') { if (!this.startExecute(frame)) return; }
         const cur = this.current;
-        if (cur.t !== 'rows' || cur.plan === null) { this.emit(frame); return; }
+        // Rows with no description to go by cannot be masked: fail closed.
+        if (cur.t !== 'rows') { this.refuse('rows arrived without a description'); return; }
+        if (cur.plan === null) { this.emit(frame); return; }
         let done: boolean | undefined;
         try {
           done = rewriteDataRow(frame, 0, frame.length, cur.plan, this.tally, this.writer, this.out);
