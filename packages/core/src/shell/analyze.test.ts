@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeCommandLine, loadShellParser } from './analyze.js';
+import type { CommandAnalysis } from './analyze.js';
 import { PARAM_TRANSFORM, REDIRECT, nodeType, parseShell, walk } from './parser.js';
 import type { ShParamExp, ShStmt } from './parser.js';
 import { decodeAnsiC } from './words.js';
@@ -58,6 +59,17 @@ test('deeply nested lines are refused as values, not thrown', () => {
     assert.equal(a.ok, false);
   }
 });
+
+test('a line more text could complete says so (for lines typed at a prompt)', () => {
+  for (const line of ["echo 'x", 'if true; then', 'ls |', 'cat <<EOF\nhi']) {
+    assert.deepEqual(pick(analyzeCommandLine(line)), { ok: false, incomplete: true }, line);
+  }
+  assert.deepEqual(pick(analyzeCommandLine('echo )')), { ok: false, incomplete: false });
+});
+
+function pick(a: CommandAnalysis): object {
+  return a.ok ? { ok: true } : { ok: false, incomplete: a.incomplete };
+}
 
 test('NUL characters and overlong lines are refused', () => {
   assert.equal(analyzeCommandLine('ls\0rm').ok, false);

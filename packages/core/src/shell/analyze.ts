@@ -2,7 +2,7 @@
 // substitutions and here-documents, with wrappers (sudo, env, sh -c, xargs…) unwrapped and the
 // strings handed to nested shells parsed again. What cannot be known statically is marked dynamic.
 import { PARAM_TRANSFORM, REDIRECT, createShellParser, nodeType, walk } from './parser.js';
-import type { ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt, ShWord } from './parser.js';
+import type { ParseResult, ShellParser, ShAssign, ShCallExpr, ShLit, ShParamExp, ShRedirect, ShStmt, ShWord } from './parser.js';
 import { WRAPPERS, codeInVariable } from './wrappers.js';
 import type { Inner, WrapperContext } from './wrappers.js';
 import { resolveHeredoc, resolveWord } from './words.js';
@@ -22,7 +22,11 @@ export interface SimpleCommand {
   dynamicArgs: number[];
 }
 
-export type CommandAnalysis = { ok: true; commands: SimpleCommand[] } | { ok: false; error: string };
+/**
+ * incomplete: the line could still be completed by more text (an open quote, `if` without `fi`,
+ * a trailing `|`): a shell prompt would ask for another line.
+ */
+export type CommandAnalysis = { ok: true; commands: SimpleCommand[] } | { ok: false; error: string; incomplete?: boolean };
 
 /** Nested shells (`sh -c "sh -c '…'"`, eval) parsed again at most this deep. */
 export const MAX_NESTING = 8;
@@ -40,7 +44,9 @@ export function analyzeCommandLine(line: string, parse: ShellParser = createShel
   const commands: SimpleCommand[] = [];
   let error: string | undefined;
   try {
-    error = analyzeScript(line, 0, { parse, out: commands });
+    const first = parse(line);
+    if (!first.ok) return { ok: false, error: first.error, incomplete: first.incomplete };
+    error = analyzeScript(line, 0, { parse, out: commands }, first);
   } catch (err) {
     // Deep nesting can exhaust the stack in the tree walk: the line is refused, never a crash.
     error = err instanceof RangeError ? 'command line nested too deeply to analyse' : `command line could not be analysed: ${String(err)}`;
@@ -71,9 +77,9 @@ interface Run {
   readonly out: SimpleCommand[];
 }
 
-function analyzeScript(text: string, depth: number, run: Run): string | undefined {
+function analyzeScript(text: string, depth: number, run: Run, parsedAlready?: ParseResult): string | undefined {
   if (depth > MAX_NESTING) return `shells nested deeper than ${MAX_NESTING} levels`;
-  const parsed = run.parse(text);
+  const parsed = parsedAlready ?? run.parse(text);
   if (!parsed.ok) return depth === 0 ? parsed.error : `nested shell text: ${parsed.error}`;
   const out = run.out;
   let error: string | undefined;

@@ -33,5 +33,6 @@ test('loading the parser leaves no global require behind', () => {
 });
 
 test('syntax errors are values with the parser message', () => {
-  assert.deepEqual(parseShell('echo "é'), { ok: false, error: '1:6: reached EOF without closing quote "' });
+  assert.deepEqual(parseShell('echo "é'), { ok: false, error: '1:6: reached EOF without closing quote "', incomplete: true });
+  assert.deepEqual(parseShell('echo é)'), { ok: false, error: '1:8: a command can only contain words and redirects; encountered )', incomplete: false });
 });

@@ -27,6 +27,7 @@ export const PARAM_TRANSFORM = 84;
 
 interface Syntax {
   NewParser(): { Parse(src: string, name: string): { __internal_object__: unknown } };
+  IsIncomplete(err: unknown): boolean;
 }
 
 function syntax(): Syntax {
@@ -44,7 +45,8 @@ export function loadShellParser(): Promise<void> {
   return Promise.resolve();
 }
 
-export type ParseResult = { ok: true; file: ShFile } | { ok: false; error: string };
+/** incomplete: more text could complete it (an open quote, `if` without `fi`, a trailing `|`). */
+export type ParseResult = { ok: true; file: ShFile } | { ok: false; error: string; incomplete: boolean };
 
 /** Parses bash text; a syntax error is a value. */
 export type ShellParser = (text: string) => ParseResult;
@@ -68,10 +70,18 @@ function parseWith(parser: ReturnType<Syntax['NewParser']>, text: string): Parse
   try {
     raw = parser.Parse(text, '').__internal_object__;
   } catch (err) {
-    return { ok: false, error: goErrorMessage(err) };
+    return { ok: false, error: goErrorMessage(err), incomplete: isIncomplete(err) };
   }
   const file = plainNode(raw);
-  return file === null ? { ok: false, error: 'the shell parser returned no syntax tree' } : { ok: true, file: file as unknown as ShFile };
+  return file === null ? { ok: false, error: 'the shell parser returned no syntax tree', incomplete: false } : { ok: true, file: file as unknown as ShFile };
+}
+
+function isIncomplete(err: unknown): boolean {
+  try {
+    return !(err instanceof Error) && syntax().IsIncomplete(err);
+  } catch {
+    return false;
+  }
 }
 
 // GopherJS throws Go errors as objects with an Error() method; JavaScript errors may come too.
