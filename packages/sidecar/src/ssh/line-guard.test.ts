@@ -2,7 +2,7 @@
 // mark the line uncertain.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LineGuard } from './line-guard.js';
+import { LineGuard, mayExpandHistory } from './line-guard.js';
 import type { GuardStep } from './line-guard.js';
 
 const lines = (steps: GuardStep[]) => steps.filter((s) => s.type === 'line').map((s) => [s.line, s.uncertain]);
@@ -34,4 +34,9 @@ test('keys the guard cannot follow make the line uncertain until it is submitted
   assert.equal(lines(g.feed(Buffer.from('\x19\r')))[0]?.[1], 'control key Ctrl-Y');
   assert.deepEqual(lines(g.feed(Buffer.from('ls\r'))), [['ls', undefined]]);
   assert.deepEqual(lines(g.feed(Buffer.from('\x1b[A\x03ls\r'))), [['ls', undefined]]);
+});
+
+test('history expansion is spotted, ordinary lines are not', () => {
+  for (const yes of ['!!', 'sudo !!', '!-2', '!rm', 'echo !$', '^echo ^', '  ^a^b']) assert.equal(mayExpandHistory(yes), true, yes);
+  for (const no of ['ls -l', 'test ! -f x', '[ a != b ]', 'echo hi !', 'x=1']) assert.equal(mayExpandHistory(no), false, no);
 });

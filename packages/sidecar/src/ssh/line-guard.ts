@@ -70,3 +70,12 @@ export class LineGuard {
     }
   }
 }
+
+/**
+ * Whether bash's history expansion could rewrite the line on the target (`!!`, `!$`, `!-2`,
+ * `!rm`, `^old^new`): it can rebuild a denied command from allowed ones, so such lines are not
+ * checkable. Errs on the side of yes (a `!` in quotes counts too).
+ */
+export function mayExpandHistory(line: string): boolean {
+  return line.trimStart().startsWith('^') || /![^\s=(]/.test(line);
+}

@@ -6,7 +6,7 @@ import { EXIT_REFUSED, EXIT_UPSTREAM } from './context.js';
 import type { ActiveChannel } from './exec.js';
 import { termEnv } from './exec.js';
 import { authorize } from './hold.js';
-import { LineGuard } from './line-guard.js';
+import { LineGuard, mayExpandHistory } from './line-guard.js';
 import type { GuardStep } from './line-guard.js';
 import { recordedDecision } from './observer.js';
 import { relay, finish } from './relay.js';
@@ -66,8 +66,9 @@ export async function runShell(ctx: SessionContext, agent: ServerChannel, setup:
         continue;
       }
       const started = performance.now();
-      const { programs, ...d } = step.uncertain
-        ? { action: 'deny' as const, message: `the line was edited with ${step.uncertain}, which chaperone cannot follow; type the command plainly`, policy: '', rule: 'uncheckable-line', programs: [] as string[] }
+      const uncheckable = step.uncertain ?? (pty && mayExpandHistory(line) ? 'history expansion' : undefined);
+      const { programs, ...d } = uncheckable
+        ? { action: 'deny' as const, message: `the line uses ${uncheckable}, which chaperone cannot follow; type the command plainly`, policy: '', rule: 'uncheckable-line', programs: [] as string[] }
         : ctx.policy().decideCommand(line, 'shell');
       ctx.log.command(d.action);
       const verdict = await authorize(ctx, d, line);
