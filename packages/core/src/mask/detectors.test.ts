@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DETECTOR_NAMES, type DetectorName } from '../policy/types.js';
-import { findCards, findIbans, findPhones, findSsns } from './detect-numbers.js';
+import { findCards, findIbans, findSsns } from './detect-numbers.js';
+import { findPhones } from './detect-phone.js';
 import { findCloudKeys, findEmails, findJwts, findPrivateKeys } from './detect-tokens.js';
 import { findSensitive, mayContainSensitive, type DetectorHit } from './detectors.js';
 

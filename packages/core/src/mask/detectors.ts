@@ -2,7 +2,8 @@
 // inside any text: a result value, a log line, a Secret's data. Linear scans, no backtracking.
 import type { DetectorName } from '../policy/types.js';
 import { isDigit, isUpper } from './chars.js';
-import { findCards, findIbans, findPhones, findSsns } from './detect-numbers.js';
+import { findCards, findIbans, findSsns } from './detect-numbers.js';
+import { findPhones } from './detect-phone.js';
 import { findCloudKeys, findEmails, findJwts, findPrivateKeys } from './detect-tokens.js';
 
 export type { DetectorName };
