@@ -32,7 +32,7 @@ async function terminalOf(marker: string): Promise<{ start: TerminalStartEvent; 
 test('ssh -tt: typed lines run or are refused at the prompt, and the terminal is recorded', async () => {
   const victim = join(s.sshd.dir, 'shell-victim');
   await writeFile(victim, 'keep me');
-  const script = `echo one-$((40+2))\nrm -f ${victim}\necho three-$((1+2))\nexit\n`;
+  const script = `echo one-$((40+2))\nrm -f ${victim}\nsudo !!\necho three-$((1+2))\nexit\n`;
   const r = await s.ssh(BOX, ['-tt'], { input: script });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /one-42/);
@@ -46,8 +46,9 @@ test('ssh -tt: typed lines run or are refused at the prompt, and the terminal is
   assert.ok(events.some(([, code, data]) => code === 'i' && data.includes('echo one-$((40+2))')));
   const commands = all.filter((e): e is CommandEvent => e.type === 'command');
   assert.deepEqual(commands.map((c) => [c.command, c.decision.action]), [
-    ['echo one-$((40+2))', 'allow'], [`rm -f ${victim}`, 'deny'], ['echo three-$((1+2))', 'allow'], ['exit', 'allow'],
+    ['echo one-$((40+2))', 'allow'], [`rm -f ${victim}`, 'deny'], ['sudo !!', 'deny'], ['echo three-$((1+2))', 'allow'], ['exit', 'allow'],
   ]);
+  assert.equal(commands[2]?.decision.rule, 'uncheckable-line');
 });
 
 test('a PTY shell from an ssh2 client: size, window changes as r events, output in order', async () => {
