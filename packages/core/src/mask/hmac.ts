@@ -37,13 +37,19 @@ function compress(state: Int32Array, w: Int32Array, bytes: Uint8Array, off: numb
   }
   let a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
   let e = state[4]!, f = state[5]!, g = state[6]!, h = state[7]!;
-  for (let i = 0; i < 64; i++) {
-    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
-    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g; g = f; f = e; e = (d + t1) | 0;
-    d = c; c = b; b = a; a = (t1 + t2) | 0;
+  // Two rounds per iteration, the second with the variables' roles shifted, so that only one
+  // re-assignment of all eight is left per pair; Ch and Maj in their cheaper equivalent forms.
+  for (let i = 0; i < 64; i += 2) {
+    let t1 = (h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + (g ^ (e & (f ^ g))) + K[i]! + w[i]!) | 0;
+    let t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & b) | (c & (a | b)))) | 0;
+    h = (d + t1) | 0;
+    d = (t1 + t2) | 0;
+    t1 = (g + (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) + (f ^ (h & (e ^ f))) + K[i + 1]! + w[i + 1]!) | 0;
+    t2 = ((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) + ((d & a) | (b & (d | a)))) | 0;
+    g = (c + t1) | 0;
+    c = (t1 + t2) | 0;
+    const na = c, nb = d, nc = a, nd = b, ne = g, nf = h, ng = e, nh = f;
+    a = na; b = nb; c = nc; d = nd; e = ne; f = nf; g = ng; h = nh;
   }
   state[0] = (state[0]! + a) | 0; state[1] = (state[1]! + b) | 0;
   state[2] = (state[2]! + c) | 0; state[3] = (state[3]! + d) | 0;
