@@ -1,6 +1,9 @@
-// The sidecar's client for the control plane's /v1 API, over undici's fetch (node's own fetch).
+// The sidecar's client for the control plane's /v1 API, over node:http(s) with a keep-alive agent
+// (undici's fetch costs the sidecar ~10 MB of memory and more CPU per request for nothing it needs).
 import { readFileSync } from 'node:fs';
-import { Agent, fetch } from 'undici';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ChaperoneError } from '@chaperone/core/errors';
 import type { Approval, ApprovalCreateRequest, DevTokenRequest, DevTokenResponse, ExchangeResponse, RecordsBatch, RecordsResult } from '@chaperone/core/api';
 import type { PolicyBundle } from '@chaperone/core/policy/types';
@@ -29,14 +32,18 @@ export type BundlePoll = { changed: true; bundle: PolicyBundle } | { changed: fa
 
 export class ControlPlaneClient {
   private readonly base: URL;
-  private readonly dispatcher: Agent;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
 
   constructor(opts: ControlPlaneClientOptions) {
     this.base = new URL(opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
     const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined);
-    // Long-polls hold a request open for up to `wait` seconds; the per-call signal bounds them.
-    this.dispatcher = new Agent({ connect: ca ? { ca } : {}, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+    // Long-polls hold a request open for up to `wait` seconds; the per-call signal bounds them (no
+    // socket timeout). Idle sockets follow the server's Keep-Alive hint.
+    const https = this.base.protocol === 'https:';
+    this.agent = https ? new HttpsAgent({ keepAlive: true, ...(ca ? { ca } : {}) }) : new HttpAgent({ keepAlive: true });
+    this.send = https ? httpsRequest : httpRequest;
     this.timeoutMs = opts.requestTimeoutMs ?? 10_000;
   }
 
@@ -81,7 +88,8 @@ export class ControlPlaneClient {
   }
 
   close(): Promise<void> {
-    return this.dispatcher.close();
+    this.agent.destroy();
+    return Promise.resolve();
   }
 
   private async json<T>(method: string, path: string, opts: RequestOptions): Promise<T> {
@@ -92,15 +100,13 @@ export class ControlPlaneClient {
     const url = new URL(path, this.base);
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (opts.body !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = Buffer.byteLength(opts.body); }
     if (opts.grant !== undefined) headers.authorization = `Bearer ${opts.grant}`;
     let status: number;
     let text: string;
     try {
-      const res = await fetch(url, { method, headers, body: opts.body, signal, dispatcher: this.dispatcher });
-      status = res.status;
-      text = await res.text();
+      ({ status, text } = await this.exchangeHttp(url, method, headers, opts.body, signal));
     } catch (err) {
       const why = signal.aborted && !opts.signal?.aborted ? 'timed out' : describe(err);
       throw new ChaperoneError(CP_ERR_UNREACHABLE, `control plane ${method} /${pathOnly(path)}: ${why}`, { url: url.origin }, { cause: err });
@@ -112,6 +118,21 @@ export class ControlPlaneClient {
     if (status === 401) throw new ChaperoneError(CP_ERR_UNAUTHORIZED, message, details);
     if (status >= 500 || status === 408 || status === 429) throw new ChaperoneError(CP_ERR_UNREACHABLE, message, details);
     throw new ChaperoneError(CP_ERR_REJECTED, message, details);
+  }
+
+  /** One request and its whole body; rejects on a network error, an abort or a cut-off body. */
+  private exchangeHttp(url: URL, method: string, headers: Record<string, string | number>, body: string | undefined, signal: AbortSignal): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = this.send(url, { method, headers, agent: this.agent, signal }, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+        res.on('close', () => { if (!res.complete) reject(new Error('response cut off')); });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }
 

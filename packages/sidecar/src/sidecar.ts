@@ -19,8 +19,7 @@ import { devTokenSource, fileTokenSource } from './identity-token.js';
 import type { TokenSource } from './identity-token.js';
 import { SidecarMetrics } from './metrics.js';
 import type { ExchangeResult } from './metrics.js';
-import { KubeListeners } from './kube/listeners.js';
-import { SshListeners } from './ssh/listeners.js';
+import { LazyListeners } from './lazy-listeners.js';
 import { PgProxy } from './pg/proxy.js';
 import { createPgObserver } from './pg-observer.js';
 import { Recorder } from './recorder/recorder.js';
@@ -86,8 +85,9 @@ class SidecarRuntime {
   private bundle: PolicyBundle | undefined;
   private credentials: Record<string, Credential> = {};
   private recorder: Recorder | undefined;
-  private kube: KubeListeners | undefined;
-  private ssh: SshListeners | undefined;
+  /** SSH and Kubernetes listeners, their modules loaded only once such a connection is granted. */
+  private kube: LazyListeners | undefined;
+  private ssh: LazyListeners | undefined;
   private listenersUp = false;
   private exchanging: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -126,14 +126,15 @@ class SidecarRuntime {
       metrics: this.metrics,
       logger: this.log.child({ component: 'recorder' }),
     });
-    this.kube = new KubeListeners({
+    const recorder = this.recorder;
+    this.kube = new LazyListeners('kubernetes', async () => new (await import('./kube/listeners.js')).KubeListeners({
       listenHost: this.config.listenHost, ports: this.config.ports, caDir: this.config.kubeCaDir,
-      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(), approvals: this.approvals,
-    });
-    this.ssh = new SshListeners({
+      recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, refresh: () => this.reexchange(), approvals: this.approvals,
+    }));
+    this.ssh = new LazyListeners('ssh', async () => new (await import('./ssh/listeners.js')).SshListeners({
       listenHost: this.config.listenHost, ports: this.config.ports,
-      recorder: this.recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, approvals: this.approvals,
-    });
+      recorder, metrics: this.metrics, logger: this.log, grant: () => this.grant, approvals: this.approvals,
+    }));
     await this.applyBundle(grant.bundle, true);
     this.listenersUp = true;
     this.log.info({ ports: this.ports, bundle: grant.bundle.version, identity: grant.identity }, 'sidecar ready');
