@@ -92,6 +92,16 @@ describe('masking through the proxy (psql)', () => {
     assert.ok(!r.stdout.includes('@example.com') && !r.stderr.includes('@example.com'));
   });
 
+  it('masks values quoted by server errors and RAISE notices', async () => {
+    const cast = await psql(p.endpoint, ['-c', 'select email::int from customers where id = 1']);
+    assert.match(cast.stderr, /invalid input syntax for type integer: "\[MASKED\]"/);
+    const raise = await psql(p.endpoint, ['-c', "do $$ begin raise notice '%', (select email from customers where id = 1); end $$"]);
+    assert.match(raise.stderr, /NOTICE: {2}\[MASKED\]/);
+    const dup = await psql(p.endpoint, ['-c', "insert into customers(id, email) values (1, 'x')"]);
+    assert.match(dup.stderr, /Key \(id\)=\(\[MASKED\]\) already exists/);
+    for (const r of [cast, raise, dup]) assert.ok(!r.stderr.includes('ann@example.com'), r.stderr);
+  });
+
   it('masks RETURNING rows', async () => {
     const rows = await q("update customers set name = name where id = 1 returning id, email, lower(email)");
     assert.deepEqual(rows, ['1|[MASKED]|[MASKED]']);

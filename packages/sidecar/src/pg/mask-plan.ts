@@ -69,6 +69,7 @@ export class MaskPlanner {
   }
 
   get hasColumnRules(): boolean { return this.policy.hasColumnRules; }
+  get detect(): DetectFn | undefined { return this.policy.detect; }
 
   /**
    * The plan for a result described by `fields`, of statement `index` of `text` (for columns the

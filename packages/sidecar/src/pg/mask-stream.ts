@@ -11,6 +11,7 @@ import type { CopyState } from './mask-copy.js';
 import { loadNeeds, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
 import type { MaskPlanner } from './mask-plan.js';
 import type { Field, Needs, Resolution } from './mask-plan.js';
+import { scrubServerMessage } from './mask-errors.js';
 import { rewriteDataRow, RowWriter } from './mask-rows.js';
 import type { MaskTally, RowPlan } from './mask-rows.js';
 import type { Catalog } from './catalog.js';
@@ -179,7 +180,9 @@ export class MaskStream {
         this.track(type, frame);
         // An open transaction is reported failed, as PostgreSQL does after an error: the agent rolls back.
         this.replace(frame[5] === 0x54 ? encodeReadyForQuery('E') : frame);
-      } else if (type === B.NoticeResponse || type === B.ParameterStatus || type === B.NotificationResponse) {
+      } else if (type === B.NoticeResponse) {
+        this.emitScrubbed(frame);
+      } else if (type === B.ParameterStatus || type === B.NotificationResponse) {
         this.emit(frame);
       }
       return;
@@ -227,6 +230,10 @@ export class MaskStream {
         return;
       }
       case B.CopyOutResponse: { this.startCopy(frame); return; }
+      case B.ErrorResponse: case B.NoticeResponse:
+        this.track(type, frame);
+        this.emitScrubbed(frame);
+        return;
       default:
         this.track(type, frame);
         this.emit(frame);
@@ -430,6 +437,19 @@ export class MaskStream {
     this.runBuf = frame;
     this.runStart = frame.byteOffset;
     this.runEnd = frame.byteOffset + frame.length;
+  }
+
+  /** Errors and notices with the values they may quote masked (mask-errors.ts). */
+  private emitScrubbed(frame: Buffer): void {
+    const planner = this.planner;
+    let scrubbed: Buffer | null;
+    try {
+      scrubbed = scrubServerMessage(frame, planner.hasColumnRules, planner.detect, this.tally);
+    } catch (err) {
+      this.host.maskFailed(err);
+      scrubbed = encodeErrorResponse({ S: 'ERROR', V: 'ERROR', C: 'XX000', M: 'server message withheld: it could not be masked' }, frame[0]);
+    }
+    if (scrubbed === null) this.emit(frame); else this.replace(scrubbed);
   }
 
   private replace(buf: Buffer): void {
