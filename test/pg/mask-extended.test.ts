@@ -16,7 +16,10 @@ import type { PostgresServer } from '../harness/postgres.js';
 import { CUSTOMERS_SQL, MASK_RULES, startMaskingProxy } from './mask-support.js';
 import type { CountingCounters } from './mask-support.js';
 import { RawClient } from './raw-client.js';
+import { startProxy } from './support.js';
 import type { ProxyUnderTest } from './support.js';
+import { LineageAnalyzer } from '@chaperone/core/sql/lineage-cache';
+import { coreLineage } from '@chaperone/sidecar/pg/mask-lineage';
 
 const RULES = [...MASK_RULES, { action: 'mask' as const, name: 'totals', match: { columns: ['orders.total'] }, strategy: 'redact' as const }];
 
@@ -161,6 +164,28 @@ describe('masking through the proxy (extended protocol, binary format, large res
       [bindNamed('s1'), EXECUTE, SYNC],
     ]);
     assert.deepEqual(r.rows.map((row) => row[0]?.toString()), ['[MASKED]']);
+  });
+
+  it('a policy update that turns masking on ends open sessions; new ones are masked', async () => {
+    const plain = await startProxy(pg);
+    const c = client(plain.port);
+    try {
+      const before = await c`select email from customers where id = 1`;
+      assert.equal(before[0]?.email, 'ann@example.com');
+      const masked = await startMaskingProxy(pg, RULES);
+      const settings = masked.proxy.settings();
+      await masked.proxy.close();
+      plain.proxy.update({ masking: { policy: settings.masking?.policy ?? assert.fail('masking'), lineage: coreLineage(new LineageAnalyzer()) } });
+      await assert.rejects(c`select email from customers where id = 1`);
+      const d = client(plain.port);
+      try {
+        const after = await d`select email from customers where id = 1`;
+        assert.equal(after[0]?.email, '[MASKED]');
+      } finally { await d.end({ timeout: 5 }); }
+    } finally {
+      await c.end({ timeout: 1 }).catch(() => undefined);
+      await plain.proxy.close();
+    }
   });
 
   it('streams a 200k-row result through with bounded proxy memory, every row masked', async () => {
