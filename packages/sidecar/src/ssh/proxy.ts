@@ -48,6 +48,9 @@ export class SshProxy {
     this.hostKey = key.public;
     this.server = new ssh2.Server({ hostKeys: [key.private], ident: 'chaperone' }, (conn, info) => {
       this.connections.add(conn);
+      // Small SFTP status replies must not wait for Nagle and delayed ACKs (latency-bound transfers).
+      // (ssh2's server connection has setNoDelay; its typings leave it out.)
+      (conn as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
       conn.on('close', () => this.connections.delete(conn));
       handleAgentConnection(conn, { ip: info.ip, port: info.port }, {
         connection: o.connectionName, current: () => this.current, observer: o.observer, approvals: o.approvals,

@@ -60,6 +60,8 @@ export function connectUpstream(target: SshTarget, credential: SshCredential, ti
     client.once('close', () => settle({ ok: false, reason: 'unreachable', message: `the target ${target.host}:${target.port} closed the connection` }));
     try {
       client.connect(config);
+      // As on the agent side: SFTP's many small requests and replies are latency-bound.
+      client.setNoDelay(true);
     } catch (err) {
       settle({ ok: false, reason: 'config', message: `cannot connect to ${target.host}:${target.port}: ${(err as Error).message}` });
     }
