@@ -77,3 +77,13 @@ test('a PTY shell from an ssh2 client: size, window changes as r events, output 
   const times = events.map(([t]) => t);
   assert.deepEqual(times, [...times].sort((a, b) => a - b), 'event times go forward');
 });
+
+test('a shell without a PTY (a script on stdin): each line is decided and sent only when allowed', async () => {
+  const victim = join(s.sshd.dir, 'script-victim');
+  await writeFile(victim, 'keep me');
+  const r = await s.ssh(BOX, ['-T'], { input: `echo first\nrm -f ${victim}\necho second\n` });
+  assert.equal(r.stdout, 'first\nsecond\n');
+  assert.equal(r.stderr, `chaperone: denied: ${DENY_MESSAGE}\n`);
+  assert.equal(r.code, 0);
+  assert.ok(existsSync(victim), 'the denied line ran');
+});
