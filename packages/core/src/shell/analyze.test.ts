@@ -1,7 +1,7 @@
 // What analysis finds in a command line: programs, arguments, dynamic words, unwrapped wrappers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeCommandLine, loadShellParser } from './analyze.js';
+import { MAX_PARSED, analyzeCommandLine, loadShellParser } from './analyze.js';
 import type { CommandAnalysis } from './analyze.js';
 import { PARAM_TRANSFORM, REDIRECT, nodeType, parseShell, walk } from './parser.js';
 import type { ShParamExp, ShStmt } from './parser.js';
@@ -70,6 +70,12 @@ test('a line more text could complete says so (for lines typed at a prompt)', ()
 function pick(a: CommandAnalysis): object {
   return a.ok ? { ok: true } : { ok: false, incomplete: a.incomplete };
 }
+
+test('nested shell text parsed for one line is bounded', () => {
+  const body = 'ls '.repeat(10_000);
+  assert.ok(analyzeCommandLine(`alias a='${body}'`).ok);
+  assert.deepEqual(analyzeCommandLine(`alias a='${body}' b='${body}'`), { ok: false, error: `more than ${MAX_PARSED} characters of nested shell text` });
+});
 
 test('NUL characters and overlong lines are refused', () => {
   assert.equal(analyzeCommandLine('ls\0rm').ok, false);

@@ -32,6 +32,11 @@ export type CommandAnalysis = { ok: true; commands: SimpleCommand[] } | { ok: fa
 export const MAX_NESTING = 8;
 /** Longer command lines are refused rather than analysed. */
 export const MAX_LINE_LENGTH = 64 * 1024;
+/**
+ * Text parsed for one line, nested shells included: parsing costs 1 to 3 µs per character, so
+ * this bounds one analysis to a few hundred milliseconds at worst.
+ */
+export const MAX_PARSED = 96 * 1024;
 /** Wrappers unwrapped in one command (`env env … rm`). */
 const MAX_UNWRAP = 32;
 /** Simple commands in one line, nested ones included. */
@@ -46,7 +51,7 @@ export function analyzeCommandLine(line: string, parse: ShellParser = createShel
   try {
     const first = parse(line);
     if (!first.ok) return { ok: false, error: first.error, incomplete: first.incomplete };
-    error = analyzeScript(line, 0, { parse, out: commands }, first);
+    error = analyzeScript(line, 0, { parse, out: commands, parsed: line.length }, first);
   } catch (err) {
     // Deep nesting can exhaust the stack in the tree walk: the line is refused, never a crash.
     error = err instanceof RangeError ? 'command line nested too deeply to analyse' : `command line could not be analysed: ${String(err)}`;
@@ -64,7 +69,7 @@ export function analyzeArgv(argv: readonly string[], parse: ShellParser = create
   const commands: SimpleCommand[] = [];
   let error: string | undefined;
   try {
-    error = analyzeCall(argv.map((text) => ({ text, dynamic: false })), [], 0, { parse, out: commands });
+    error = analyzeCall(argv.map((text) => ({ text, dynamic: false })), [], 0, { parse, out: commands, parsed: 0 });
   } catch (err) {
     error = err instanceof RangeError ? 'command nested too deeply to analyse' : `command could not be analysed: ${String(err)}`;
   }
@@ -75,10 +80,16 @@ export function analyzeArgv(argv: readonly string[], parse: ShellParser = create
 interface Run {
   readonly parse: ShellParser;
   readonly out: SimpleCommand[];
+  /** Characters parsed so far (MAX_PARSED). */
+  parsed: number;
 }
 
 function analyzeScript(text: string, depth: number, run: Run, parsedAlready?: ParseResult): string | undefined {
   if (depth > MAX_NESTING) return `shells nested deeper than ${MAX_NESTING} levels`;
+  if (parsedAlready === undefined) {
+    run.parsed += text.length;
+    if (run.parsed > MAX_PARSED) return `more than ${MAX_PARSED} characters of nested shell text`;
+  }
   const parsed = parsedAlready ?? run.parse(text);
   if (!parsed.ok) return depth === 0 ? parsed.error : `nested shell text: ${parsed.error}`;
   const out = run.out;
@@ -157,10 +168,14 @@ function analyzeQuotedCode(code: string, depth: number, run: Run): string | unde
   // The text as the argument of `:`: its substitutions are what would run. Text that does not
   // parse cannot be evaluated as code either.
   const text = `: ${code}`;
-  if (!run.parse(text).ok) return undefined;
-  const found: SimpleCommand[] = [];
-  const error = analyzeScript(text, depth + 1, { parse: run.parse, out: found });
-  run.out.push(...found.slice(1));
+  run.parsed += text.length;
+  if (run.parsed > MAX_PARSED) return `more than ${MAX_PARSED} characters of nested shell text`;
+  const parsed = run.parse(text);
+  if (!parsed.ok) return undefined;
+  const inner: Run = { parse: run.parse, out: [], parsed: run.parsed };
+  const error = analyzeScript(text, depth + 1, inner, parsed);
+  run.parsed = inner.parsed;
+  run.out.push(...inner.out.slice(1));
   return error;
 }
 
