@@ -130,3 +130,22 @@ test('commands are recorded in the control plane with their decisions and exit s
   assert.match(metrics, /chaperone_sidecar_bytes_total\{protocol="ssh",connection="box",direction="out"\} [1-9]/);
   assert.match(metrics, /chaperone_sidecar_connections_total\{protocol="ssh",connection="box"\} [1-9]/);
 });
+
+test('a policy update reaches the running listener: the next command is decided by the new rules', async () => {
+  const before = await s.ssh(BOX, ['uname -s']);
+  assert.equal(before.code, 0);
+  const docs = structuredClone(s.docs);
+  const policy = docs.find((d) => d.kind === 'AccessPolicy' && d.metadata.name === 'agents-ssh');
+  assert.ok(policy?.kind === 'AccessPolicy');
+  policy.spec.rules.unshift({ action: 'deny', match: { commands: ['uname'] }, message: 'no uname today' });
+  await s.cp.setDocs(docs);
+  try {
+    const after = await eventually('the new rule in force', async () => {
+      const r = await s.ssh(BOX, ['uname -s']);
+      return r.code === 126 ? r : undefined;
+    });
+    assert.equal(after.stderr, 'chaperone: denied: no uname today\n');
+  } finally {
+    await s.cp.setDocs(s.docs);
+  }
+});

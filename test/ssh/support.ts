@@ -66,6 +66,8 @@ export interface Stack {
   cp: TestApp;
   sidecar: RunningSidecar;
   dir: string;
+  /** The policy documents the control plane started with. */
+  docs: PolicyDoc[];
   port(connection: string): number;
   /** The OpenSSH client as the agent runs it: no key, no known host, through the sidecar. */
   ssh(connection: string, args: string[], o?: RunOptions): Promise<RunResult>;
@@ -103,8 +105,9 @@ export async function startStack(): Promise<Stack> {
   await other.stop();
   const downPort = await freePort();
   const pg = await startTestPostgres();
+  const docs = policyDocs(sshd, otherKey, downPort);
   const cp = await buildTestApp(pg.url, {
-    docs: policyDocs(sshd, otherKey, downPort), adminToken: ADMIN_TOKEN,
+    docs, adminToken: ADMIN_TOKEN,
     secrets: { 'box-key': { username: sshd.user, 'ssh-privatekey': sshd.clientKey } },
   });
   const url = await cp.app.listen({ host: '127.0.0.1', port: 0 });
@@ -132,7 +135,7 @@ export async function startStack(): Promise<Stack> {
   };
   const through = (connection: string) => ['-p', String(port(connection)), ...CLIENT_OPTIONS];
   return {
-    sshd, pg, cp, sidecar, dir, port,
+    sshd, pg, cp, sidecar, dir, docs, port,
     ssh: (connection, args, o) => run('/usr/bin/ssh', [...through(connection), 'agent@127.0.0.1', ...args], o),
     sshDirect: (args, o) => run('/usr/bin/ssh', ['-p', String(sshd.port), '-i', sshd.clientKeyPath, ...CLIENT_OPTIONS, `${sshd.user}@127.0.0.1`, ...args], o),
     scp: (connection, args) => run('/usr/bin/scp', ['-P', String(port(connection)), ...CLIENT_OPTIONS, ...args]),
