@@ -10,7 +10,7 @@ import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Approval } from '@chaperone/core/api';
 import { TokenRequestSource } from '@chaperone/control-plane/credentials/token-request-source';
 import { isChaperoneError } from '@chaperone/core/errors';
-import { ADMIN_TOKEN, NS, UPSTREAM_SA, startStack } from './proxy-support.js';
+import { ADMIN_TOKEN, NS, UPSTREAM_SA, policyDocs, startStack } from './proxy-support.js';
 import type { Stack } from './proxy-support.js';
 
 let s: Stack;
@@ -300,3 +300,35 @@ test('TokenRequest credentials: cached, with their expiry, and refused for an ac
   await assert.rejects(source.serviceAccountToken({ namespace: 'chaperone-sys', name: 'nobody' }),
     (err: unknown) => isChaperoneError(err, 'CREDENTIALS_ERR_TOKEN_REQUEST') && /forbidden/.test(err.message));
 });
+
+test('a live watch the new bundle denies is closed, and the retry is refused', async () => {
+  const watch = new Watch(agentClient());
+  let ended!: (err: unknown) => void;
+  const done = new Promise<unknown>((resolve) => { ended = resolve; });
+  let connected!: () => void;
+  const live = new Promise<void>((resolve) => { connected = resolve; });
+  await watch.watch(`/api/v1/namespaces/${NS}/endpoints`, {}, () => connected(), (err) => ended(err));
+  assert.equal((await s.kube.kubectl(['-n', NS, 'create', 'configmap', 'nudge'])).code, 0);
+  const ep = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'e', namespace: NS } };
+  assert.equal((await s.kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(ep) })).code, 0);
+  await within(live, 'the watch sees an event');
+  const original = policyDocs(s.kube.url, await readFile(s.kube.caCertPath, 'utf8'));
+  const stricter = structuredClone(original);
+  const p = stricter[1];
+  assert.ok(p?.kind === 'AccessPolicy');
+  p.spec.rules.unshift({ action: 'deny', match: { resources: ['endpoints'] }, message: 'no endpoints now' });
+  try {
+    await s.cp.setDocs(stricter);
+    await within(done, 'the watch is closed');
+    const again = await s.agentKubectl(['get', 'endpoints']);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /no endpoints now/);
+  } finally {
+    await s.cp.setDocs(original);
+  }
+});
+
+function within<T>(p: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting: ${what}`)), ms); })]).finally(() => clearTimeout(timer));
+}

@@ -4,18 +4,20 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer } from 'node:https';
 import type { Server } from 'node:https';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { decideKube } from '@chaperone/core/kube/decide';
 import type { CompiledKubePolicy } from '@chaperone/core/kube/decide';
+import type { RequestInfo } from '@chaperone/core/kube/request-info';
 import type { KubernetesTarget } from '@chaperone/core/policy/types';
 import type { KubernetesRequestEvent } from '@chaperone/core/records/types';
 import type { ApprovalGate } from '../approvals/gate.js';
 import { statusBody } from './http.js';
 import type { LocalTls } from './local-ca.js';
 import type { KubeMasks } from './masks.js';
-import { handleRequest } from './request.js';
+import { handleRequest, maskingKind } from './request.js';
 
 export interface BearerCredential {
   token: string;
@@ -66,6 +68,15 @@ export interface KubeProxyState {
   approvals: ApprovalGate | undefined;
   logger: Logger | undefined;
   credentialRejected(): void;
+  /** Requests being answered (shared by every state version), re-checked when policy changes. */
+  inflight: Set<InflightRequest>;
+}
+
+/** A forwarded request whose answer is still streaming; `masking` is what it was started with. */
+export interface InflightRequest {
+  info: RequestInfo;
+  masking: string;
+  res: ServerResponse;
 }
 
 export interface KubeSession {
@@ -80,6 +91,7 @@ export class KubeProxy {
   private server: Server | undefined;
   private state: KubeProxyState;
   private readonly sessions = new Map<Duplex, KubeSession>();
+  private readonly inflight = new Set<InflightRequest>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private lastRejectRefresh = 0;
 
@@ -114,9 +126,25 @@ export class KubeProxy {
 
   update(u: KubeProxyUpdate): void {
     const s = this.state;
-    this.state = this.buildState(u.target ?? s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.masks ?? s.masks, u.target ? undefined : s.agent);
-    if (u.target) s.agent.destroy();
+    // A new bundle repeats the target: only a different server or CA needs new upstream connections.
+    const moved = u.target !== undefined && (u.target.server !== s.target.server || u.target.caBundle !== s.target.caBundle);
+    this.state = this.buildState(moved && u.target ? u.target : s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.masks ?? s.masks, moved ? undefined : s.agent);
+    if (moved) s.agent.destroy();
     if (u.credential) this.scheduleRefresh(u.credential.expiresAt);
+    if (u.policy || u.masks) this.recheck();
+  }
+
+  /**
+   * Live answers (watches, `logs -f`) follow the new bundle: one the policy no longer allows, or
+   * that would now be masked differently, is closed, and the client's retry meets the new policy.
+   */
+  private recheck(): void {
+    for (const r of this.inflight) {
+      if (decideKube(this.state.policy, r.info).action === 'allow' && maskingKind(this.state, r.info) === r.masking) continue;
+      this.o.logger?.info({ path: r.info.path }, 'policy changed: closing a live Kubernetes response');
+      this.inflight.delete(r);
+      r.res.destroy();
+    }
   }
 
   async close(): Promise<void> {
@@ -141,6 +169,7 @@ export class KubeProxy {
       token, policy, masks,
       approvals: this.o.approvals,
       logger: this.o.logger,
+      inflight: this.inflight,
       credentialRejected: () => {
         // An upstream 401: the token was revoked or expired early. One refresh per 10 s at most.
         if (Date.now() - this.lastRejectRefresh < 10_000) return;

@@ -111,6 +111,9 @@ function forward(state: KubeProxyState, req: IncomingMessage, res: ServerRespons
     agent: state.agent,
     headers: upstreamHeaders(req.headers, state.token, { jsonOnly: masking.kind === 'secrets', identity: masking.kind !== 'none' }),
   });
+  const live = { info, masking: masking.kind, res };
+  state.inflight.add(live);
+  res.once('close', () => state.inflight.delete(live));
   up.on('response', (ures) => respond(state, res, x, info, masking, ures));
   up.on('error', (err) => {
     if (res.headersSent) return res.destroy();
@@ -132,12 +135,15 @@ function respond(state: KubeProxyState, res: ServerResponse, x: Exchange, info: 
   };
   if (masking.kind === 'none') {
     res.writeHead(status, downstreamHeaders(ures.headers, false));
+    // A watch with nothing to report yet must still answer: clients wait for the headers.
+    res.flushHeaders();
     ures.on('data', count);
     pipeline(ures, res, done);
     return;
   }
   if (masking.kind === 'logs') {
     res.writeHead(status, downstreamHeaders(ures.headers, true));
+    res.flushHeaders();
     const lines = mapLines((line) => masking.mask(line.toString('utf8'), x.masked));
     lines.on('data', count);
     pipeline(ures, lines, res, done);
@@ -152,6 +158,7 @@ function respond(state: KubeProxyState, res: ServerResponse, x: Exchange, info: 
   res.writeHead(status, downstreamHeaders(ures.headers, true));
   const mask = masking.mask;
   if (info.verb === 'watch' || /stream=watch/i.test(ures.headers['content-type'] ?? '')) {
+    res.flushHeaders();
     const lines = mapLines((line) => {
       if (line.length === 0) return line;
       const event: unknown = JSON.parse(line.toString('utf8'));
@@ -180,7 +187,12 @@ function respond(state: KubeProxyState, res: ServerResponse, x: Exchange, info: 
   });
 }
 
-function maskingFor(state: KubeProxyState, info: RequestInfo): Masking {
+/** What masking a request gets under the state's rules: `none`, `secrets` or `logs`. */
+export function maskingKind(state: Pick<KubeProxyState, 'masks'>, info: RequestInfo): Masking['kind'] {
+  return maskingFor(state, info).kind;
+}
+
+function maskingFor(state: Pick<KubeProxyState, 'masks'>, info: RequestInfo): Masking {
   if (info.kind !== 'resource') return { kind: 'none' };
   const m = state.masks;
   if (m.secrets && info.group === '' && info.resource === 'secrets') return { kind: 'secrets', mask: m.secrets };
