@@ -1,9 +1,8 @@
 // What the SSH proxy asks of policy, and the SSH-specific choices made before asking: which env
-// requests pass, how legacy scp execs are classified, how two decisions combine.
+// requests pass and how legacy scp execs are classified.
 import type { Decision } from '@chaperone/core/decision';
-import type { ShellOperation } from '@chaperone/core/policy/types';
+import type { AccessPolicyDoc, ShellOperation } from '@chaperone/core/policy/types';
 import { compileShellPolicy, decideCommand, decideOperation } from '@chaperone/core/shell/policy';
-import type { AccessPolicyDoc } from '@chaperone/core/policy/types';
 
 /**
  * The shell-command policy for one connection (core/shell's compileShellPolicy, bound): the
@@ -23,12 +22,6 @@ export function buildSshPolicy(policies: readonly AccessPolicyDoc[], connection:
     decideOperation: (op) => decideOperation(compiled, op),
   };
 }
-
-/** deny > approve > allow: the stricter of two decisions (the first on a tie). */
-export function stricter<A extends Decision, B extends Decision>(a: A, b: B): A | B {
-  return RANK[b.action] > RANK[a.action] ? b : a;
-}
-const RANK = { allow: 0, approve: 1, deny: 2 } as const;
 
 /**
  * Environment variables an agent may set on the target (`env` requests). Names that change how
