@@ -142,6 +142,19 @@ test('no ticket for a session with nothing to replay; the admin token opens the 
   assert.match(none.body, /recorded no terminal/);
 });
 
+test('a Kubernetes exec session with a terminal replays like an SSH one', async () => {
+  const grant = await t.grantFor(bot);
+  const records = terminalSession('kube-1', bot, [{ channel: 0, width: 80, height: 24, command: 'kubectl exec -it web -- sh', batches: [[[0.1, 'o', '/ # '], [0.5, 'o', 'ls\r\nbin etc\r\n']]] }], { connection: 'cluster', protocol: 'kubernetes' });
+  const res = await t.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${grant}` }, payload: { records } });
+  assert.equal(res.statusCode, 200, res.body);
+  const cast = await t.app.inject({ method: 'GET', url: '/v1/sessions/kube-1/cast', headers: admin });
+  assert.equal(cast.statusCode, 200);
+  const parsed = parseAsciicast(cast.body);
+  assert.ok(parsed.ok);
+  assert.equal(parsed.cast.header.command, 'kubectl exec -it web -- sh');
+  assert.deepEqual(parsed.cast.events.map((e) => e[2]).join(''), '/ # ls\r\nbin etc\r\n');
+});
+
 test('the player\'s files come from the control plane itself', async () => {
   const js = await t.app.inject({ method: 'GET', url: '/replay/assets/asciinema-player.min.js' });
   assert.equal(js.statusCode, 200);

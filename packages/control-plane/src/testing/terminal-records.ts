@@ -1,6 +1,6 @@
 // Test helper: a sealed SSH session with recorded terminals, as the sidecar's terminal recorder sends it.
 import { GENESIS_HASH, sealRecord } from '@chaperone/core/records/chain';
-import type { Identity, RecordEvent, SessionRecord } from '@chaperone/core/records/types';
+import type { Identity, Protocol, RecordEvent, SessionRecord } from '@chaperone/core/records/types';
 
 export interface RecordedTerminal {
   channel: number;
@@ -11,8 +11,8 @@ export interface RecordedTerminal {
   batches: [number, 'o' | 'i' | 'r', string][][];
 }
 
-export function terminalSession(session: string, identity: Identity, terminals: RecordedTerminal[], opts: { start?: Date; connection?: string } = {}): SessionRecord[] {
-  const events: RecordEvent[] = [{ type: 'session.start', protocol: 'ssh', connection: opts.connection ?? 'bastion', identity, client: { user: 'agent' } }];
+export function terminalSession(session: string, identity: Identity, terminals: RecordedTerminal[], opts: { start?: Date; connection?: string; protocol?: Protocol } = {}): SessionRecord[] {
+  const events: RecordEvent[] = [{ type: 'session.start', protocol: opts.protocol ?? 'ssh', connection: opts.connection ?? 'bastion', identity, client: { user: 'agent' } }];
   for (const t of terminals) {
     events.push({ type: 'terminal.start', channel: t.channel, width: t.width, height: t.height, env: { TERM: 'xterm-256color' }, ...(t.command !== undefined ? { command: t.command } : {}) });
     for (const batch of t.batches) events.push({ type: 'terminal', channel: t.channel, events: batch });
