@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Approval } from '@chaperone/core/api';
 import { TokenRequestSource } from '@chaperone/control-plane/credentials/token-request-source';
@@ -332,3 +333,27 @@ function within<T>(p: Promise<T>, what: string, ms = 20_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting: ${what}`)), ms); })]).finally(() => clearTimeout(timer));
 }
+
+test('@kubernetes/client-node\'s in-cluster configuration works on the directory the sidecar writes', async () => {
+  // What the agent container sees when the CA volume is mounted at the service-account path:
+  // KUBERNETES_SERVICE_HOST/PORT pointing at the sidecar, ca.crt, a placeholder token, the namespace.
+  const prefix = join(s.dir, 'agent-root');
+  const saDir = join(prefix, 'var/run/secrets/kubernetes.io/serviceaccount');
+  await mkdir(dirname(saDir), { recursive: true });
+  await symlink(dirname(s.caPath), saDir);
+  assert.equal(await readFile(join(saDir, 'namespace'), 'utf8'), 'agents');
+  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+  process.env.KUBERNETES_SERVICE_HOST = '127.0.0.1';
+  process.env.KUBERNETES_SERVICE_PORT = String(s.port);
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromCluster(prefix);
+    const list = await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: NS });
+    assert.ok(list.items.length > 0);
+  } finally {
+    for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

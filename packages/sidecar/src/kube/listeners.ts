@@ -116,7 +116,7 @@ export class KubeListeners {
     if (dir === undefined) {
       this.o.logger.warn(`no --kube-ca-dir and no ${DEFAULT_KUBE_CA_DIR}: agents get no CA bundle for the local Kubernetes API endpoint`);
     } else {
-      this.o.logger.info({ path: await writeCaBundle(dir, tls.caCert) }, 'wrote the local Kubernetes API CA');
+      this.o.logger.info({ path: await writeCaBundle(dir, tls.caCert, this.o.grant()?.identity.namespace) }, 'wrote the local Kubernetes API CA');
     }
     return tls;
   }

@@ -83,12 +83,23 @@ export async function generateLocalTls(o: { validityMs?: number; now?: Date } = 
   return { caCert: lf(forge.pki.certificateToPem(ca)), cert: lf(forge.pki.certificateToPem(cert)), key: lf(forge.pki.privateKeyToPem(keys.privateKey)), notAfter };
 }
 
-/** Writes `ca.crt` atomically (rename), so an agent never reads half a bundle. */
-export async function writeCaBundle(dir: string, caCert: string): Promise<string> {
+/** What an agent's client sends as its token: never forwarded, so not a secret (proxy.ts). */
+export const PLACEHOLDER_TOKEN = 'chaperone-sidecar-placeholder';
+
+/**
+ * Writes `ca.crt`, and `token` and `namespace` beside it, each atomically (rename): the layout of
+ * /var/run/secrets/kubernetes.io/serviceaccount, so the directory mounted there makes
+ * client-go's and client-node's in-cluster configuration work unchanged. The token is a
+ * placeholder: the sidecar drops whatever Authorization the agent sends.
+ */
+export async function writeCaBundle(dir: string, caCert: string, namespace?: string): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const path = join(dir, 'ca.crt');
-  const tmp = join(dir, `.ca.crt.${process.pid}.tmp`);
-  await writeFile(tmp, caCert, { mode: 0o644 });
-  await rename(tmp, path);
-  return path;
+  const files: [string, string][] = [['ca.crt', caCert], ['token', PLACEHOLDER_TOKEN]];
+  if (namespace !== undefined) files.push(['namespace', namespace]);
+  for (const [name, content] of files) {
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    await writeFile(tmp, content, { mode: 0o644 });
+    await rename(tmp, join(dir, name));
+  }
+  return join(dir, 'ca.crt');
 }

@@ -174,6 +174,8 @@ function respond(state: KubeProxyState, res: ServerResponse, x: Exchange, info: 
   ures.on('error', () => res.destroy());
   ures.on('end', () => {
     let text = Buffer.concat(chunks).toString('utf8');
+    // HEAD, 204: nothing to mask.
+    if (text === '') return void res.end();
     try {
       const body: unknown = JSON.parse(text);
       maskSecretsBody(body, mask, x.masked);
