@@ -42,6 +42,7 @@ bench: build
 	node test/dist/bench/mask.js
 	node test/dist/bench/mask-proxy.js
 	node test/dist/bench/kube.js
+	node test/dist/bench/ssh.js
 
 # kube-apiserver, etcd, kubectl and helm compiled from Go modules into $(CACHE_DIR)/tools/<tool>-<version>/
 # (cached by version; KUBEBUILDER_ASSETS, when it holds the first three, is used instead).

@@ -48,7 +48,7 @@ export function repoRoot(): string {
 export interface Child { proc: ChildProcess; log: () => string; stop(): Promise<void> }
 
 /** Starts `chaperone <args>` and waits for a stderr line matching `ready`. */
-async function startCli(args: string[], ready: RegExp, what: string): Promise<{ child: Child; match: RegExpExecArray }> {
+export async function startCli(args: string[], ready: RegExp, what: string): Promise<{ child: Child; match: RegExpExecArray }> {
   const root = repoRoot();
   const bin = join(root, 'packages/cli/bin/chaperone.js');
   if (!existsSync(join(root, 'packages/cli/dist/main.js'))) throw new Error('the CLI is not built: run `npx tsc -b` (make build) first');
