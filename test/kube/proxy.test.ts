@@ -357,3 +357,14 @@ test('@kubernetes/client-node\'s in-cluster configuration works on the directory
     }
   }
 });
+
+test('kubectl exec (an upgraded connection) is refused with a 403 saying so', async () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: NS }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+  assert.equal((await s.kube.kubectl(['create', '-f', '-'], { input: JSON.stringify(pod) })).code, 0);
+  const r = await s.agentKubectl(['exec', 'p', '--', 'ls']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /pods\/p\/exec asks for a protocol upgrade \(exec, attach, port-forward\), which this sidecar does not carry yet/);
+  const raw = await agentRequest('GET', `/api/v1/namespaces/${NS}/pods/p/exec?command=ls`, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+  assert.equal(raw.status, 403);
+  assert.match(raw.body, /does not carry yet/);
+});

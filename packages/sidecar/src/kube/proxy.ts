@@ -202,6 +202,6 @@ export class KubeProxy {
 }
 
 function refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
-  const body = statusBody(403, 'Forbidden', `chaperone: ${req.url ?? ''} asks for a protocol upgrade (exec, attach, port-forward), which this sidecar does not carry yet`);
+  const body = statusBody(403, 'Forbidden', `chaperone: ${(req.url ?? '').split('?')[0] ?? ''} asks for a protocol upgrade (exec, attach, port-forward), which this sidecar does not carry yet`);
   socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
