@@ -135,7 +135,7 @@ export class LineageAnalyzer {
 function analyse(text: string, catalog: LineageCatalog | undefined): { result: readonly StatementLineage[]; parsed: boolean } {
   if (text.length === 0) return { result: Object.freeze([]), parsed: true };
   const parsed = parseSql(text);
-  if (!parsed.ok) return { result: deepFreeze([{ kind: 'unknown', reason: parsed.error }]), parsed: false };
+  if (!parsed.ok) return { result: deepFreeze([{ kind: 'unknown', reason: parsed.error, writes: true }]), parsed: false };
   return { result: deepFreeze(lineageOfTree(parsed.tree, catalog)), parsed: true };
 }
 

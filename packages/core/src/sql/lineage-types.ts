@@ -26,11 +26,19 @@ export interface ResultColumnLineage {
 
 export type StatementLineage =
   /** One entry per output column, in order; stars are expanded through the catalog. */
-  | { kind: 'rows'; columns: ResultColumnLineage[] }
+  | { kind: 'rows'; columns: ResultColumnLineage[]; writes?: true }
   /** The statement returns no rows. */
   | { kind: 'none' }
   /** Cannot tell: the caller masks every untraced column or refuses the statement. */
-  | { kind: 'unknown'; reason: string };
+  | { kind: 'unknown'; reason: string; writes?: true };
+
+/*
+ * `writes`: the statement's rows come (or may come) from a data-modifying statement — RETURNING
+ * of INSERT/UPDATE/DELETE/MERGE, a data-modifying CTE, or EXECUTE of a prepared statement. The
+ * server then attributes a RETURNING column to the written table's column (RowDescription's table
+ * OID) even when the value written into it came from elsewhere (`UPDATE t SET note = c.email …
+ * RETURNING note`): the origin it reports must not be trusted; use this lineage for every column.
+ */
 
 /**
  * What the parse tree cannot know, asked of the caller (which has the catalog). Results are

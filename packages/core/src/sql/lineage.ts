@@ -35,7 +35,8 @@ export function parseSql(sql: string): ParsedSql {
 export function resultLineage(sql: string, catalog?: LineageCatalog): StatementLineage[] {
   if (sql.length === 0) return [];
   const parsed = parseSql(sql);
-  if (!parsed.ok) return [{ kind: 'unknown', reason: parsed.error }];
+  // Unparsed: it may be anything, a write included.
+  if (!parsed.ok) return [{ kind: 'unknown', reason: parsed.error, writes: true }];
   return lineageOfTree(parsed.tree, catalog);
 }
 
@@ -43,7 +44,7 @@ export function resultLineage(sql: string, catalog?: LineageCatalog): StatementL
 export function lineageOfTree(tree: unknown, catalog?: LineageCatalog): StatementLineage[] {
   const stmts = isObject(tree) ? tree['stmts'] : undefined;
   if (stmts === undefined) return [];
-  if (!Array.isArray(stmts)) return [{ kind: 'unknown', reason: 'parse tree without a statement list' }];
+  if (!Array.isArray(stmts)) return [{ kind: 'unknown', reason: 'parse tree without a statement list', writes: true }];
   const ctx = makeCtx(catalog, 0, new Map());
   return stmts.map((raw) => statementLineage(isObject(raw) ? raw['stmt'] : undefined, ctx));
 }
@@ -107,7 +108,31 @@ function rows(cols: OutCol[]): StatementLineage {
   return { kind: 'rows', columns: cols.map((c) => toResult(c.name, c.lin)) };
 }
 
+/** Node types that write data, or may (EXECUTE runs a statement this text does not show). */
+const WRITING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'ExecuteStmt']);
+
+/** Whether any node beneath `value` is a data-modifying statement (iterative: deep trees are fine). */
+export function writesData(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) { for (const x of v) if (typeof x === 'object' && x !== null) stack.push(x); continue; }
+    if (typeof v !== 'object' || v === null) continue;
+    for (const key in v) {
+      if (WRITING.has(key)) return true;
+      const child = (v as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return false;
+}
+
 function statementLineage(stmt: unknown, ctx: Ctx): StatementLineage {
+  const r = statementLineageOf(stmt, ctx);
+  return r.kind !== 'none' && writesData(stmt) ? { ...r, writes: true } : r;
+}
+
+function statementLineageOf(stmt: unknown, ctx: Ctx): StatementLineage {
   try {
     const w = unwrap(stmt) ?? cannotTell('statement is not a parse-tree node');
     const { type, node } = w;

@@ -14,9 +14,9 @@ export interface ResultColumnLineage {
   unknown?: string;
 }
 export type StatementLineage =
-  | { kind: 'rows'; columns: ResultColumnLineage[] }
+  | { kind: 'rows'; columns: ResultColumnLineage[]; writes?: true }
   | { kind: 'none' }
-  | { kind: 'unknown'; reason: string };
+  | { kind: 'unknown'; reason: string; writes?: true };
 
 /** Lineage of each statement of a text, or the catalog look-ups it needs first. */
 export type LineageFn = (sql: string) => StatementLineage[] | Needs;

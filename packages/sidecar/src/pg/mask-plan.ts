@@ -48,6 +48,22 @@ export function parseRowDescription(buf: Buffer, start: number, end: number): Fi
   return pos === end ? fields : undefined;
 }
 
+/**
+ * Text that may run a data-modifying statement (INSERT/UPDATE/DELETE/MERGE, or EXECUTE of one): a
+ * superset test on the letters (keywords cannot be quoted or split), so text it rejects surely
+ * writes nothing and its table-attributed columns can be taken as the server reports them.
+ */
+const MAY_WRITE = /insert|update|delete|merge|execute/i;
+
+/**
+ * Whether the server's column origins may not be the whole truth for this text: RETURNING reports
+ * the written table's column even when the value written came from another table, so the plan
+ * then depends on the statement text (the lineage), not on the RowDescription alone.
+ */
+export function mayWrite(text: string | undefined): boolean {
+  return text !== undefined && MAY_WRITE.test(text);
+}
+
 /** Refusal, or the strongest mask of what feeds one output column. */
 type Found = { refuse: string } | RuleMask | undefined;
 
@@ -82,12 +98,21 @@ export class MaskPlanner {
     const columns: (ColumnMask | undefined)[] = [];
     let any = false;
     let stmt: StatementLineage | undefined;
+    // Rows of a data-modifying statement: every column through the lineage too (mayWrite).
+    const writing = mayWrite(text);
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i] as Field;
       let found: Found;
       try {
         if (f.tableOid !== 0) {
           found = this.tableColumn(f.tableOid, f.attnum, 0);
+          if (writing && !(found && 'refuse' in found)) {
+            stmt ??= this.lineage(text as string)[index];
+            if (stmt === undefined || stmt.kind === 'none' || stmt.writes === true) {
+              const traced = this.fromLineage(stmt, i, fields.length, 0);
+              found = traced && 'refuse' in traced ? traced : stronger(found, traced);
+            }
+          }
         } else {
           if (text === undefined) return { ok: false, reason: 'a computed result column of a statement the proxy cannot see' };
           stmt ??= this.lineage(text)[index];
@@ -99,7 +124,9 @@ export class MaskPlanner {
         continue;
       }
       if (found && 'refuse' in found) return { ok: false, reason: found.refuse };
-      if (found) { any = true; columns[i] = f.tableOid !== 0 || isDirect(stmt, i) ? found.direct : found.derived; }
+      // A written column holds what was assigned to it: as derived as the lineage says.
+      const asReported = f.tableOid !== 0 && !(writing && (stmt?.kind !== 'rows' || stmt.writes === true));
+      if (found) { any = true; columns[i] = asReported || isDirect(stmt, i) ? found.direct : found.derived; }
     }
     if (needs.oids.length + needs.names.length > 0) return needs;
     if (!any && !this.policy.detect) return { ok: true, plan: null };

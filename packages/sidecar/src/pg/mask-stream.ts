@@ -8,7 +8,7 @@ import { Framer } from './codec.js';
 import { encodeErrorResponse, encodeReadyForQuery } from './encode.js';
 import { rewriteCopyRow, copyFormatOf } from './mask-copy.js';
 import type { CopyState } from './mask-copy.js';
-import { loadNeeds, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
+import { loadNeeds, mayWrite, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
 import type { MaskPlanner } from './mask-plan.js';
 import type { Field, Needs, Resolution } from './mask-plan.js';
 import { scrubServerMessage } from './mask-errors.js';
@@ -300,7 +300,10 @@ export class MaskStream {
     // Keyed by the RowDescription; by the statement too only when a column is computed (OID 0),
     // so the same query with other literals reuses its plan.
     const desc = frame.toString('latin1');
-    const first = this.simplePlans.get(desc);
+    // Text that may write: its RETURNING columns' origins are not the whole truth (mask-plan.ts
+    // mayWrite), so its plan is never shared with other statements of the same description.
+    const byText = mayWrite(text);
+    const first = byText ? BY_TEXT : this.simplePlans.get(desc);
     const second = first === BY_TEXT ? this.simplePlans.get(`${desc}\0${this.index}\0${text ?? ''}`) : first;
     const cached = second === BY_TEXT ? undefined : second;
     let r = this.takeResolved() ?? cached;
@@ -313,8 +316,8 @@ export class MaskStream {
       else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, text, index)); return; }
     }
     if (cached === undefined && fields) {
-      if (fields.some((f) => f.tableOid === 0)) {
-        this.simplePlans.set(desc, BY_TEXT);
+      if (byText || fields.some((f) => f.tableOid === 0)) {
+        if (!byText) this.simplePlans.set(desc, BY_TEXT);
         this.simplePlans.set(`${desc}\0${this.index}\0${text ?? ''}`, r);
       } else {
         this.simplePlans.set(desc, r);

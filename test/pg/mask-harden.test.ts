@@ -1,0 +1,85 @@
+// Masking leaks found in review, through the real sidecar proxy with psql: RETURNING whose columns
+// the server attributes to the written table while another table's masked value was written into
+// them, functions judged from pg_proc, cursors read with FETCH, and multi-statement strings.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { psql, startPostgres } from '../harness/postgres.js';
+import type { PostgresServer } from '../harness/postgres.js';
+import { CUSTOMERS_SQL, MASK_RULES, startMaskingProxy } from './mask-support.js';
+import type { CountingCounters } from './mask-support.js';
+import type { ProxyUnderTest } from './support.js';
+
+// Column rules only: the detector rule would hide these values on its own and mask the leak.
+const COLUMN_RULES = MASK_RULES.filter((r) => r.match.detectors === undefined);
+
+const SECRETS = ['ann@example.com', 'bob@example.com', '4111 1111 1111 1111', '123-45-6789'];
+
+const EXTRA_SQL = `
+create table notes(id int primary key, customer_id int, note text);
+insert into notes values (1, 1, 'n1'), (2, 2, 'n2');
+create function my_lower(t text) returns text language plpgsql immutable as $$ begin return lower(t); end $$;
+create function leak(t text) returns text language sql stable as $$ select email from customers where id = 1 $$;
+create schema evil;
+create function evil.lower(t text) returns text language sql as $$ select email from customers where id = 2 $$;
+grant all on all tables in schema public to public;
+`;
+
+describe('masking hardened (psql through the proxy)', () => {
+  let pg: PostgresServer;
+  let p: ProxyUnderTest & { counters: CountingCounters };
+  /** Output and errors of one psql run (errors do not stop it). */
+  const run = async (sql: string): Promise<{ out: string[]; err: string }> => {
+    const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0', '-F', '|', '-P', 'null=∅'], { input: `${sql}\n` });
+    return { out: r.stdout.split('\n').filter((l) => l !== ''), err: r.stderr };
+  };
+  const noSecret = (r: { out: string[]; err: string }, what: string): void => {
+    const all = `${r.out.join('\n')}\n${r.err}`;
+    for (const s of SECRETS) assert.ok(!all.includes(s), `${what}: ${s} reached the agent:\n${all}`);
+  };
+
+  before(async () => {
+    pg = await startPostgres();
+    await pg.sql(CUSTOMERS_SQL, 'app');
+    await pg.sql(EXTRA_SQL, 'app');
+    p = await startMaskingProxy(pg, COLUMN_RULES);
+  });
+  after(async () => {
+    await p?.proxy.close();
+    await pg?.destroy();
+  });
+
+  it('RETURNING of a column written from a masked column is masked (UPDATE … FROM)', async () => {
+    const r = await run('update notes set note = c.email from customers c where c.id = notes.customer_id returning notes.id, note;');
+    noSecret(r, 'UPDATE … FROM … RETURNING');
+    assert.deepEqual(r.out.sort(), ['1|[MASKED]', '2|[MASKED]']);
+  });
+
+  it('RETURNING of INSERT … SELECT and of ON CONFLICT DO UPDATE SET … EXCLUDED is masked', async () => {
+    const ins = await run('insert into notes(id, customer_id, note) select 100 + id, id, email from customers where id < 3 returning note;');
+    noSecret(ins, 'INSERT … SELECT … RETURNING');
+    assert.deepEqual(ins.out, ['[MASKED]', '[MASKED]']);
+    const upsert = await run('insert into notes(id, note) select 1, card_number from customers where id = 1 on conflict (id) do update set note = excluded.note returning id, note;');
+    noSecret(upsert, 'ON CONFLICT … RETURNING');
+    assert.equal(upsert.out.length, 1);
+    assert.match(upsert.out[0] ?? '', /^1\|\*+1111$/);
+  });
+
+  it('a data-modifying CTE feeding the result is traced through its RETURNING', async () => {
+    const r = await run('with u as (update notes set note = c.ssn from customers c where c.id = notes.customer_id and notes.id < 3 returning notes.id, note) select id, note from u order by id;');
+    noSecret(r, 'WITH … UPDATE … RETURNING');
+    assert.equal(r.out.length, 2);
+    for (const line of r.out) assert.match(line, /^\d\|h:[A-Za-z0-9_-]{16}$/);
+  });
+
+  it('EXECUTE of a prepared data-modifying statement is not taken at the server\'s word', async () => {
+    const r = await run('prepare w as update notes set note = c.email from customers c where c.id = notes.customer_id returning note;\nexecute w;');
+    noSecret(r, 'EXECUTE of UPDATE … RETURNING');
+    assert.match(r.err, /result withheld/);
+  });
+
+  it('RETURNING plain columns of an unmasked table still passes (no false refusal)', async () => {
+    const r = await run("update notes set note = 'plain' where id = 2 returning id, note;");
+    assert.deepEqual(r.out, ['2|plain']);
+    assert.equal(r.err, '');
+  });
+});
