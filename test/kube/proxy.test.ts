@@ -238,7 +238,12 @@ test('every request is recorded in the control plane with its attributes and dec
     const start = events.find((e) => e.type === 'session.start');
     const deny = events.find((e) => e.type === 'kubernetes.request' && e.name === 'forbidden-two');
     const masked = events.find((e) => e.type === 'kubernetes.request' && e.resource === 'secrets' && e.name === 'db' && e.masked !== undefined);
-    if (start && deny && masked) {
+    const held = events.find((e) => e.type === 'kubernetes.request' && e.name === 'held-yes' && e.verb === 'delete');
+    const approved = events.find((e) => e.type === 'approval' && e.state === 'approved' && e.id === held?.approval);
+    if (start && deny && masked && approved) {
+      assert.equal(held?.status, 200);
+      assert.equal(approved.by, 'admin');
+      assert.ok(events.some((e) => e.type === 'approval' && e.state === 'pending' && e.id === held?.approval));
       assert.equal(start.protocol, 'kubernetes');
       assert.deepEqual(deny.decision, { action: 'deny', policy: 'agents-kube', rule: 'agents-kube#1', message: 'get configmaps "forbidden-two" in namespace work denied by rule agents-kube#1 of policy agents-kube' });
       assert.equal(deny.status, 403);

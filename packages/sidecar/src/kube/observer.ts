@@ -43,6 +43,10 @@ export function createKubeObserver(o: KubeObserverOptions): KubeObserver {
       }
       s.record(event);
     },
+    approval(session, event) {
+      if (event.state !== 'pending') o.metrics.approvalWaited(o.connection, event.state, (event.waitedMs ?? 0) / 1000, 'kubernetes');
+      sessions.get(session)?.record(event);
+    },
     sessionEnded({ session, reason, requests, durationMs }) {
       conn.active.dec();
       const s = sessions.get(session);

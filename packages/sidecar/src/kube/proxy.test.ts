@@ -51,7 +51,7 @@ before(async () => {
     listen: { host: '127.0.0.1', port: 0 }, connectionName: 'c',
     target: { server: `https://127.0.0.1:${upstreamPort}`, caBundle: tls.caCert }, credential: { token: 'sidecar-token' },
     policy: compileKubePolicies([policy], 'c'), masks: buildKubeMasks([policy], 'c', new Uint8Array(32)), tls,
-    observer: { sessionStarted: () => undefined, request: (_s, e) => events.push(e), sessionEnded: () => undefined },
+    observer: { sessionStarted: () => undefined, request: (_s, e) => events.push(e), approval: () => undefined, sessionEnded: () => undefined },
   });
   port = (await proxy.start()).port;
 });
@@ -104,7 +104,7 @@ test('the credential is renewed before it expires and the new one is used upstre
     target: { server: `https://127.0.0.1:${upstreamPort}`, caBundle: tls.caCert },
     credential: { token: 'old-token', expiresAt: new Date(Date.now() + 1_200).toISOString() },
     policy: compileKubePolicies([policy], 'c'), masks: buildKubeMasks([policy], 'c', new Uint8Array(32)), tls,
-    observer: { sessionStarted: () => undefined, request: () => undefined, sessionEnded: () => undefined },
+    observer: { sessionStarted: () => undefined, request: () => undefined, approval: () => undefined, sessionEnded: () => undefined },
     onCredentialExpiring: () => expiring(),
   });
   const saved = port;

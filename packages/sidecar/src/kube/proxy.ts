@@ -12,7 +12,7 @@ import { decideKube } from '@chaperone/core/kube/decide';
 import type { CompiledKubePolicy } from '@chaperone/core/kube/decide';
 import type { RequestInfo } from '@chaperone/core/kube/request-info';
 import type { KubernetesTarget } from '@chaperone/core/policy/types';
-import type { KubernetesRequestEvent } from '@chaperone/core/records/types';
+import type { ApprovalEvent, KubernetesRequestEvent } from '@chaperone/core/records/types';
 import type { ApprovalGate } from '../approvals/gate.js';
 import { statusBody } from './http.js';
 import type { LocalTls } from './local-ca.js';
@@ -29,6 +29,8 @@ export interface BearerCredential {
 export interface KubeObserver {
   sessionStarted(s: { id: string; client: Record<string, string> }): void;
   request(session: string, event: KubernetesRequestEvent): void;
+  /** A held request's approval: pending when the control plane has it, then how it ended. */
+  approval(session: string, event: ApprovalEvent): void;
   sessionEnded(s: { session: string; reason: string; requests: number; durationMs: number }): void;
 }
 
@@ -110,7 +112,10 @@ export class KubeProxy {
         return;
       }
       session.requests++;
-      handleRequest(this.state, session, req, res, (event) => this.o.observer.request(session.id, event));
+      handleRequest(this.state, session, req, res, {
+        request: (event) => this.o.observer.request(session.id, event),
+        approval: (event) => this.o.observer.approval(session.id, event),
+      });
     });
     // exec/attach/portforward (SPDY and WebSocket upgrades) are not carried yet: refused in the API's own form.
     server.on('upgrade', (req: IncomingMessage, socket: Duplex) => refuseUpgrade(req, socket));

@@ -7,7 +7,7 @@ import type { Decision } from '@chaperone/core/decision';
 import { decideKube } from '@chaperone/core/kube/decide';
 import { requestInfo, resourceKey } from '@chaperone/core/kube/request-info';
 import type { RequestInfo } from '@chaperone/core/kube/request-info';
-import type { KubernetesRequestEvent } from '@chaperone/core/records/types';
+import type { ApprovalEvent, KubernetesRequestEvent } from '@chaperone/core/records/types';
 import { downstreamHeaders, isJson, statusBody, upstreamHeaders } from './http.js';
 import { mapLines } from './lines.js';
 import type { KubeProxyState, KubeSession } from './proxy.js';
@@ -34,7 +34,13 @@ interface Exchange {
   approval?: string;
 }
 
-export function handleRequest(state: KubeProxyState, session: KubeSession, req: IncomingMessage, res: ServerResponse, record: (e: KubernetesRequestEvent) => void): void {
+/** Where a request's records go (the session's). */
+export interface RequestRecords {
+  request(e: KubernetesRequestEvent): void;
+  approval(e: ApprovalEvent): void;
+}
+
+export function handleRequest(state: KubeProxyState, session: KubeSession, req: IncomingMessage, res: ServerResponse, records: RequestRecords): void {
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   const parsed = requestInfo(method, target);
@@ -45,7 +51,7 @@ export function handleRequest(state: KubeProxyState, session: KubeSession, req: 
     bytesIn: 0, bytesOut: 0, masked: {},
   };
   req.on('data', (chunk: Buffer) => { x.bytesIn += chunk.length; });
-  res.once('close', () => record(eventOf(x, res.statusCode, target)));
+  res.once('close', () => records.request(eventOf(x, res.statusCode, target)));
   if (!parsed.ok) return refuse(res, x, 403, 'Forbidden');
   const info = parsed.info;
   if (info.kind === 'resource' && STREAMING_SUBRESOURCES.has(info.subresource ?? '')) {
@@ -57,7 +63,7 @@ export function handleRequest(state: KubeProxyState, session: KubeSession, req: 
     case 'deny':
       return refuse(res, x, 403, 'Forbidden');
     case 'approve':
-      void hold(state, session, req, res, x, info, x.decision);
+      void hold(state, session, req, res, x, info, x.decision, records);
       return;
     case 'allow':
       return forward(state, req, res, x, info, undefined);
@@ -65,7 +71,7 @@ export function handleRequest(state: KubeProxyState, session: KubeSession, req: 
 }
 
 /** Reads the body (held requests carry it to the approver), waits for the decision, then forwards it. */
-async function hold(state: KubeProxyState, session: KubeSession, req: IncomingMessage, res: ServerResponse, x: Exchange, info: RequestInfo, d: Extract<Decision, { action: 'approve' }>): Promise<void> {
+async function hold(state: KubeProxyState, session: KubeSession, req: IncomingMessage, res: ServerResponse, x: Exchange, info: RequestInfo, d: Extract<Decision, { action: 'approve' }>, records: RequestRecords): Promise<void> {
   const body = await readBody(req, MAX_HELD_BODY);
   if (body === undefined) {
     x.decision = { action: 'deny', policy: d.policy, rule: d.rule, message: `chaperone: the request body is larger than ${MAX_HELD_BODY} bytes and cannot be held for approval` };
@@ -87,7 +93,17 @@ async function hold(state: KubeProxyState, session: KubeSession, req: IncomingMe
       ...(showBody ? { body: body.toString('utf8') } : {}),
     },
     rule: { policy: d.policy, rule: d.rule }, approvers: d.approvers, timeoutSeconds: d.timeoutSeconds, message: d.message,
-  }, session.closed.signal, (a) => { x.approval = a.id; });
+  }, session.closed.signal, (a) => {
+    x.approval = a.id;
+    records.approval({ type: 'approval', id: a.id, state: 'pending', rule: { policy: d.policy, rule: d.rule } });
+  });
+  if (outcome.state !== 'unavailable' && outcome.approval) {
+    const a = outcome.approval;
+    const event: ApprovalEvent = { type: 'approval', id: a.id, state: outcome.state, rule: { policy: d.policy, rule: d.rule }, waitedMs: Math.round(performance.now() - x.started) };
+    if (a.decidedBy) event.by = a.decidedBy;
+    if (a.reason) event.reason = a.reason;
+    records.approval(event);
+  }
   if (outcome.state === 'approved') {
     x.approval = outcome.approval.id;
     return forward(state, req, res, x, info, body);
