@@ -76,4 +76,8 @@ test('non-resource paths are read-only, and SQL rules are ignored', () => {
   assert.equal(decide(rules, 'GET', '/version').action, 'allow');
   assert.equal(decide(rules, 'GET', '/api/v1/pods').action, 'allow');
   assert.equal(decide(rules, 'POST', '/version').action, 'deny');
+  for (const path of ['/api', '/apis/apps/v1', '/openapi/v3/apis/apps/v1', '/healthz', '/livez/ping', '/.well-known/openid-configuration']) {
+    assert.equal(decide(rules, 'GET', path).action, 'allow', path);
+  }
+  for (const path of ['/logs/', '/metrics', '/debug/pprof/profile', '/', '/apisx']) assert.equal(decide(rules, 'GET', path).action, 'deny', path);
 });

@@ -66,14 +66,20 @@ export function compileKubePolicies(policies: readonly AccessPolicyDoc[], connec
 }
 
 /**
- * Non-resource requests (discovery, /version, /openapi) are allowed read-only and refused
- * otherwise, whatever the rules say: they carry no object, and writes there are never an agent's.
+ * Non-resource paths clients need (discovery, /version, /openapi, health, the issuer's
+ * discovery documents) are allowed read-only, whatever the rules say: they carry no object.
+ * Every other non-resource path (/logs, /metrics, /debug/pprof…) and every write is refused.
  */
+const READABLE_NON_RESOURCE = /^\/(?:api|apis|version|openapi|healthz|livez|readyz|\.well-known\/openid-configuration|openid\/v1\/jwks)(?:\/|$)/;
+
 export function decideKube(compiled: CompiledKubePolicy, info: RequestInfo): Decision {
   if (compiled.policies.length === 0) {
     return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${compiled.connection}" for this identity` };
   }
   if (info.kind === 'non-resource') {
+    if (!READABLE_NON_RESOURCE.test(info.path)) {
+      return { action: 'deny', policy: '', rule: 'non-resource', message: `${info.path} is not served through chaperone (only discovery, /version, /openapi and health paths)` };
+    }
     if (info.verb === 'get' || info.verb === 'head') return { action: 'allow', policy: '', rule: 'non-resource-read' };
     return { action: 'deny', policy: '', rule: 'non-resource-write', message: `${info.verb.toUpperCase()} ${info.path} is not allowed: non-resource paths are read-only through chaperone` };
   }
