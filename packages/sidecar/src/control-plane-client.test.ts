@@ -55,12 +55,15 @@ test('exchange, bundle long-poll and records speak /v1 with the right methods, b
   const polled = await client.waitBundle('v0', 'g1', 1);
   assert.equal(polled.changed && polled.bundle.version, 'v1');
   assert.deepEqual(await client.sendRecords('g1', { records: [] }), { accepted: 0, duplicates: 0, broken: [] });
+  // The recorder sends its batches as UTF-8 bytes.
+  assert.deepEqual(await client.sendRecords('g1', Buffer.from('{"records":[{"x":"\u00e9"}]}')), { accepted: 0, duplicates: 0, broken: [] });
   assert.equal((await client.devToken({ namespace: 'a', serviceAccount: 'b' })).token, 'dev');
   assert.deepEqual(seen, [
     'POST /v1/exchange - {"token":"sa-token","connections":["orders-db"]}',
     'GET /v1/bundle?version=v1&wait=1 Bearer g1 ',
     'GET /v1/bundle?version=v0&wait=1 Bearer g1 ',
     'POST /v1/records Bearer g1 {"records":[]}',
+    'POST /v1/records Bearer g1 {"records":[{"x":"\u00e9"}]}',
     'POST /v1/dev/tokens - {"namespace":"a","serviceAccount":"b"}',
   ]);
 });

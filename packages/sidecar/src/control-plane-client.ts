@@ -61,8 +61,8 @@ export class ControlPlaneClient {
   }
 
   /** POST /v1/records. `batch` may be given already serialized (the recorder builds bodies from spooled lines). */
-  sendRecords(grant: string, batch: RecordsBatch | string, signal?: AbortSignal): Promise<RecordsResult> {
-    const body = typeof batch === 'string' ? batch : JSON.stringify(batch);
+  sendRecords(grant: string, batch: RecordsBatch | string | Uint8Array, signal?: AbortSignal): Promise<RecordsResult> {
+    const body = typeof batch === 'string' || batch instanceof Uint8Array ? batch : JSON.stringify(batch);
     return this.json<RecordsResult>('POST', 'v1/records', { body, grant, signal });
   }
 
@@ -101,7 +101,10 @@ export class ControlPlaneClient {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const headers: Record<string, string | number> = { accept: 'application/json' };
-    if (opts.body !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = Buffer.byteLength(opts.body); }
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = typeof opts.body === 'string' ? Buffer.byteLength(opts.body) : opts.body.byteLength;
+    }
     if (opts.grant !== undefined) headers.authorization = `Bearer ${opts.grant}`;
     let status: number;
     let text: string;
@@ -121,7 +124,7 @@ export class ControlPlaneClient {
   }
 
   /** One request and its whole body; rejects on a network error, an abort or a cut-off body. */
-  private exchangeHttp(url: URL, method: string, headers: Record<string, string | number>, body: string | undefined, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  private exchangeHttp(url: URL, method: string, headers: Record<string, string | number>, body: string | Uint8Array | undefined, signal: AbortSignal): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       const req = this.send(url, { method, headers, agent: this.agent, signal }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -137,7 +140,7 @@ export class ControlPlaneClient {
 }
 
 interface RequestOptions {
-  body?: string;
+  body?: string | Uint8Array;
   grant?: string;
   signal?: AbortSignal | undefined;
   timeoutMs?: number;

@@ -83,7 +83,7 @@ test('records queued as bytes seal into the records sealRecord gives, in any bat
     for (const n of takes) {
       if (queue.length === 0) break;
       const batch = queue.take(Math.max(1, n), maxBytes);
-      const lines = (JSON.parse(batch.body) as { records: unknown[] }).records.map((r) => JSON.stringify(r));
+      const lines = (JSON.parse(batch.body.toString('utf8')) as { records: unknown[] }).records.map((r) => JSON.stringify(r));
       assert.equal(lines.length, batch.count);
       assert.ok(batch.count >= 1 && batch.count <= Math.max(1, n));
       assert.deepEqual(queue.lines(batch.count).map((l) => JSON.stringify(JSON.parse(l))), lines, 'a body holds the same lines');
@@ -124,7 +124,7 @@ test('records larger than a chunk, and batches across chunks', () => {
   const records: SessionRecord[] = [];
   while (queue.length > 0) {
     const batch = queue.take(1000, 4 * 1024 * 1024);
-    records.push(...(JSON.parse(batch.body) as { records: SessionRecord[] }).records);
+    records.push(...(JSON.parse(batch.body.toString('utf8')) as { records: SessionRecord[] }).records);
     queue.dropFront(batch.count);
   }
   assert.equal(records.length, 5001);

@@ -24,6 +24,8 @@ const COMMA = 0x2c;
 /** Per record in Chunk.meta: start, prevHash offset, end of the unsealed record, time (epoch ms). */
 const META = 4;
 const SPARE_CHUNKS = 2;
+const BODY_OPEN = Buffer.from('{"records":[');
+const BODY_CLOSE = Buffer.from(']}');
 
 class Chunk {
   readonly buf: Buffer;
@@ -64,8 +66,12 @@ class Chunk {
   }
 }
 
-/** A batch taken from the front of the queue: `count` records as a POST /v1/records body. */
-export interface QueueBatch { count: number; body: string }
+/**
+ * A batch taken from the front of the queue: `count` records as a POST /v1/records body, UTF-8
+ * bytes copied from the chunks (no string: a batch of megabytes would be a large V8 object that
+ * only a full collection frees, and decoding it only to encode it again costs two passes).
+ */
+export interface QueueBatch { count: number; body: Buffer }
 
 export class RecordQueue {
   /** chunks[0] holds the oldest record; the last one is written to. */
@@ -78,6 +84,8 @@ export class RecordQueue {
   private size = 0;
   private unsealedCount = 0;
   private readonly spare: Chunk[] = [];
+  /** Bytes of the chunks in use (spares not counted). */
+  private held = 0;
   /** toISOString of the last time written: statements arriving in the same millisecond share it. */
   private isoMs = Number.NaN;
   private iso = '';
@@ -88,6 +96,11 @@ export class RecordQueue {
 
   get unsealed(): number {
     return this.unsealedCount;
+  }
+
+  /** Memory the queued records hold: the chunks they are written in. */
+  get heldBytes(): number {
+    return this.held;
   }
 
   /** Queues a record; `sessionJson` is the JSON string of the session id, `eventJson` canonical. */
@@ -137,18 +150,28 @@ export class RecordQueue {
       if (count >= maxRecords) break;
     }
     this.sealFront(count);
-    let body = '{"records":[';
+    // The lines of one chunk are contiguous, commas between them included: one copy per chunk.
+    const ranges: [Chunk, number, number][] = [];
+    let size = BODY_OPEN.length + BODY_CLOSE.length;
     let left = count;
     for (let k = 0, i = this.head; left > 0; k++, i = 0) {
       const c = this.chunks[k]!;
       const last = Math.min(c.count, i + left) - 1;
       if (last < i) continue;
-      if (left < count) body += ',';
-      // The lines of one chunk are contiguous, commas between them included.
-      body += c.buf.toString('utf8', c.start(i), c.lineEnd(last));
+      const start = c.start(i);
+      const end = c.lineEnd(last);
+      size += end - start + (ranges.length > 0 ? 1 : 0);
+      ranges.push([c, start, end]);
       left -= last - i + 1;
     }
-    return { count, body: `${body}]}` };
+    const body = Buffer.allocUnsafe(size);
+    let at = BODY_OPEN.copy(body, 0);
+    for (const [c, start, end] of ranges) {
+      if (at > BODY_OPEN.length) body[at++] = COMMA;
+      at += c.buf.copy(body, at, start, end);
+    }
+    BODY_CLOSE.copy(body, at);
+    return { count, body };
   }
 
   /** The first `n` records as separate lines (sealed), for the spool. */
@@ -184,6 +207,7 @@ export class RecordQueue {
         this.sealIndex = 0;
       } else {
         this.chunks.shift();
+        this.held -= c.buf.length;
         if (this.sealChunk > 0) this.sealChunk--;
         else this.sealIndex = 0;
         this.recycle(c);
@@ -237,6 +261,7 @@ export class RecordQueue {
     if (last && last.buf.length - last.used >= need) return last;
     const c = need <= CHUNK_BYTES ? (this.spare.pop() ?? new Chunk(CHUNK_BYTES)) : new Chunk(need);
     this.chunks.push(c);
+    this.held += c.buf.length;
     return c;
   }
 

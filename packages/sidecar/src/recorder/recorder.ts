@@ -27,7 +27,8 @@ import type { SpoolSegment } from './spool.js';
 
 /** Where batches go: ControlPlaneClient.sendRecords fits. */
 export interface RecordsSink {
-  sendRecords(grant: string, batchJson: string, signal?: AbortSignal): Promise<RecordsResult>;
+  /** `batchJson`: a RecordsBatch as JSON text, or as its UTF-8 bytes. */
+  sendRecords(grant: string, batchJson: string | Uint8Array, signal?: AbortSignal): Promise<RecordsResult>;
 }
 
 export interface RecorderLimits {
@@ -36,6 +37,8 @@ export interface RecorderLimits {
   flushIntervalMs: number;
   /** Records held in memory before they are spilled to the spool. */
   maxQueue: number;
+  /** Bytes of queue memory (its chunks) held before the queue is spilled to the spool. */
+  maxQueueBytes: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
   segmentBytes: number;
@@ -44,10 +47,16 @@ export interface RecorderLimits {
 export const DEFAULT_LIMITS: RecorderLimits = {
   // Bigger batches: fewer requests (JSON, HTTP, a store transaction) per record on both sides;
   // 4 MiB stays well under the control plane's 8 MiB body limit.
-  maxBatchRecords: 2_000,
+  // A backlog goes in bigger batches (the control plane takes up to 10 000 per request); below
+  // this the loop sends whatever a flush interval gathered.
+  maxBatchRecords: 5_000,
   maxBatchBytes: 4 * 1024 * 1024,
   flushIntervalMs: 250,
-  maxQueue: 10_000,
+  // Memory, not a record count, bounds the queue: a burst of 16 busy sessions (~40 000 records of
+  // pgbench statements, several seconds of a slow control plane) stays off the disk, within the
+  // sidecar's memory budget.
+  maxQueue: 100_000,
+  maxQueueBytes: 16 * 1024 * 1024,
   backoffBaseMs: 100,
   backoffMaxMs: 5_000,
   segmentBytes: 4 * 1024 * 1024,
@@ -75,6 +84,12 @@ type Step = 'progress' | 'idle' | 'failed';
 
 /** Records sealed per background slice (~1 µs each): well under a millisecond of event loop. */
 const SEAL_SLICE = 64;
+/**
+ * How long a record may wait unsealed when fewer than SEAL_SLICE are: sealing then runs once per
+ * window, not once per statement (a setImmediate per statement costs an event-loop turn and an
+ * epoll_wait each at one client). take() and lines() seal whatever is still unsealed anyway.
+ */
+const SEAL_DELAY_MS = 20;
 
 /** Sequence number and session at the end of a record line (record-queue.ts). */
 const SESSION_SEQ = /"seq":(\d+),"session":"((?:[^"\\]|\\.)*)","time":"[^"]*","hash":"[0-9a-f]{64}"\}$/;
@@ -90,7 +105,10 @@ export class Recorder {
   private generation = 0;
   /** The spill in progress: while it runs no batch leaves from memory and no other spill starts. */
   private spilling: Promise<void> | undefined;
+  /** A slice is queued with setImmediate (a full slice is waiting). */
   private sealScheduled = false;
+  /** The SEAL_DELAY_MS timer for a partial slice. */
+  private sealTimer: NodeJS.Timeout | undefined;
   private sending = false;
   private current: { segment: SpoolSegment; index: number } | undefined;
   private failures = 0;
@@ -165,6 +183,8 @@ export class Recorder {
     await this.spill();
     await this.spool.close();
     this.closed = true;
+    clearTimeout(this.sealTimer);
+    this.sealTimer = undefined;
     // Recorded while the spool closed: written now, like anything recorded after close.
     if (this.queue.length > 0) this.spoolSync();
     const left = this.spool.pending;
@@ -178,9 +198,9 @@ export class Recorder {
       this.spoolSync();
       return;
     }
-    if (!this.sealScheduled) { this.sealScheduled = true; setImmediate(this.sealSome); }
+    this.scheduleSeal();
     const n = this.queue.length;
-    if (n > this.limits.maxQueue) { if (!this.spilling) void this.spillOverflow(); }
+    if (this.overfull()) { if (!this.spilling) void this.spillOverflow(); }
     else if (n === this.limits.maxBatchRecords && this.failures === 0) this.wake?.();
   };
 
@@ -308,7 +328,7 @@ export class Recorder {
     return out;
   }
 
-  private async send(body: string): Promise<SendOutcome> {
+  private async send(body: string | Uint8Array): Promise<SendOutcome> {
     this.sending = true;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -329,7 +349,7 @@ export class Recorder {
     }
   }
 
-  private async sendOnce(body: string): Promise<SendOutcome> {
+  private async sendOnce(body: string | Uint8Array): Promise<SendOutcome> {
     try {
       const result = await this.opts.sink.sendRecords(this.opts.grant(), body, this.inflight.signal);
       if (result.broken.length > 0) this.log.warn({ broken: result.broken }, 'control plane reports broken session chains');
@@ -343,9 +363,13 @@ export class Recorder {
     }
   }
 
-  /** Spills until the memory queue is within maxQueue again (records keep coming meanwhile). */
+  private overfull(): boolean {
+    return this.queue.length > this.limits.maxQueue || this.queue.heldBytes > this.limits.maxQueueBytes;
+  }
+
+  /** Spills until the memory queue is within its bounds again (records keep coming meanwhile). */
   private async spillOverflow(): Promise<void> {
-    while (await this.spill() && this.queue.length > this.limits.maxQueue);
+    while (await this.spill() && this.overfull());
   }
 
   /** Moves the whole memory queue to the end of the spool, after any spill in progress; false if the disk refused. */
@@ -409,7 +433,22 @@ export class Recorder {
    * Seals queued records a slice at a time in the check phase, between I/O callbacks: the cost
    * stays off the forwarding path and a spill or a batch rarely has to seal many at once.
    */
+  private scheduleSeal(): void {
+    if (this.sealScheduled) return;
+    if (this.queue.unsealed >= SEAL_SLICE) {
+      this.sealScheduled = true;
+      clearTimeout(this.sealTimer);
+      this.sealTimer = undefined;
+      setImmediate(this.sealSome);
+    } else if (this.sealTimer === undefined) {
+      this.sealTimer = setTimeout(this.sealSome, SEAL_DELAY_MS);
+      // The delivery loop keeps the process alive while records wait; this timer need not.
+      this.sealTimer.unref();
+    }
+  }
+
   private readonly sealSome = (): void => {
+    this.sealTimer = undefined;
     let more = false;
     try {
       more = this.queue.sealSome(SEAL_SLICE);
