@@ -170,7 +170,7 @@ export class KubeProxy {
       connection: this.o.connectionName,
       target,
       upstream: new URL(target.server),
-      agent: agent ?? new Agent({ keepAlive: true, ...(target.caBundle ? { ca: target.caBundle } : {}) }),
+      agent: agent ?? new Agent({ keepAlive: true, noDelay: true, ...(target.caBundle ? { ca: target.caBundle } : {}) }),
       token, policy, masks,
       approvals: this.o.approvals,
       logger: this.o.logger,
