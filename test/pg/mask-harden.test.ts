@@ -20,6 +20,7 @@ insert into notes values (1, 1, 'n1'), (2, 2, 'n2');
 create function my_lower(t text) returns text language plpgsql immutable as $$ begin return lower(t); end $$;
 create function leak(t text) returns text language sql stable as $$ select email from customers where id = 1 $$;
 create schema evil;
+grant usage on schema evil to public;
 create function evil.lower(t text) returns text language sql as $$ select email from customers where id = 2 $$;
 grant all on all tables in schema public to public;
 `;
@@ -74,6 +75,25 @@ describe('masking hardened (psql through the proxy)', () => {
   it('EXECUTE of a prepared data-modifying statement is not taken at the server\'s word', async () => {
     const r = await run('prepare w as update notes set note = c.email from customers c where c.id = notes.customer_id returning note;\nexecute w;');
     noSecret(r, 'EXECUTE of UPDATE … RETURNING');
+    assert.match(r.err, /result withheld/);
+  });
+
+  it('functions are judged from pg_proc: PostgreSQL\'s own compute, user functions stay untraceable', async () => {
+    // pg_catalog functions outside the lineage's built-in list: traced instead of refused.
+    assert.deepEqual((await run('select parse_ident(name) as a, xmlcomment(name) as b from customers where id = 1;')).out, ['{ann}|<!--Ann-->']);
+    const masked = await run('select xmlcomment(email) from customers where id = 1;');
+    assert.deepEqual(masked.out, ['[MASKED]']);
+    // Functions that may run queries: refused whatever they declare (IMMUTABLE, STABLE).
+    for (const sql of ["select leak('x');", 'select my_lower(name) from customers where id = 1;', "select evil.lower('A');"]) {
+      const r = await run(sql);
+      noSecret(r, sql);
+      assert.match(r.err, /result withheld/, sql);
+    }
+  });
+
+  it('an unqualified built-in name shadowed through search_path is not taken for the built-in', async () => {
+    const r = await run("set search_path = evil, pg_catalog, public;\nselect lower('A');");
+    noSecret(r, 'lower() resolved to evil.lower');
     assert.match(r.err, /result withheld/);
   });
 

@@ -7,6 +7,8 @@ import { connectUpstream } from './auth.js';
 import type { Upstream, UpstreamCredential, UpstreamTarget } from './auth.js';
 import { encodeQuery, TERMINATE } from './encode.js';
 import { B } from './messages.js';
+import { callIsPure, functionsQuery, parseFunctionRow } from './catalog-functions.js';
+import type { FunctionRow } from './catalog-functions.js';
 
 export interface Relation {
   oid: number;
@@ -42,6 +44,8 @@ function literal(s: string): string {
 export class Catalog {
   private byOidCache = new Map<number, Relation | null>();
   private byNameCache = new Map<string, Relation[]>();
+  /** pg_proc rows by function name (catalog-functions.ts judges them). */
+  private functionCache = new Map<string, FunctionRow[]>();
   private loadedAt = 0;
   /** Bumped on every invalidation: plans built from older answers are stale. */
   generation = 0;
@@ -55,13 +59,14 @@ export class Catalog {
   invalidate(): void {
     this.byOidCache = new Map();
     this.byNameCache = new Map();
+    this.functionCache = new Map();
     this.generation++;
     this.epoch++;
   }
 
   /** Drops answers older than the TTL; true when that happened. */
   expire(now = Date.now()): boolean {
-    if (this.byOidCache.size + this.byNameCache.size === 0) { this.loadedAt = now; return false; }
+    if (this.byOidCache.size + this.byNameCache.size + this.functionCache.size === 0) { this.loadedAt = now; return false; }
     if (now - this.loadedAt <= this.ttlMs) return false;
     this.loadedAt = now;
     this.invalidate();
@@ -110,9 +115,29 @@ export class Catalog {
     this.epoch++;
   }
 
+  /** Whether a call of `schema.name` (schema undefined: unqualified) is pure; undefined when not loaded. */
+  cachedFunctionIsPure(schema: string | undefined, name: string): boolean | undefined {
+    const rows = this.functionCache.get(name);
+    return rows === undefined ? undefined : callIsPure(rows, schema);
+  }
+
+  /** Loads the pg_proc rows of functions by name, in one query. */
+  async functions(names: readonly string[]): Promise<void> {
+    const missing = [...new Set(names)].filter((n) => !this.functionCache.has(n));
+    if (missing.length === 0) return;
+    const gen = this.generation;
+    const rows = await this.query(functionsQuery(missing.map(literal)));
+    if (gen !== this.generation) return;
+    this.noteFirstAnswer();
+    const byName = new Map<string, FunctionRow[]>(missing.map((n) => [n, []]));
+    for (const r of rows) { const f = parseFunctionRow(r); if (f) byName.get(f.name)?.push(f); }
+    for (const [n, fs] of byName) this.functionCache.set(n, fs);
+    this.epoch++;
+  }
+
   /** The TTL runs from the first answer cached after the cache was last emptied. */
   private noteFirstAnswer(): void {
-    if (this.byOidCache.size + this.byNameCache.size === 0) this.loadedAt = Date.now();
+    if (this.byOidCache.size + this.byNameCache.size + this.functionCache.size === 0) this.loadedAt = Date.now();
   }
 
   close(): void {

@@ -51,13 +51,23 @@ export function coreLineage(analyzer: LineageAnalyzer): LineageSource {
       const fresh = (): LineageCatalog => ({
         columns: (schema, table) => { const r = pick(schema, table); return r ? [...r.columns.values()] : undefined; },
         viewDefinition: (schema, table) => { const r = pick(schema, table); return r && (r.kind === 'v' || r.kind === 'm') ? r.definition : undefined; },
+        // From pg_proc (catalog-functions.ts); until loaded, a miss (the answer then is discarded).
+        functionIsPure: (schema, name) => {
+          const pure = catalog.cachedFunctionIsPure(schema, name);
+          if (pure === undefined) ((misses ??= { oids: [], names: [] }).functions ??= []).push(name);
+          return pure;
+        },
       });
       return (sql) => {
         if (view === undefined || epoch !== catalog.epoch) { view = fresh(); epoch = catalog.epoch; }
         misses = null;
         const result = analyzer.lineage(sql, view);
         const missing = misses as Needs | null;
-        return missing === null ? (result as StatementLineage[]) : missing;
+        if (missing === null) return result as StatementLineage[];
+        // The analyser cached this incomplete answer under `view`: drop the view, so the next
+        // call (another column of the same result, before the catalog answered) does not take it.
+        view = undefined;
+        return missing;
       };
     },
   };

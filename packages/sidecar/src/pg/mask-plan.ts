@@ -30,7 +30,7 @@ export interface Field { tableOid: number; attnum: number; typeOid: number; form
 export type Resolution = { ok: true; plan: RowPlan | null } | { ok: false; reason: string };
 
 /** Catalog look-ups a resolution is missing; load them and resolve again. */
-export interface Needs { oids: number[]; names: { schema: string | undefined; name: string }[] }
+export interface Needs { oids: number[]; names: { schema: string | undefined; name: string }[]; functions?: string[] }
 
 /** Parses RowDescription `buf[start..end)`; undefined when malformed. */
 export function parseRowDescription(buf: Buffer, start: number, end: number): Field[] | undefined {
@@ -121,6 +121,7 @@ export class MaskPlanner {
       } catch (err) {
         if (!(err instanceof Miss)) throw err;
         needs.oids.push(...err.needs.oids); needs.names.push(...err.needs.names);
+        if (err.needs.functions) (needs.functions ??= []).push(...err.needs.functions);
         continue;
       }
       if (found && 'refuse' in found) return { ok: false, reason: found.refuse };
@@ -128,7 +129,7 @@ export class MaskPlanner {
       const asReported = f.tableOid !== 0 && !(writing && (stmt?.kind !== 'rows' || stmt.writes === true));
       if (found) { any = true; columns[i] = asReported || isDirect(stmt, i) ? found.direct : found.derived; }
     }
-    if (needs.oids.length + needs.names.length > 0) return needs;
+    if (needs.oids.length + needs.names.length + (needs.functions?.length ?? 0) > 0) return needs;
     if (!any && !this.policy.detect) return { ok: true, plan: null };
     return { ok: true, plan: { columns, enc, detect: this.policy.detect } };
   }
@@ -239,6 +240,7 @@ function stronger(a: RuleMask | undefined, b: Found): RuleMask | undefined {
 export async function loadNeeds(catalog: Catalog, needs: Needs): Promise<void> {
   if (needs.oids.length > 0) await catalog.relations(needs.oids);
   for (const n of needs.names) await catalog.named(n.schema, n.name);
+  if (needs.functions !== undefined && needs.functions.length > 0) await catalog.functions(needs.functions);
 }
 
 /** Resolves, loading from the catalog as needed (views may reveal further names: a few rounds). */
