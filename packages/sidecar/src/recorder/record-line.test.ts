@@ -90,7 +90,9 @@ test('records queued as bytes seal into the records sealRecord gives, in any bat
       delivered.push(...lines);
       queue.dropFront(batch.count);
     }
-    delivered.push(...queue.lines(queue.length));
+    const rest = queue.lines(queue.length);
+    assert.equal(queue.spoolBytes(queue.length).toString('utf8'), rest.map((l) => `${l}\n`).join(''), 'spool bytes are the lines, one per line');
+    delivered.push(...rest);
     queue.dropFront(queue.length);
     assert.equal(queue.length, 0);
     assert.equal(queue.unsealed, 0);
@@ -121,6 +123,9 @@ test('records larger than a chunk, and batches across chunks', () => {
   const v = verdictJson({ action: 'allow', policy: 'p', rule: 'r' }, ['insert'], ['t'])!;
   const huge = `INSERT INTO t VALUES ('${'\u00e9x'.repeat(700_000)}')`;
   for (let i = 0; i < 5000; i++) s.recordStatement(v, { text: i === 2500 ? huge : `select ${i}`, flow: 'simple' });
+  // A spill across chunks (and the oversized one) writes exactly the lines.
+  assert.ok(queue.heldBytes > 2 * 1024 * 1024);
+  assert.ok(queue.spoolBytes(queue.length).equals(Buffer.from(queue.lines(queue.length).map((l) => `${l}\n`).join(''))));
   const records: SessionRecord[] = [];
   while (queue.length > 0) {
     const batch = queue.take(1000, 4 * 1024 * 1024);

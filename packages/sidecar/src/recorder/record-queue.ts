@@ -21,6 +21,7 @@ const HASH_TAIL = 9 + HEX + 2;
 /** Room kept after an unsealed record: the rest of the hash tail, then a comma, so a run of lines is a list body. */
 const SLOT_EXTRA = HASH_TAIL - 1 + 1;
 const COMMA = 0x2c;
+const NEWLINE = 0x0a;
 /** Per record in Chunk.meta: start, prevHash offset, end of the unsealed record, time (epoch ms). */
 const META = 4;
 const SPARE_CHUNKS = 2;
@@ -172,6 +173,37 @@ export class RecordQueue {
     }
     BODY_CLOSE.copy(body, at);
     return { count, body };
+  }
+
+  /**
+   * The first `n` records as spool text: each line followed by a newline, as bytes copied from
+   * the chunks (sealed first). No string per record and none for the whole: a spill of tens of
+   * thousands of records would otherwise sit in V8's old and large-object spaces until a full GC.
+   */
+  spoolBytes(n: number): Buffer {
+    this.sealFront(n);
+    // Per chunk: its records [first, stop), contiguous through the comma after the last one.
+    const ranges: [Chunk, number, number][] = [];
+    let size = 0;
+    let left = Math.min(n, this.size);
+    for (let k = 0, i = this.head; left > 0 && k < this.chunks.length; k++, i = 0) {
+      const c = this.chunks[k]!;
+      const stop = Math.min(c.count, i + left);
+      if (stop <= i) continue;
+      size += c.lineEnd(stop - 1) + 1 - c.start(i);
+      ranges.push([c, i, stop]);
+      left -= stop - i;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const [c, first, stop] of ranges) {
+      const start = c.start(first);
+      const base = at - start;
+      at += c.buf.copy(out, at, start, c.lineEnd(stop - 1) + 1);
+      // Each line's comma becomes its newline.
+      for (let j = first; j < stop; j++) out[base + c.lineEnd(j)] = NEWLINE;
+    }
+    return out;
   }
 
   /** The first `n` records as separate lines (sealed), for the spool. */

@@ -91,6 +91,9 @@ const SEAL_SLICE = 64;
  */
 const SEAL_DELAY_MS = 20;
 
+/** Records of a refused batch named in the log (sessions and sequence numbers). */
+const REJECTED_SAMPLE = 20;
+
 /** Sequence number and session at the end of a record line (record-queue.ts). */
 const SESSION_SEQ = /"seq":(\d+),"session":"((?:[^"\\]|\\.)*)","time":"[^"]*","hash":"[0-9a-f]{64}"\}$/;
 
@@ -256,13 +259,13 @@ export class Recorder {
       this.current = { segment, index: 0 };
     }
     const { segment, index } = this.current;
-    const lines = this.takeLines(segment.lines, index);
-    const outcome = lines.length > 0 ? await this.send(`{"records":[${lines.join(',')}]}`) : { kind: 'ok' as const, result: { accepted: 0, duplicates: 0, broken: [] } };
+    const n = this.takeLines(segment, index);
+    const outcome = n > 0 ? await this.send(segment.body(index, index + n)) : { kind: 'ok' as const, result: { accepted: 0, duplicates: 0, broken: [] } };
     switch (outcome.kind) {
       case 'ok':
-        this.countSent(lines.length);
-        this.current.index += lines.length;
-        if (this.current.index >= segment.lines.length) {
+        this.countSent(n);
+        this.current.index += n;
+        if (this.current.index >= segment.count) {
           this.current = undefined;
           if (segment.invalid > 0) {
             const file = await this.spool.reject(segment);
@@ -275,7 +278,9 @@ export class Recorder {
       case 'rejected': {
         this.current = undefined;
         const file = await this.spool.reject(segment);
-        this.countRejected(segment.lines.length - index, outcome, file, lines);
+        const sample: string[] = [];
+        for (let i = index; i < index + n && sample.length < REJECTED_SAMPLE; i++) sample.push(segment.line(i));
+        this.countRejected(segment.count - index, outcome, file, sample);
         return 'progress';
       }
       case 'unauthorized':
@@ -313,19 +318,18 @@ export class Recorder {
   }
 
   /**
-   * The spooled lines of the next batch from `index`: at most maxBatchRecords and maxBatchBytes
-   * (but always one, however big).
+   * How many spooled lines from `index` make the next batch: at most maxBatchRecords and
+   * maxBatchBytes (but always one, however big).
    */
-  private takeLines(lines: readonly string[], index: number): string[] {
-    const out: string[] = [];
+  private takeLines(segment: SpoolSegment, index: number): number {
+    let n = 0;
     let bytes = 16;
-    for (let i = index; i < lines.length && out.length < this.limits.maxBatchRecords; i++) {
-      const line = lines[i]!;
-      bytes += Buffer.byteLength(line) + 1;
-      if (out.length > 0 && bytes > this.limits.maxBatchBytes) break;
-      out.push(line);
+    for (let i = index; i < segment.count && n < this.limits.maxBatchRecords; i++) {
+      bytes += segment.lineBytes(i) + 1;
+      if (n > 0 && bytes > this.limits.maxBatchBytes) break;
+      n++;
     }
-    return out;
+    return n;
   }
 
   private async send(body: string | Uint8Array): Promise<SendOutcome> {
@@ -391,7 +395,7 @@ export class Recorder {
     // from the spool (the server counts them as duplicates).
     this.generation++;
     try {
-      await this.spool.append(this.queue.lines(n));
+      await this.spool.appendBytes(this.queue.spoolBytes(n), n);
       this.queue.dropFront(n);
       return true;
     } catch (err) {
@@ -469,7 +473,7 @@ export class Recorder {
     this.rejectedCount += n;
     this.opts.metrics?.recordsRejected.inc(n);
     // Sessions and sequence numbers only: statement texts stay out of logs.
-    const sample = lines.slice(0, 20).map((l) => SESSION_SEQ.exec(l)).filter((m) => m !== null).map((m) => `${m[2]}#${m[1]}`);
+    const sample = lines.slice(0, REJECTED_SAMPLE).map((l) => SESSION_SEQ.exec(l)).filter((m) => m !== null).map((m) => `${m[2]}#${m[1]}`);
     this.log.error({ status: outcome.status, serverCode: outcome.serverCode, records: n, file, sample }, 'control plane refused session records; kept in the spool rejected/ folder');
   }
 }

@@ -9,13 +9,52 @@ import { join } from 'node:path';
 
 const SEGMENT_RE = /^seg-(\d{12})\.jsonl$/;
 
-export interface SpoolSegment {
-  readonly name: string;
-  /** Record lines in write order, each one JSON-encoded SessionRecord. */
-  readonly lines: string[];
-  /** Lines that are not JSON objects: a write torn by a crash, or damage on disk. */
-  readonly invalid: number;
+/**
+ * A segment read back: its bytes and where its valid lines are. Kept as one Buffer (outside V8's
+ * heap) rather than a string per line, so draining a big spool costs the garbage collector little.
+ */
+export class SpoolSegment {
+  constructor(
+    readonly name: string,
+    private readonly data: Buffer,
+    /** Start and end (exclusive) of each valid line, in write order. */
+    private readonly bounds: readonly number[],
+    /** Lines that are not JSON objects: a write torn by a crash, or damage on disk. */
+    readonly invalid: number,
+  ) {}
+
+  /** Valid record lines, each one JSON-encoded SessionRecord. */
+  get count(): number {
+    return this.bounds.length / 2;
+  }
+
+  line(i: number): string {
+    return this.data.toString('utf8', this.bounds[2 * i], this.bounds[2 * i + 1]);
+  }
+
+  lineBytes(i: number): number {
+    return this.bounds[2 * i + 1]! - this.bounds[2 * i]!;
+  }
+
+  /** Lines [from, to) as a POST /v1/records body. */
+  body(from: number, to: number): Buffer {
+    let size = BODY_OPEN.length + BODY_CLOSE.length + Math.max(0, to - from - 1);
+    for (let i = from; i < to; i++) size += this.lineBytes(i);
+    const out = Buffer.allocUnsafe(size);
+    let at = BODY_OPEN.copy(out, 0);
+    for (let i = from; i < to; i++) {
+      if (i > from) out[at++] = COMMA;
+      at += this.data.copy(out, at, this.bounds[2 * i], this.bounds[2 * i + 1]);
+    }
+    BODY_CLOSE.copy(out, at);
+    return out;
+  }
 }
+
+const BODY_OPEN = Buffer.from('{"records":[');
+const BODY_CLOSE = Buffer.from(']}');
+const COMMA = 0x2c;
+const NEWLINE = 0x0a;
 
 interface SegmentInfo {
   name: string;
@@ -81,17 +120,25 @@ export class Spool {
    */
   append(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
-    this.pendingRecords += lines.length;
+    return this.appendBytes(Buffer.from(`${lines.join('\n')}\n`), lines.length);
+  }
+
+  /** The same for `count` lines already encoded, each ending with a newline (RecordQueue.spoolBytes). */
+  appendBytes(text: Buffer, count: number): Promise<void> {
+    if (count === 0) return Promise.resolve();
+    this.pendingRecords += count;
     return this.run(async () => {
       try {
-        const active = await this.activeSegment(lines[0]);
-        const text = `${lines.join('\n')}\n`;
+        const active = await this.activeSegment(() => {
+          const nl = text.indexOf(NEWLINE);
+          return text.toString('utf8', 0, nl < 0 ? text.length : nl);
+        });
         await active.handle.write(text);
-        active.bytes += Buffer.byteLength(text);
-        active.info.count += lines.length;
+        active.bytes += text.length;
+        active.info.count += count;
         if (active.bytes >= this.segmentBytes) await this.rotate();
       } catch (err) {
-        this.pendingRecords -= lines.length;
+        this.pendingRecords -= count;
         throw err;
       }
     });
@@ -103,12 +150,23 @@ export class Spool {
       const info = this.segments[0];
       if (!info) return undefined;
       if (this.active?.info === info) await this.rotate();
-      const lines = splitLines(await readFile(join(this.dir, info.name), 'utf8'));
-      const valid = lines.filter(isJsonObject);
+      const data = await readFile(join(this.dir, info.name));
+      const bounds: number[] = [];
+      let invalid = 0;
+      for (let s = 0; s < data.length;) {
+        let e = data.indexOf(NEWLINE, s);
+        if (e < 0) e = data.length;
+        if (e > s) {
+          if (isJsonObject(data.toString('utf8', s, e))) bounds.push(s, e);
+          else invalid++;
+        }
+        s = e + 1;
+      }
+      const segment = new SpoolSegment(info.name, data, bounds, invalid);
       // The count from open() included lines that turn out unusable; correct it now.
-      this.pendingRecords += valid.length - info.count;
-      info.count = valid.length;
-      return { name: info.name, lines: valid, invalid: lines.length - valid.length };
+      this.pendingRecords += segment.count - info.count;
+      info.count = segment.count;
+      return segment;
     });
   }
 
@@ -174,11 +232,11 @@ export class Spool {
     return result;
   }
 
-  private async activeSegment(firstLine: string | undefined): Promise<ActiveSegment> {
+  private async activeSegment(firstLine: () => string): Promise<ActiveSegment> {
     if (this.active) return this.active;
     const name = segmentName(this.nextIndex++);
     const handle = await open(join(this.dir, name), 'a');
-    const info: SegmentInfo = { name, count: 0, firstTimeMs: timeOf(firstLine) };
+    const info: SegmentInfo = { name, count: 0, firstTimeMs: timeOf(firstLine()) };
     this.segments.push(info);
     this.active = { info, handle, bytes: 0 };
     return this.active;
