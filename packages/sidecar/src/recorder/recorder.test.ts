@@ -211,13 +211,15 @@ test('queue overflow spools while a request hangs; everything arrives afterwards
 test('the queue is bounded by its memory too: past maxQueueBytes it spools, in order', async (t) => {
   const s = await setup(t);
   s.server.mode = 'hang';
-  // Records of ~20 KB: a 1 MiB chunk holds about 50; the bound is two chunks.
-  const recorder = await s.open({ limits: { maxQueueBytes: 2 * 1024 * 1024 } });
+  // Records of ~20 KB: a 1 MiB chunk holds about 50; the bound is two chunks. A spill of
+  // megabytes is cut into segments of about 64 KiB.
+  const recorder = await s.open({ limits: { maxQueueBytes: 2 * 1024 * 1024, segmentBytes: 64 * 1024 } });
   const session = recorder.openSession(start, 'bytes');
   const big = (i: number): StatementEvent => ({ ...statement(i), text: `SELECT '${'x'.repeat(20_000)}' AS pad, ${i}` });
   for (let i = 0; i < 399; i++) session.record(big(i));
   await waitFor('overflow on disk', () => recorder.stats().spooled > 0 && recorder.stats().queued < 200);
   assert.ok(recorder.stats().queued + recorder.stats().spooled >= 399);
+  assert.ok(segments(s.dir).length > 10, 'the spill went into many small segments');
   s.server.mode = 'ok';
   s.server.releaseHanging();
   assert.equal(await recorder.flush(15_000), true);

@@ -123,22 +123,38 @@ export class Spool {
     return this.appendBytes(Buffer.from(`${lines.join('\n')}\n`), lines.length);
   }
 
-  /** The same for `count` lines already encoded, each ending with a newline (RecordQueue.spoolBytes). */
+  /**
+   * The same for `count` lines already encoded, each ending with a newline (RecordQueue.spoolBytes).
+   * A big spill is cut at line ends into pieces of about segmentBytes, each closing its segment,
+   * so reading one back never needs a buffer much bigger than a segment. Pieces are written in
+   * order and a failure stops the rest: what is on disk is always a prefix of the lines.
+   */
   appendBytes(text: Buffer, count: number): Promise<void> {
     if (count === 0) return Promise.resolve();
     this.pendingRecords += count;
     return this.run(async () => {
+      let left = count;
       try {
-        const active = await this.activeSegment(() => {
-          const nl = text.indexOf(NEWLINE);
-          return text.toString('utf8', 0, nl < 0 ? text.length : nl);
-        });
-        await active.handle.write(text);
-        active.bytes += text.length;
-        active.info.count += count;
-        if (active.bytes >= this.segmentBytes) await this.rotate();
+        for (let start = 0; start < text.length && left > 0;) {
+          let end = text.length;
+          if (end - start > this.segmentBytes) {
+            const nl = text.indexOf(NEWLINE, start + this.segmentBytes - 1);
+            if (nl >= 0) end = nl + 1;
+          }
+          const piece = text.subarray(start, end);
+          let lines = 0;
+          for (let i = piece.indexOf(NEWLINE); i >= 0; i = piece.indexOf(NEWLINE, i + 1)) lines++;
+          lines = end === text.length ? left : Math.min(lines, left);
+          const active = await this.activeSegment(() => firstLine(piece));
+          await active.handle.write(piece);
+          active.bytes += piece.length;
+          active.info.count += lines;
+          left -= lines;
+          if (active.bytes >= this.segmentBytes) await this.rotate();
+          start = end;
+        }
       } catch (err) {
-        this.pendingRecords -= count;
+        this.pendingRecords -= left;
         throw err;
       }
     });
@@ -260,6 +276,11 @@ export class Spool {
     const [info] = this.segments.splice(i, 1);
     this.pendingRecords -= info?.count ?? 0;
   }
+}
+
+function firstLine(text: Buffer): string {
+  const nl = text.indexOf(NEWLINE);
+  return text.toString('utf8', 0, nl < 0 ? text.length : nl);
 }
 
 function segmentName(index: number): string {
