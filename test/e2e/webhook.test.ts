@@ -20,6 +20,8 @@ import { startKubeApiServer, type KubeApiServer } from '../harness/kube.js';
 import { repoRoot } from '../harness/tools.js';
 
 const NS = 'agents';
+/** Where unchanged in-cluster clients (client-go, kubectl, client-node) read token, ca.crt and namespace. */
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const WEBHOOK = 'chaperone-e2e';
 
 let kube: KubeApiServer;
@@ -98,12 +100,17 @@ function registration(caBundle: string) {
   };
 }
 
+interface Mount { name: string; mountPath: string; readOnly?: boolean }
+
 interface Pod {
   metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   spec: {
     automountServiceAccountToken?: boolean;
-    initContainers?: { name: string; restartPolicy?: string; volumeMounts?: { name: string; mountPath: string }[] }[];
-    containers: { name: string; env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string }[] }[];
+    initContainers?: {
+      name: string; restartPolicy?: string; env?: { name: string; value?: string }[]; volumeMounts?: Mount[];
+      startupProbe?: { httpGet?: { path: string; port: number }; failureThreshold?: number };
+    }[];
+    containers: { name: string; env?: { name: string; value?: string }[]; volumeMounts?: Mount[] }[];
     volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }[] } }[];
   };
 }
@@ -197,8 +204,29 @@ test('an annotated pod created through the API comes back with the sidecar, the 
     KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443',
   });
   assert.ok(!(agent.volumeMounts ?? []).some((m) => m.name === 'chaperone-token'), 'the token is mounted into the sidecar only');
-  assert.deepEqual(agent.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/chaperone-ca']);
+  assert.deepEqual(agent.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/chaperone-ca', SA_DIR]);
   assert.equal(await admissions('injected'), injectedBefore + 1);
+});
+
+test('in-cluster clients find the sidecar\'s CA where they look: its volume read-only at the service-account path, the API credential gone, the sidecar writing there before the agent starts', async () => {
+  // This harness disables the ServiceAccount admission plugin; the pod carries what it would have added.
+  const pod = agentPod('sa-path', { label: true, annotation: true }) as { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
+  pod.spec.volumes = [{ name: 'kube-api-access-e2e', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }];
+  pod.spec.containers[0]!.volumeMounts = [{ name: 'kube-api-access-e2e', mountPath: SA_DIR, readOnly: true }];
+  const created = await create(pod);
+  assert.deepEqual(created.spec.volumes?.map((v) => v.name), ['chaperone-token', 'chaperone-spool', 'chaperone-ca'], 'the kube-api-access volume is gone');
+  assert.deepEqual(created.spec.containers[0]!.volumeMounts, [
+    { name: 'chaperone-ca', mountPath: '/var/run/secrets/chaperone-ca', readOnly: true },
+    { name: 'chaperone-ca', mountPath: SA_DIR, readOnly: true },
+  ]);
+  const sidecar = created.spec.initContainers?.[0];
+  assert.equal(sidecar?.name, 'chaperone-sidecar');
+  const env = Object.fromEntries((sidecar?.env ?? []).map((e) => [e.name, e.value]));
+  assert.equal(env.CHAPERONE_KUBE_CA_DIR, '/var/run/secrets/chaperone-ca', 'the sidecar writes ca.crt, token and namespace into the shared volume');
+  assert.ok(sidecar?.volumeMounts?.some((m) => m.name === 'chaperone-ca' && m.mountPath === '/var/run/secrets/chaperone-ca' && m.readOnly !== true), 'the sidecar mounts it writable');
+  // A native sidecar with a startupProbe holds the agent's start until /readyz, which follows the CA write.
+  assert.equal(sidecar?.restartPolicy, 'Always');
+  assert.equal(sidecar?.startupProbe?.httpGet?.path, '/readyz');
 });
 
 test('un-annotated pods are untouched: not sent without the label, skipped with the label only', async () => {
@@ -236,7 +264,7 @@ test('re-invocation: a container a later webhook added is wired, and the rest of
   };
   for (const c of pod.spec.containers) {
     assert.deepEqual(Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value])), wiring, c.name);
-    assert.deepEqual(c.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/chaperone-ca'], c.name);
+    assert.deepEqual(c.volumeMounts?.map((m) => m.mountPath), ['/var/run/secrets/chaperone-ca', SA_DIR], c.name);
   }
   // The first admission injected, the re-invocation patched the added container: two patches.
   assert.equal(await admissions('injected'), injectedBefore + 2);

@@ -1,6 +1,6 @@
 // Wiring one agent container to the sidecar, as JSON patch ops that are empty when it is already wired (re-invocation relies on that).
 import { appendAll, removeIndices, type JsonPatchOp } from './json-patch.js';
-import { agentEnv, agentMounts, SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_VOLUME_PREFIX, type AgentPlan } from './sidecar.js';
+import { AGENT_CA_VOLUME, agentEnv, agentMounts, SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_VOLUME_PREFIX, type AgentPlan } from './sidecar.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -13,7 +13,9 @@ export function objArray(v: unknown): Obj[] | undefined | 'malformed' {
   return Array.isArray(v) && v.every(isObj) ? v : 'malformed';
 }
 
+/** A mount of the API credential (any volume at its path, or a `kube-api-access-*` one), except our own CA volume there. */
 function isServiceAccountMount(m: Obj): boolean {
+  if (m.name === AGENT_CA_VOLUME && m.mountPath === SERVICE_ACCOUNT_DIR && m.readOnly === true && m.subPath === undefined) return false;
   return m.mountPath === SERVICE_ACCOUNT_DIR || (typeof m.name === 'string' && m.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX));
 }
 
@@ -48,7 +50,8 @@ export function wireAgent(path: string, c: Obj, plan: AgentPlan): JsonPatchOp[] 
   // The ServiceAccount admission plugin runs before webhooks and has already mounted the API
   // credential into every container; automountServiceAccountToken: false comes too late for that.
   ops.push(...removeIndices(`${path}/volumeMounts`, (current ?? []).flatMap((m, i) => (isServiceAccountMount(m) ? [i] : []))));
-  const missing = agentMounts(plan).filter((m) => !(current ?? []).some((o) => o.name === m.name && o.mountPath === m.mountPath));
+  const kept = (current ?? []).filter((m) => !isServiceAccountMount(m));
+  const missing = agentMounts(plan).filter((m) => !kept.some((o) => o.name === m.name && o.mountPath === m.mountPath));
   ops.push(...appendAll(`${path}/volumeMounts`, current, missing));
   return ops;
 }

@@ -68,9 +68,18 @@ export function agentEnv(plan: AgentPlan): V1EnvVar[] {
   return env;
 }
 
-/** The CA bundle mount agents get when a Kubernetes connection is exposed. */
+/**
+ * With a Kubernetes connection, agents read the sidecar's directory (ca.crt, a placeholder token,
+ * namespace) at AGENT_CA_DIR and at SERVICE_ACCOUNT_DIR, where unchanged in-cluster clients
+ * (client-go, kubectl, client-node) look for their credential; read-only, so no agent can replace
+ * the CA its neighbours trust.
+ */
 export function agentMounts(plan: AgentPlan): V1VolumeMount[] {
-  return kubeConnection(plan) ? [{ name: AGENT_CA_VOLUME, mountPath: AGENT_CA_DIR, readOnly: true }] : [];
+  if (!kubeConnection(plan)) return [];
+  return [
+    { name: AGENT_CA_VOLUME, mountPath: AGENT_CA_DIR, readOnly: true },
+    { name: AGENT_CA_VOLUME, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
+  ];
 }
 
 function probe(path: string, port: number, periodSeconds: number, failureThreshold: number): V1Probe {
@@ -94,6 +103,8 @@ export function sidecarContainer(config: WebhookConfig, plan: InjectionPlan, nat
     { name: 'CHAPERONE_LOG_LEVEL', value: plan.logLevel },
   ];
   if (plan.requested) env.push({ name: 'CHAPERONE_CONNECTIONS', value: plan.requested.join(',') });
+  // Where the sidecar writes ca.crt, token and namespace (its mount of the agents' volume), said explicitly rather than left to its default.
+  if (kubeConnection(plan)) env.push({ name: 'CHAPERONE_KUBE_CA_DIR', value: AGENT_CA_DIR });
   env.push(
     { name: 'CHAPERONE_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'CHAPERONE_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -113,7 +124,9 @@ export function sidecarContainer(config: WebhookConfig, plan: InjectionPlan, nat
     env,
     ports: [{ name: ADMIN_PORT_NAME, containerPort: s.adminPort, protocol: 'TCP' }],
     resources: { requests: { ...plan.resources.requests }, limits: { ...plan.resources.limits } },
-    // Up to 60 s to exchange the token and open the listeners; the agent starts only after (native mode).
+    // Up to 60 s to exchange the token and open the listeners; the agent starts only after (native
+    // mode: the kubelet waits for a native sidecar's startupProbe). /readyz answers only once the
+    // listeners are up, and a Kubernetes listener writes ca.crt before it listens.
     startupProbe: probe('/readyz', s.adminPort, 1, 60),
     readinessProbe: probe('/readyz', s.adminPort, 5, 3),
     livenessProbe: probe('/healthz', s.adminPort, 10, 3),
