@@ -10,6 +10,15 @@ export function statusBody(code: number, reason: string, message: string, detail
   return JSON.stringify(status);
 }
 
+/**
+ * The first `Impersonate-*` header of a request, if any. Such requests are refused (request.ts),
+ * not forwarded without it: run as the connection's identity instead of the one asked for, a
+ * `kubectl --as` would silently do something else than its user meant.
+ */
+export function impersonationHeader(h: IncomingHttpHeaders): string | undefined {
+  return Object.keys(h).find((name) => name.startsWith('impersonate-'));
+}
+
 /** RFC 9110 7.6.1 hop-by-hop fields, and what a proxy never passes on. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 

@@ -73,18 +73,32 @@ function get(path: string, headers: Record<string, string>): Promise<{ status: n
 }
 
 test('pod logs are masked line by line, lines split across chunks included; the agent\'s headers stay behind', async () => {
-  const r = await get('/api/v1/namespaces/a/pods/p/log?follow=true', { authorization: 'Bearer agent-token', 'impersonate-user': 'root', 'accept-encoding': 'gzip' });
+  const r = await get('/api/v1/namespaces/a/pods/p/log?follow=true', { authorization: 'Bearer agent-token', 'x-remote-user': 'root', 'accept-encoding': 'gzip' });
   assert.equal(r.status, 200);
   assert.ok(!r.body.includes(CARD) && !r.body.includes('bob@example.com'), r.body);
   assert.match(r.body, /^pay with .+ now\nmail .+\ntail without newline$/);
   const h = seen.at(-1);
   assert.equal(h?.authorization, 'Bearer sidecar-token');
-  assert.equal(h?.['impersonate-user'], undefined);
+  assert.equal(h?.['x-remote-user'], undefined);
   assert.equal(h?.['accept-encoding'], 'identity');
   await new Promise((resolve) => setTimeout(resolve, 20));
   const e = events.at(-1);
   assert.equal(e?.subresource, 'log');
   assert.deepEqual(e?.masked, { 'p#0': 2 });
+});
+
+test('a request asking to impersonate is refused with a Status saying so, and never reaches the upstream', async () => {
+  for (const header of ['impersonate-user', 'impersonate-group', 'impersonate-uid', 'impersonate-extra-scopes']) {
+    const before = seen.length;
+    const r = await get('/api/v1/namespaces/a/pods/p/log', { [header]: 'system:admin' });
+    assert.equal(r.status, 403, header);
+    const status = JSON.parse(r.body) as { kind: string; reason: string; code: number; message: string };
+    assert.deepEqual([status.kind, status.reason, status.code], ['Status', 'Forbidden', 403]);
+    assert.match(status.message, new RegExp(`impersonation \\(${header}\\) is not allowed through chaperone`));
+    assert.equal(seen.length, before, `${header}: nothing sent upstream`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(events.at(-1)?.decision, { action: 'deny', policy: '', rule: 'impersonation', message: status.message });
+  }
 });
 
 test('a Secret answer the proxy cannot read (protobuf) is refused, and JSON was asked for', async () => {

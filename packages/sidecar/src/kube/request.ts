@@ -8,7 +8,7 @@ import { decideKube } from '@chaperone/core/kube/decide';
 import { requestInfo, resourceKey } from '@chaperone/core/kube/request-info';
 import type { RequestInfo } from '@chaperone/core/kube/request-info';
 import type { ApprovalEvent, KubernetesRequestEvent } from '@chaperone/core/records/types';
-import { downstreamHeaders, isJson, statusBody, upstreamHeaders } from './http.js';
+import { downstreamHeaders, impersonationHeader, isJson, statusBody, upstreamHeaders } from './http.js';
 import { mapLines } from './lines.js';
 import type { KubeProxyState, KubeSession } from './proxy.js';
 import { maskSecretsBody, maskSecretsWatchEvent } from './secret-mask.js';
@@ -54,6 +54,13 @@ export function handleRequest(state: KubeProxyState, session: KubeSession, req: 
   res.once('close', () => records.request(eventOf(x, res.statusCode, target)));
   if (!parsed.ok) return refuse(res, x, 403, 'Forbidden');
   const info = parsed.info;
+  // Discovery and the other read-only non-resource paths answer the same for anyone: there the
+  // header is only dropped, so kubectl --as gets as far as the resource request and shows why.
+  const impersonating = info.kind === 'resource' ? impersonationHeader(req.headers) : undefined;
+  if (impersonating !== undefined) {
+    x.decision = { action: 'deny', policy: '', rule: 'impersonation', message: `chaperone: impersonation (${impersonating}) is not allowed through chaperone; requests act as the connection's own identity` };
+    return refuse(res, x, 403, 'Forbidden');
+  }
   if (info.kind === 'resource' && STREAMING_SUBRESOURCES.has(info.subresource ?? '')) {
     x.decision = { action: 'deny', policy: '', rule: 'unsupported', message: `chaperone: ${resourceKey(info)} is not supported through this sidecar yet` };
     return refuse(res, x, 403, 'Forbidden');
