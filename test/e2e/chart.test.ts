@@ -33,6 +33,12 @@ const POLICY_DOCUMENTS = [
   },
 ];
 
+/** A kubernetes Connection whose upstream credential is a TokenRequest token for a service account. */
+const KUBE_CONNECTION = {
+  apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: 'cluster' },
+  spec: { type: 'kubernetes', target: { server: 'https://kubernetes.default.svc' }, credentials: { serviceAccount: { namespace: 'default', name: 'agent-upstream', expirationSeconds: 3600 } }, listen: { port: 6443 } },
+};
+
 const VARIANTS: Record<string, object> = {
   default: {},
   'policy documents': { controlPlane: { policy: { documents: POLICY_DOCUMENTS }, credentials: { secretNames: ['extra-creds'] } } },
@@ -43,6 +49,12 @@ const VARIANTS: Record<string, object> = {
     },
   },
   'existing ConfigMap': { controlPlane: { policy: { existingConfigMap: 'my-policies' } } },
+  'kubernetes Connection tokens': {
+    controlPlane: {
+      policy: { documents: [...POLICY_DOCUMENTS, KUBE_CONNECTION] },
+      credentials: { serviceAccounts: [{ namespace: NS, name: 'deployer' }, { namespace: 'default', name: 'reader' }, { namespace: 'default', name: 'agent-upstream' }] },
+    },
+  },
   'ServiceMonitor': { metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } } },
   'NetworkPolicy': { networkPolicy: { enabled: true, metricsNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } },
   'webhook from a cert-manager Secret, Fail, deny, jwks identity': {
@@ -127,9 +139,12 @@ function template(values: object, name = 'values'): Promise<RunResult> {
   return helm(['template', 'rel', CHART, '-n', NS, '--kube-version', toolVersion('kube-apiserver'), '-f', valuesFile(name, values)]);
 }
 
-/** The API server's answer to a server-side dry-run apply: the objects as it would store them. */
+/**
+ * The API server's answer to a server-side dry-run apply: the objects as it would store them. No
+ * `-n`: every namespaced object names its namespace (the release's, or an account's for TokenRequest Roles).
+ */
 async function dryRun(manifests: string): Promise<K8sObject[]> {
-  const r = await ok(kube.kubectl(['apply', '--dry-run=server', '-n', NS, '-o', 'json', '-f', '-'], { input: manifests }), 'server-side dry run');
+  const r = await ok(kube.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: manifests }), 'server-side dry run');
   const out = JSON.parse(r.stdout) as K8sObject | { kind: 'List'; items: K8sObject[] };
   return 'items' in out ? out.items : [out as K8sObject];
 }
@@ -231,6 +246,24 @@ test('the rendered policy and webhook config are what the control plane and the 
   assert.deepEqual(cluster.rules.map((r) => `${r.resources.join()}:${r.verbs.join()}`), ['tokenreviews:create', 'pods:get'], 'podSelector subjects → get pods');
 });
 
+test('kubernetes Connections: a Role per namespace lets the control plane create tokens for exactly the named service accounts; none without them', async () => {
+  const tokens = 'rel-chaperone-control-plane-tokens';
+  const objects = await dryRun((await ok(template(VARIANTS['kubernetes Connection tokens']!, 'tokens'), 'helm template')).stdout);
+  const roles = (objects.filter((o) => o.kind === 'Role' && o.metadata.name === tokens) as Role[]).sort((a, b) => String(a.metadata.namespace).localeCompare(String(b.metadata.namespace)));
+  const rule = (names: string[]) => [{ apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: names, verbs: ['create'] }];
+  assert.deepEqual(roles.map((r) => [r.metadata.namespace, r.rules]), [[NS, rule(['deployer'])], ['default', rule(['agent-upstream', 'reader'])]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  const bindings = objects.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === tokens) as Array<K8sObject & { roleRef: { name: string }; subjects: Array<{ name: string; namespace: string }> }>;
+  assert.equal(bindings.length, 2);
+  for (const b of bindings) {
+    assert.equal(b.roleRef.name, tokens);
+    assert.deepEqual(b.subjects.map((x) => [x.name, x.namespace]), [['rel-chaperone-control-plane', NS]]);
+  }
+  for (const name of ['default', 'policy documents', 'existing ConfigMap']) {
+    const plain = await ok(template(VARIANTS[name]!, name), `helm template (${name})`);
+    assert.doesNotMatch(plain.stdout, /serviceaccounts\/token/, `${name}: no TokenRequest permission without service accounts`);
+  }
+});
+
 test('the schema and the template refuse bad values with a clear message', async () => {
   const cases: Array<[string, object, RegExp]> = [
     ['failurePolicy', { webhook: { failurePolicy: 'Sometimes' } }, /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/],
@@ -241,6 +274,7 @@ test('the schema and the template refuse bad values with a clear message', async
     ['both policy sources', { controlPlane: { policy: { documents: POLICY_DOCUMENTS, existingConfigMap: 'x' } } }, /not both/],
     ['secret TLS without Secret', { webhook: { tls: { mode: 'secret' } } }, /set webhook\.tls\.secretName/],
     ['jwksUrl without issuer', { controlPlane: { identity: { mode: 'jwks', jwksUrl: 'https://issuer.example/jwks' } } }, /jwksUrl needs controlPlane\.identity\.issuer/],
+    ['service account without namespace', { controlPlane: { credentials: { serviceAccounts: [{ name: 'deployer' }] } } }, /at '\/controlPlane\/credentials\/serviceAccounts\/0': missing property 'namespace'/],
     ['sidecar token too short', { webhook: { sidecar: { tokenExpirationSeconds: 60 } } }, /at '\/webhook\/sidecar\/tokenExpirationSeconds': minimum: got 60, want 600/],
   ];
   for (const [name, values, message] of cases) {
@@ -252,7 +286,7 @@ test('the schema and the template refuse bad values with a clear message', async
 
 test('install creates the objects with least-privilege RBAC; uninstall removes them', async () => {
   const ns = 'chaperone-install';
-  const values = valuesFile('install', { controlPlane: { policy: { documents: POLICY_DOCUMENTS } } });
+  const values = valuesFile('install', { controlPlane: { policy: { documents: POLICY_DOCUMENTS }, credentials: { serviceAccounts: [{ namespace: ns, name: 'agent-upstream' }] } } });
   const installed = await ok(helm(['install', 'rel', CHART, '-n', ns, '--create-namespace', '-f', values]), 'helm install');
   assert.match(installed.stdout, /kubectl label namespace <agents-namespace> chaperone\.dev\/inject=enabled/, 'NOTES say the next step');
 
@@ -285,6 +319,11 @@ test('install creates the objects with least-privilege RBAC; uninstall removes t
     [cpSa, ['get', 'pods', '-n', 'agents'], true],
     [cpSa, ['list', 'pods', '-n', 'agents'], false],
     [cpSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/rel-chaperone-webhook'], false],
+    [cpSa, ['create', 'serviceaccounts/agent-upstream', '--subresource=token', '-n', ns], true],
+    [cpSa, ['create', 'serviceaccounts/rel-chaperone-webhook', '--subresource=token', '-n', ns], false],
+    [cpSa, ['create', 'serviceaccounts/agent-upstream', '--subresource=token', '-n', 'default'], false],
+    [cpSa, ['get', 'serviceaccounts/agent-upstream', '-n', ns], false],
+    [whSa, ['create', 'serviceaccounts/agent-upstream', '--subresource=token', '-n', ns], false],
     [whSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/rel-chaperone-webhook'], true],
     [whSa, ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else'], false],
     [whSa, ['list', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], false],
@@ -305,13 +344,22 @@ test('install creates the objects with least-privilege RBAC; uninstall removes t
   const refused = await run(toolPath('kubectl'), ['--kubeconfig', asWebhook, 'patch', 'mutatingwebhookconfiguration', 'someone-else', '--type', 'json', '-p', patch]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /forbidden/i);
+  // The control plane's own token: a TokenRequest for the Connection's account works, for another account it is refused.
+  await ok(kube.kubectl(['-n', ns, 'create', 'serviceaccount', 'agent-upstream']), 'create the Connection\'s service account');
+  const cpToken = (await ok(kube.kubectl(['-n', ns, 'create', 'token', 'rel-chaperone-control-plane', '--duration', '10m']), 'create token')).stdout.trim();
+  const asControlPlane = tokenKubeconfig(cpToken, 'control-plane-kubeconfig');
+  const issued = await ok(run(toolPath('kubectl'), ['--kubeconfig', asControlPlane, '-n', ns, 'create', 'token', 'agent-upstream', '--duration', '10m']), 'control plane requests a token for agent-upstream');
+  assert.match(issued.stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT');
+  const other = await run(toolPath('kubectl'), ['--kubeconfig', asControlPlane, '-n', ns, 'create', 'token', 'rel-chaperone-webhook', '--duration', '10m']);
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /forbidden/i);
   await ok(helm(['upgrade', 'rel', CHART, '-n', ns, '-f', values]), 'helm upgrade');
   const kept = await ok(kube.kubectl(['get', 'mutatingwebhookconfiguration', 'rel-chaperone-webhook', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'caBundle');
   assert.equal(kept.stdout, caBundle, 'helm upgrade kept the caBundle the webhook wrote');
 
   await ok(helm(['uninstall', 'rel', '-n', ns]), 'helm uninstall');
   const left = (await ok(kube.kubectl(['-n', ns, 'get', 'deploy,svc,sa,role,rolebinding,pdb,cm,pvc', '-o', 'name']), 'get after uninstall')).stdout;
-  assert.doesNotMatch(left, /rel-chaperone-(control-plane|webhook)(-tls|-credentials|-policy|-config)?$/m, `left behind:\n${left}`);
+  assert.doesNotMatch(left, /rel-chaperone-(control-plane|webhook)(-tls|-credentials|-tokens|-policy|-config)?$/m, `left behind:\n${left}`);
   assert.match(left, /^persistentvolumeclaim\/rel-chaperone-control-plane-data$/m, 'the session store volume is kept (helm.sh/resource-policy: keep)');
   for (const o of ['mutatingwebhookconfiguration/rel-chaperone-webhook', 'clusterrole/rel-chaperone-control-plane', 'clusterrole/rel-chaperone-webhook', 'clusterrolebinding/rel-chaperone-webhook']) {
     const r = await kube.kubectl(['get', o]);
@@ -328,8 +376,8 @@ function otherWebhookConfig(): object {
 }
 
 /** A kubeconfig for a bearer token only (the admin kubeconfig's client certificate would win). */
-function tokenKubeconfig(token: string): string {
-  const path = join(dir, 'token-kubeconfig');
+function tokenKubeconfig(token: string, name = 'token-kubeconfig'): string {
+  const path = join(dir, name);
   writeFileSync(path, JSON.stringify({
     apiVersion: 'v1', kind: 'Config',
     clusters: [{ name: 'test', cluster: { server: kube.url, 'certificate-authority': kube.caCertPath } }],

@@ -82,6 +82,30 @@ app.kubernetes.io/component: {{ .component }}
 {{- $names | uniq | sortAlpha | join "\n" -}}
 {{- end -}}
 
+{{/* Service accounts whose tokens the control plane requests (TokenRequest) for kubernetes
+     Connections: credentials.serviceAccounts plus every Connection's credentials.serviceAccount in
+     policy.documents. JSON: {"<namespace>": ["<name>", …]}, names sorted and unique. */}}
+{{- define "chaperone.controlPlane.tokenAccounts" -}}
+{{- $byNs := dict -}}
+{{- $refs := list -}}
+{{- range .Values.controlPlane.credentials.serviceAccounts -}}
+{{- $refs = append $refs . -}}
+{{- end -}}
+{{- range .Values.controlPlane.policy.documents -}}
+{{- if eq (toString .kind) "Connection" -}}
+{{- $ref := dig "spec" "credentials" "serviceAccount" dict . -}}
+{{- if and $ref.name $ref.namespace -}}
+{{- $refs = append $refs $ref -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $refs -}}
+{{- $ns := toString .namespace -}}
+{{- $_ := set $byNs $ns (append (get $byNs $ns | default list) (toString .name) | uniq | sortAlpha) -}}
+{{- end -}}
+{{- $byNs | toJson -}}
+{{- end -}}
+
 {{/* "true" when the control plane needs to read pods (AccessPolicy subjects with a podSelector). */}}
 {{- define "chaperone.controlPlane.readPods" -}}
 {{- $mode := .Values.controlPlane.rbac.readPods -}}
