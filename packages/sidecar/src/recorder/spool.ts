@@ -55,6 +55,8 @@ const BODY_OPEN = Buffer.from('{"records":[');
 const BODY_CLOSE = Buffer.from(']}');
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
+/** Spooled lines checked per event-loop turn when a segment is read back. */
+const CHECK_SLICE = 500;
 
 interface SegmentInfo {
   name: string;
@@ -169,7 +171,7 @@ export class Spool {
       const data = await readFile(join(this.dir, info.name));
       const bounds: number[] = [];
       let invalid = 0;
-      for (let s = 0; s < data.length;) {
+      for (let s = 0, sinceYield = 0; s < data.length;) {
         let e = data.indexOf(NEWLINE, s);
         if (e < 0) e = data.length;
         if (e > s) {
@@ -177,6 +179,8 @@ export class Spool {
           else invalid++;
         }
         s = e + 1;
+        // Parsing a segment's lines takes tens of milliseconds: let the proxies run in between.
+        if (++sinceYield === CHECK_SLICE) { sinceYield = 0; await new Promise<void>((resolve) => setImmediate(resolve)); }
       }
       const segment = new SpoolSegment(info.name, data, bounds, invalid);
       // The count from open() included lines that turn out unusable; correct it now.
