@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import type { Credential, ExchangeResponse } from '@chaperone/core/api';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { compileKubePolicies } from '@chaperone/core/kube/decide';
+import { loadShellParser } from '@chaperone/core/shell/analyze';
+import { compileShellPolicy } from '@chaperone/core/shell/policy';
+import type { CompiledShellPolicy } from '@chaperone/core/shell/policy';
 import type { ConnectionDoc, KubernetesTarget, PolicyBundle } from '@chaperone/core/policy/types';
 import type { ApprovalGate } from '../approvals/gate.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -56,12 +59,14 @@ export class KubeListeners {
       const credential = given?.type === 'bearer' ? given : undefined;
       if (given !== undefined && credential === undefined) this.o.logger.error({ connection: name, credential: given.type }, 'kubernetes connection was given a credential that is not a bearer token; not listening');
       const policy = compileKubePolicies(bundle.policies, name);
+      // Exec commands, attach and port-forward are decided by the connection's shell rules.
+      const shell = compileShellPolicy(bundle.policies, name);
       const masks = buildKubeMasks(bundle.policies, name, key);
       const running = this.proxies.get(name);
       if (running) {
-        running.update({ policy, masks, target, ...(withCredentials && credential ? { credential } : {}) });
+        running.update({ policy, shell, masks, target, ...(withCredentials && credential ? { credential } : {}) });
       } else if (credential) {
-        ports[name] = await this.start(conn, target, policy, masks, credential);
+        ports[name] = await this.start(conn, target, policy, shell, masks, credential);
       } else {
         needCredentials = true;
       }
@@ -81,17 +86,18 @@ export class KubeListeners {
     this.proxies.clear();
   }
 
-  private async start(conn: ConnectionDoc, target: KubernetesTarget, policy: ReturnType<typeof compileKubePolicies>, masks: ReturnType<typeof buildKubeMasks>, credential: Extract<Credential, { type: 'bearer' }>): Promise<number> {
+  private async start(conn: ConnectionDoc, target: KubernetesTarget, policy: ReturnType<typeof compileKubePolicies>, shell: CompiledShellPolicy, masks: ReturnType<typeof buildKubeMasks>, credential: Extract<Credential, { type: 'bearer' }>): Promise<number> {
     const name = conn.metadata.name;
     const grant = this.o.grant();
     if (!grant) throw new ChaperoneError(SIDECAR_ERR_KUBE_LISTEN, 'no grant yet');
     const tls = await (this.tls ??= this.localTls());
+    await loadShellParser();
     const port = this.o.ports[name] ?? conn.spec.listen.port;
     const log = this.o.logger.child({ connection: name });
     const proxy = new KubeProxy({
       listen: { host: this.o.listenHost, port },
       connectionName: name,
-      target, credential, policy, masks, tls,
+      target, credential, policy, shell, masks, tls,
       observer: createKubeObserver({ connection: name, identity: grant.identity, recorder: this.o.recorder, metrics: this.o.metrics, logger: log }),
       ...(this.o.approvals ? { approvals: this.o.approvals } : {}),
       onCredentialExpiring: () => {

@@ -43,6 +43,9 @@ export function createKubeObserver(o: KubeObserverOptions): KubeObserver {
       }
       s.record(event);
     },
+    record(session, event) {
+      sessions.get(session)?.record(event);
+    },
     approval(session, event) {
       if (event.state !== 'pending') o.metrics.approvalWaited(o.connection, event.state, (event.waitedMs ?? 0) / 1000, 'kubernetes');
       sessions.get(session)?.record(event);

@@ -12,9 +12,11 @@ import { decideKube } from '@chaperone/core/kube/decide';
 import type { CompiledKubePolicy } from '@chaperone/core/kube/decide';
 import type { RequestInfo } from '@chaperone/core/kube/request-info';
 import type { KubernetesTarget } from '@chaperone/core/policy/types';
-import type { ApprovalEvent, KubernetesRequestEvent } from '@chaperone/core/records/types';
+import type { ApprovalEvent, KubernetesRequestEvent, RecordEvent } from '@chaperone/core/records/types';
+import { compileShellPolicy } from '@chaperone/core/shell/policy';
+import type { CompiledShellPolicy } from '@chaperone/core/shell/policy';
 import type { ApprovalGate } from '../approvals/gate.js';
-import { statusBody } from './http.js';
+import { handleUpgrade } from './exec.js';
 import type { LocalTls } from './local-ca.js';
 import type { KubeMasks } from './masks.js';
 import { handleRequest, maskingKind } from './request.js';
@@ -31,6 +33,8 @@ export interface KubeObserver {
   request(session: string, event: KubernetesRequestEvent): void;
   /** A held request's approval: pending when the control plane has it, then how it ended. */
   approval(session: string, event: ApprovalEvent): void;
+  /** Exec and attach streams: CommandEvent, terminal records; port-forwards: ChannelEvent. */
+  record?(session: string, event: RecordEvent): void;
   sessionEnded(s: { session: string; reason: string; requests: number; durationMs: number }): void;
 }
 
@@ -40,6 +44,8 @@ export interface KubeProxyOptions {
   target: KubernetesTarget;
   credential: BearerCredential;
   policy: CompiledKubePolicy;
+  /** The connection's shell policy: exec commands, attach (`shell`) and `port-forward`; none refuses them. */
+  shell?: CompiledShellPolicy;
   masks: KubeMasks;
   tls: LocalTls;
   observer: KubeObserver;
@@ -53,6 +59,7 @@ export interface KubeProxyOptions {
 /** What changes while the listener runs: a new bundle or a renewed credential. */
 export interface KubeProxyUpdate {
   policy?: CompiledKubePolicy;
+  shell?: CompiledShellPolicy;
   masks?: KubeMasks;
   target?: KubernetesTarget;
   credential?: BearerCredential;
@@ -66,6 +73,7 @@ export interface KubeProxyState {
   agent: Agent;
   token: string;
   policy: CompiledKubePolicy;
+  shell: CompiledShellPolicy;
   masks: KubeMasks;
   approvals: ApprovalGate | undefined;
   logger: Logger | undefined;
@@ -85,6 +93,8 @@ export interface KubeSession {
   id: string;
   requests: number;
   startedAt: number;
+  /** Upgraded streams (exec, attach, port-forward) so far: numbers them for their records. */
+  streams: number;
   /** Aborted when the agent's connection closes: held approvals are withdrawn. */
   closed: AbortController;
 }
@@ -98,7 +108,7 @@ export class KubeProxy {
   private lastRejectRefresh = 0;
 
   constructor(private readonly o: KubeProxyOptions) {
-    this.state = this.buildState(o.target, o.credential.token, o.policy, o.masks, undefined);
+    this.state = this.buildState(o.target, o.credential.token, o.policy, o.shell ?? compileShellPolicy([], o.connectionName), o.masks, undefined);
     this.scheduleRefresh(o.credential.expiresAt);
   }
 
@@ -117,8 +127,18 @@ export class KubeProxy {
         approval: (event) => this.o.observer.approval(session.id, event),
       });
     });
-    // exec/attach/portforward (SPDY and WebSocket upgrades) are not carried yet: refused in the API's own form.
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex) => refuseUpgrade(req, socket));
+    // exec/attach/portforward: WebSocket and SPDY upgrades, decided before they happen (kube/exec.ts).
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const session = this.sessions.get(socket);
+      if (!session) return void socket.destroy();
+      session.requests++;
+      const observer = this.o.observer;
+      handleUpgrade(this.state, session, req, socket, head, {
+        request: (event) => observer.request(session.id, event),
+        approval: (event) => observer.approval(session.id, event),
+        record: (event) => observer.record?.(session.id, event),
+      });
+    });
     server.on('tlsClientError', (err) => this.o.logger?.debug({ err: err.message }, 'agent TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -133,7 +153,7 @@ export class KubeProxy {
     const s = this.state;
     // A new bundle repeats the target: only a different server or CA needs new upstream connections.
     const moved = u.target !== undefined && (u.target.server !== s.target.server || u.target.caBundle !== s.target.caBundle);
-    this.state = this.buildState(moved && u.target ? u.target : s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.masks ?? s.masks, moved ? undefined : s.agent);
+    this.state = this.buildState(moved && u.target ? u.target : s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.shell ?? s.shell, u.masks ?? s.masks, moved ? undefined : s.agent);
     if (moved) s.agent.destroy();
     if (u.credential) this.scheduleRefresh(u.credential.expiresAt);
     if (u.policy || u.masks) this.recheck();
@@ -165,13 +185,13 @@ export class KubeProxy {
     this.state.agent.destroy();
   }
 
-  private buildState(target: KubernetesTarget, token: string, policy: CompiledKubePolicy, masks: KubeMasks, agent: Agent | undefined): KubeProxyState {
+  private buildState(target: KubernetesTarget, token: string, policy: CompiledKubePolicy, shell: CompiledShellPolicy, masks: KubeMasks, agent: Agent | undefined): KubeProxyState {
     return {
       connection: this.o.connectionName,
       target,
       upstream: new URL(target.server),
       agent: agent ?? new Agent({ keepAlive: true, noDelay: true, ...(target.caBundle ? { ca: target.caBundle } : {}) }),
-      token, policy, masks,
+      token, policy, shell, masks,
       approvals: this.o.approvals,
       logger: this.o.logger,
       inflight: this.inflight,
@@ -185,7 +205,7 @@ export class KubeProxy {
   }
 
   private openSession(socket: TLSSocket): void {
-    const session: KubeSession = { id: randomUUID(), requests: 0, startedAt: performance.now(), closed: new AbortController() };
+    const session: KubeSession = { id: randomUUID(), requests: 0, streams: 0, startedAt: performance.now(), closed: new AbortController() };
     this.sessions.set(socket, session);
     this.o.observer.sessionStarted({ id: session.id, client: { remoteAddress: socket.remoteAddress ?? '', remotePort: String(socket.remotePort ?? '') } });
     socket.once('close', () => {
@@ -204,9 +224,4 @@ export class KubeProxy {
     this.refreshTimer = setTimeout(() => refresh(), Math.min(Math.max(1_000, life * 0.8), 2 ** 31 - 1));
     this.refreshTimer.unref();
   }
-}
-
-function refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
-  const body = statusBody(403, 'Forbidden', `chaperone: ${(req.url ?? '').split('?')[0] ?? ''} asks for a protocol upgrade (exec, attach, port-forward), which this sidecar does not carry yet`);
-  socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -16,7 +16,7 @@ import type { MaskCounts, ValueMask } from './secret-mask.js';
 
 /** The API server's own request body limit (3 MiB): what an approval may hold. */
 const MAX_HELD_BODY = 3 * 1024 * 1024;
-/** Subresources carried over upgraded connections, not yet supported here. */
+/** Subresources carried over upgraded connections only (kube/exec.ts). */
 const STREAMING_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
 
 type Masking =
@@ -62,8 +62,9 @@ export function handleRequest(state: KubeProxyState, session: KubeSession, req: 
     return refuse(res, x, 403, 'Forbidden');
   }
   if (info.kind === 'resource' && STREAMING_SUBRESOURCES.has(info.subresource ?? '')) {
-    x.decision = { action: 'deny', policy: '', rule: 'unsupported', message: `chaperone: ${resourceKey(info)} is not supported through this sidecar yet` };
-    return refuse(res, x, 403, 'Forbidden');
+    // As the API server itself answers: these need a WebSocket or SPDY upgrade, decided in kube/exec.ts.
+    x.decision = { action: 'deny', policy: '', rule: 'upgrade-required', message: `chaperone: ${resourceKey(info)} needs a WebSocket or SPDY upgrade request` };
+    return refuse(res, x, 400, 'BadRequest');
   }
   x.decision = decideKube(state.policy, info);
   switch (x.decision.action) {
