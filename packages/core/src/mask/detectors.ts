@@ -23,8 +23,6 @@ type Finder = (text: string, out: DetectorHit[]) => void;
  * wins, then the earlier finder.
  */
 const FINDERS: readonly Finder[] = [findPrivateKeys, findJwts, findCloudKeys, findEmails, findIbans, findCards, findSsns, findPhones];
-/** Bits of FINDERS whose detectors work on digits (digitShape decides for them). */
-const DIGIT_BITS = 0b11110000;
 
 /** Shortest text any detector matches (`a@b.co`). */
 const MIN_LENGTH = 6;
@@ -38,9 +36,28 @@ const CLOUD_HINT = /AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox[abprse]-|xapp-|[rs
 
 /** Every sensitive span of `text` found by the given detectors, in order, non-overlapping. */
 export function findSensitive(text: string, detectors: ReadonlySet<DetectorName>): DetectorHit[] {
+  return findSensitiveByMask(text, detectorMask(detectors));
+}
+
+/** A detector set as a number, for the hot path (findSensitiveByMask): no set look-ups per value. */
+export function detectorMask(detectors: ReadonlySet<DetectorName>): number {
+  let m = 0;
+  if (detectors.has('private_key')) m |= 1;
+  if (detectors.has('jwt')) m |= 2;
+  if (detectors.has('cloud_key')) m |= 4;
+  if (detectors.has('email')) m |= 8;
+  if (detectors.has('iban')) m |= 16;
+  if (detectors.has('credit_card')) m |= 32;
+  if (detectors.has('us_ssn')) m |= 64;
+  if (detectors.has('phone')) m |= 128;
+  return m;
+}
+
+/** findSensitive with the detectors as detectorMask gives them. */
+export function findSensitiveByMask(text: string, mask: number): DetectorHit[] {
   const hits: DetectorHit[] = [];
   // Each finder runs only where its own pre-check passes: most values need none or one scan.
-  const run = candidates(text, detectors);
+  const run = candidates(text, mask);
   if (run === 0) return hits;
   for (let k = 0; k < FINDERS.length; k++) {
     if ((run & (1 << k)) !== 0) FINDERS[k]!(text, hits);
@@ -54,29 +71,20 @@ export function findSensitive(text: string, detectors: ReadonlySet<DetectorName>
  * native searches and one pass over the digits; true says only that a full scan is worth it.
  */
 export function mayContainSensitive(text: string, detectors: ReadonlySet<DetectorName>): boolean {
-  return candidates(text, detectors) !== 0;
+  return candidates(text, detectorMask(detectors)) !== 0;
 }
 
-/** Bits (FINDERS) of the named detectors whose pre-checks pass on `text`. */
-function candidates(text: string, detectors: ReadonlySet<DetectorName>): number {
+/** Bits (FINDERS) of the detectors in `mask` whose pre-checks pass on `text`. */
+function candidates(text: string, mask: number): number {
   if (text.length < MIN_LENGTH) return 0;
   let bits = 0;
-  if (detectors.has('private_key') && text.includes(PEM_HINT)) bits |= 1;
-  if (detectors.has('jwt') && text.includes('eyJ')) bits |= 2;
-  if (detectors.has('cloud_key') && text.length >= 14 && CLOUD_HINT.test(text)) bits |= 4;
-  if (detectors.has('email') && text.includes('@')) bits |= 8;
-  let digits = 0;
-  if (detectors.has('iban') && text.length >= MIN_IBAN) digits |= 16;
-  if (detectors.has('credit_card')) digits |= 32;
-  if (detectors.has('us_ssn')) digits |= 64;
-  if (detectors.has('phone')) digits |= 128;
+  if ((mask & 1) !== 0 && text.includes(PEM_HINT)) bits |= 1;
+  if ((mask & 2) !== 0 && text.includes('eyJ')) bits |= 2;
+  if ((mask & 4) !== 0 && text.length >= 14 && CLOUD_HINT.test(text)) bits |= 4;
+  if ((mask & 8) !== 0 && text.includes('@')) bits |= 8;
+  const digits = mask & (text.length >= MIN_IBAN ? 0b11110000 : 0b11100000);
   if (digits === 0) return bits;
-  const shape = digitShape(text);
-  if (shape.ibanStart) bits |= digits & 16;
-  if (shape.joined >= MIN_CARD_DIGITS) bits |= digits & 32;
-  if (shape.ssnLike) bits |= digits & 64;
-  if (shape.phoneLike) bits |= digits & 128;
-  return bits & (~DIGIT_BITS | digits);
+  return bits | (digitShape(text) & digits);
 }
 
 /**
@@ -98,19 +106,14 @@ function resolveOverlaps(hits: DetectorHit[]): DetectorHit[] {
   return kept;
 }
 
-interface DigitShape {
-  /** Most digits in one run joined by single spaces or dashes (cards). */
-  joined: number;
-  /** A `+` and 8 digits, a trunk `0` and 10, or groups of 3, 3 and 4 (phone numbers). */
-  phoneLike: boolean;
-  /** Groups of 3, 2 and 4 digits joined by single spaces or dashes (an SSN). */
-  ssnLike: boolean;
-  /** Two upper-case letters followed by two digits somewhere (an IBAN's start). */
-  ibanStart: boolean;
-}
-
-/** One pass over the text: the digit runs the digit-based detectors need, as upper bounds. */
-function digitShape(text: string): DigitShape {
+/**
+ * One pass over the text: the digit runs the digit-based detectors need, as upper bounds, as
+ * FINDERS bits (a number, no object per value): 16 two upper-case letters then two digits (an
+ * IBAN's start), 32 at least 13 digits in one run joined by single spaces or dashes (cards), 64
+ * groups of 3, 2 and 4 digits so joined (an SSN), 128 a `+` and 8 digits, a trunk `0` and 10, or
+ * groups of 3, 3 and 4 (phone numbers).
+ */
+function digitShape(text: string): number {
   let joined = 0, runJoined = 0, gapJoined = 0, gapLoose = 4;
   // Lengths of the current digit group and the two before it in the same joined run.
   let group = 0, g1 = 0, g2 = 0;
@@ -159,5 +162,5 @@ function digitShape(text: string): DigitShape {
       plus = -1;
     }
   }
-  return { joined, ssnLike, phoneLike, ibanStart };
+  return (ibanStart ? 16 : 0) | (joined >= MIN_CARD_DIGITS ? 32 : 0) | (ssnLike ? 64 : 0) | (phoneLike ? 128 : 0);
 }

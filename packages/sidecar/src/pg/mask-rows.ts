@@ -63,27 +63,79 @@ export interface RowPlan {
 
 /** Where masked-value counts go (per rule, and per detector for detector rules). */
 export interface MaskTally {
-  column(rule: string): void;
+  column(rule: string, n?: number): void;
   detector(rule: string, detector: string): void;
 }
 
 /** Values shorter than this cannot hold anything a detector finds (the shortest is an e-mail, a@b.co). */
 const MIN_DETECTABLE = 6;
 
+/** What rewriteDataRow does with one column's values (compiled once per plan). */
+const Op = { None: 0, Null: 1, Fixed: 2, Partial: 3, Text: 4 } as const;
+
+/** A plan compiled for the row loop: per column an op, its constant bytes, and counts not yet tallied. */
+class Compiled {
+  readonly op: Uint8Array;
+  readonly fixed: (Buffer | undefined)[];
+  readonly keep: Int32Array;
+  readonly counts: Int32Array;
+  any = false;
+  constructor(readonly plan: RowPlan) {
+    const n = Math.max(plan.columns.length, plan.enc.length);
+    this.op = new Uint8Array(n);
+    this.fixed = new Array<Buffer | undefined>(n);
+    this.keep = new Int32Array(n);
+    this.counts = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const mask = plan.columns[i];
+      if (mask === undefined) continue;
+      const enc = plan.enc[i] ?? Enc.BinOther;
+      if (enc === Enc.BinOther || mask.constant === null) { this.op[i] = Op.Null; continue; }
+      if (mask.constant !== undefined) {
+        const text = isJson(enc) ? JSON.stringify(mask.constant) : mask.constant;
+        this.fixed[i] = enc === Enc.BinJsonb ? Buffer.concat([Buffer.from([1]), Buffer.from(text)]) : Buffer.from(text);
+        this.op[i] = Op.Fixed;
+        continue;
+      }
+      if (mask.partialKeep !== undefined && (enc === Enc.Text || enc === Enc.BinText)) {
+        this.op[i] = Op.Partial;
+        this.keep[i] = Math.floor(mask.partialKeep);
+        continue;
+      }
+      this.op[i] = Op.Text;
+    }
+  }
+}
+
+function isJson(enc: Enc): boolean {
+  return enc === Enc.TextJson || enc === Enc.BinJson || enc === Enc.BinJsonb;
+}
+
 /**
  * Where rewritten rows are written: consecutive rows land next to each other in one slab, so a
  * chunk of rewritten rows goes to the agent as one buffer, without a Buffer per row or value.
+ * It also keeps the current plan compiled, and per-column counts of masked values until
+ * flushCounts() hands them to the tally (one tally call per column and batch, not per value).
  */
 export class RowWriter {
   private slab: Buffer;
   /** Start of the bytes written since the last take(). */
   private start = 0;
   pos = 0;
-  /** Per-row scratch (reused): the edited values' ranges and replacements. */
-  readonly edits: Edit[] = [];
+  /** Per-row scratch (reused), one entry per edited value: its range and replacement. */
+  eStart: Int32Array = new Int32Array(16);
+  eEnd: Int32Array = new Int32Array(16);
+  /** Replacement size; -1 is NULL. */
+  eSize: Int32Array = new Int32Array(16);
+  /** ≥ 0: the original ASCII bytes with all but the last `visible` turned to `*`. */
+  eVisible: Int32Array = new Int32Array(16);
+  /** The replacement's bytes (a constant), or null: then eText (after a jsonb version byte when ePrefix). */
+  eBytes: (Buffer | null)[] = [];
+  eText: string[] = [];
+  ePrefix: Uint8Array = new Uint8Array(16);
   editCount = 0;
-  /** Value-independent masks' bytes per encoding (redact's token, as text or JSON). */
-  readonly constants = new Map<ColumnMask, (Buffer | undefined)[]>();
+  private compiled: Compiled | null = null;
+  private tally: MaskTally | null = null;
 
   constructor(private readonly slabSize = 64 * 1024) {
     this.slab = Buffer.allocUnsafe(slabSize);
@@ -109,21 +161,47 @@ export class RowWriter {
 
   get pending(): boolean { return this.pos > this.start; }
 
-  edit(): Edit {
-    let e = this.edits[this.editCount];
-    if (e === undefined) { e = { start: 0, end: 0, bytes: null, text: '', size: 0, prefix: false, visible: -1 }; this.edits.push(e); }
-    e.visible = -1;
-    this.editCount++;
-    return e;
+  /** The compiled form of `plan` (the last one is kept; a new plan first flushes the old counts). */
+  compile(plan: RowPlan, tally: MaskTally): Compiled {
+    const c = this.compiled;
+    if (c !== null && c.plan === plan && this.tally === tally) return c;
+    this.flushCounts();
+    this.tally = tally;
+    return (this.compiled = new Compiled(plan));
+  }
+
+  /** Hands the counts of masked values kept since the last call to the tally. */
+  flushCounts(): void {
+    const c = this.compiled;
+    if (c === null || !c.any || this.tally === null) return;
+    c.any = false;
+    const cols = c.plan.columns;
+    for (let i = 0; i < c.counts.length; i++) {
+      const n = c.counts[i] as number;
+      if (n === 0) continue;
+      c.counts[i] = 0;
+      const mask = cols[i];
+      if (mask !== undefined) this.tally.column(mask.rule, n);
+    }
+  }
+
+  /** A new edit slot (index); the arrays grow as needed. */
+  edit(): number {
+    const k = this.editCount++;
+    if (k >= this.eStart.length) this.grow();
+    this.eVisible[k] = -1;
+    this.ePrefix[k] = 0;
+    this.eBytes[k] = null;
+    return k;
+  }
+
+  private grow(): void {
+    const n = this.eStart.length * 2;
+    const g32 = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
+    this.eStart = g32(this.eStart); this.eEnd = g32(this.eEnd); this.eSize = g32(this.eSize); this.eVisible = g32(this.eVisible);
+    const p = new Uint8Array(n); p.set(this.ePrefix); this.ePrefix = p;
   }
 }
-
-/**
- * One replaced value: `bytes` (a constant); or, when `visible` ≥ 0, the original ASCII bytes with
- * all but the last `visible` turned to `*`; else `text` (UTF-8, after a jsonb version byte when
- * `prefix`). size -1 is NULL.
- */
-interface Edit { start: number; end: number; bytes: Buffer | null; text: string; size: number; prefix: boolean; visible: number }
 
 const STAR = 0x2a;
 
@@ -143,15 +221,18 @@ function isAscii(b: Buffer, from: number, to: number): boolean {
 /**
  * Rewrites the DataRow `buf[start..end)` into `w` with masks applied: true when it did (the row
  * is in the writer), false when nothing changed, undefined for a malformed row (column lengths
- * beyond the message): the caller fails closed.
+ * beyond the message): the caller fails closed. Column-rule counts are kept in the writer until
+ * w.flushCounts(); detector counts go to the tally at once.
  */
 export function rewriteDataRow(buf: Buffer, start: number, end: number, plan: RowPlan, tally: MaskTally, w: RowWriter, out: Buffer[]): boolean | undefined {
   if (end - start < 7) return undefined;
-  const n = buf.readInt16BE(start + 5);
+  const c = w.compile(plan, tally);
+  const ops = c.op;
+  const nOps = ops.length;
+  const n = (buf[start + 5] as number) << 8 | (buf[start + 6] as number);
   let pos = start + 7;
   w.editCount = 0;
   const detect = plan.detect;
-  const columns = plan.columns;
   for (let i = 0; i < n; i++) {
     if (pos + 4 > end) return undefined;
     const len = int32(buf, pos);
@@ -160,59 +241,70 @@ export function rewriteDataRow(buf: Buffer, start: number, end: number, plan: Ro
     const vs = pos;
     pos += len;
     if (pos > end) return undefined;
-    const mask = columns[i];
-    const enc = plan.enc[i] ?? Enc.BinOther;
-    if (mask !== undefined) {
-      tally.column(mask.rule);
-      const e = w.edit();
-      e.start = vs - 4; e.end = pos; e.prefix = enc === Enc.BinJsonb; e.bytes = null;
-      if (enc === Enc.BinOther) { e.size = -1; continue; }
-      const fixed = constantBytes(mask, enc, w);
-      if (fixed !== undefined) {
-        if (fixed === null) e.size = -1; else { e.bytes = fixed; e.size = fixed.length; }
+    const op = i < nOps ? ops[i] as number : Op.None;
+    if (op !== Op.None) {
+      c.counts[i] = (c.counts[i] as number) + 1;
+      c.any = true;
+      const k = w.edit();
+      w.eStart[k] = vs - 4; w.eEnd[k] = pos;
+      if (op === Op.Fixed) {
+        const fixed = c.fixed[i] as Buffer;
+        w.eBytes[k] = fixed; w.eSize[k] = fixed.length;
         continue;
       }
-      const keep = mask.partialKeep;
-      if (keep !== undefined && (enc === Enc.Text || enc === Enc.BinText) && isAscii(buf, vs, pos)) {
-        e.visible = Math.max(0, Math.min(Math.floor(keep), len >> 1));
-        e.size = len;
+      if (op === Op.Null) { w.eSize[k] = -1; continue; }
+      if (op === Op.Partial && isAscii(buf, vs, pos)) {
+        const keep = c.keep[i] as number;
+        w.eVisible[k] = Math.max(0, Math.min(keep, len >> 1));
+        w.eSize[k] = len;
         continue;
       }
-      const masked = mask.text(buf.toString('utf8', vs + (e.prefix ? 1 : 0), pos));
-      if (masked === null) { e.size = -1; continue; }
-      e.text = enc === Enc.TextJson || enc === Enc.BinJson || enc === Enc.BinJsonb ? JSON.stringify(masked) : masked;
-      e.size = Buffer.byteLength(e.text) + (e.prefix ? 1 : 0);
+      const enc = plan.enc[i] ?? Enc.BinOther;
+      const prefix = enc === Enc.BinJsonb ? 1 : 0;
+      w.ePrefix[k] = prefix;
+      const masked = (plan.columns[i] as ColumnMask).text(buf.toString('utf8', vs + prefix, pos));
+      if (masked === null) { w.eSize[k] = -1; continue; }
+      const text = isJson(enc) ? JSON.stringify(masked) : masked;
+      w.eText[k] = text;
+      w.eSize[k] = Buffer.byteLength(text) + prefix;
       continue;
     }
-    if (detect === undefined || enc === Enc.BinOther || len < MIN_DETECTABLE) continue;
+    if (detect === undefined || len < MIN_DETECTABLE) continue;
+    const enc = plan.enc[i] ?? Enc.BinOther;
+    if (enc === Enc.BinOther) continue;
     const skip = enc === Enc.BinJsonb ? 1 : 0;
     const found = detect(buf.toString('utf8', vs + skip, pos));
     if (found === undefined) continue;
     for (const h of found.hits) tally.detector(h.rule, h.detector);
-    const e = w.edit();
-    e.start = vs - 4; e.end = pos; e.prefix = skip === 1; e.bytes = null;
-    e.text = found.text;
-    e.size = Buffer.byteLength(found.text) + skip;
+    const k = w.edit();
+    w.eStart[k] = vs - 4; w.eEnd[k] = pos; w.ePrefix[k] = skip;
+    w.eText[k] = found.text;
+    w.eSize[k] = Buffer.byteLength(found.text) + skip;
   }
   if (pos !== end) return undefined;
-  if (w.editCount === 0) return false;
+  const edits = w.editCount;
+  if (edits === 0) return false;
+  const eStart = w.eStart; const eEnd = w.eEnd; const eSize = w.eSize;
   let size = end - start;
-  for (let k = 0; k < w.editCount; k++) { const e = w.edits[k] as Edit; size += 4 + Math.max(0, e.size) - (e.end - e.start); }
+  for (let k = 0; k < edits; k++) size += 4 + Math.max(0, eSize[k] as number) - ((eEnd[k] as number) - (eStart[k] as number));
   const slab = w.reserve(size, out);
   const base = w.pos;
-  let at = copyBytes(buf, start, (w.edits[0] as Edit).start, slab, base);
-  for (let k = 0; k < w.editCount; k++) {
-    const e = w.edits[k] as Edit;
-    putInt32(slab, at, e.size); at += 4;
-    if (e.size > 0) {
-      if (e.bytes !== null) at = copyBytes(e.bytes, 0, e.bytes.length, slab, at);
-      else if (e.visible >= 0) {
-        const stars = e.size - e.visible;
-        slab.fill(STAR, at, at + stars);
-        at = copyBytes(buf, e.end - e.visible, e.end, slab, at + stars);
-      } else { if (e.prefix) slab[at++] = 1; at += slab.write(e.text, at, 'utf8'); }
+  let at = copyBytes(buf, start, eStart[0] as number, slab, base);
+  for (let k = 0; k < edits; k++) {
+    const sz = eSize[k] as number;
+    const e = eEnd[k] as number;
+    putInt32(slab, at, sz); at += 4;
+    if (sz > 0) {
+      const bytes = w.eBytes[k];
+      const visible = w.eVisible[k] as number;
+      if (bytes !== null && bytes !== undefined) at = copyBytes(bytes, 0, bytes.length, slab, at);
+      else if (visible >= 0) {
+        const stars = sz - visible;
+        for (let j = 0; j < stars; j++) slab[at + j] = STAR;
+        at = copyBytes(buf, e - visible, e, slab, at + stars);
+      } else { if (w.ePrefix[k] === 1) slab[at++] = 1; at += slab.write(w.eText[k] as string, at, 'utf8'); }
     }
-    at = copyBytes(buf, e.end, k + 1 < w.editCount ? (w.edits[k + 1] as Edit).start : end, slab, at);
+    at = copyBytes(buf, e, k + 1 < edits ? eStart[k + 1] as number : end, slab, at);
   }
   putInt32(slab, base + 1, size - 1);
   w.pos = at;
@@ -225,19 +317,4 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   if (n > 48) return at + src.copy(dst, at, from, to);
   for (let k = 0; k < n; k++) dst[at + k] = src[from + k] as number;
   return at + n;
-}
-
-/** A mask's value-independent output in an encoding (cached on the mask): bytes, null for NULL, undefined when it depends on the value. */
-function constantBytes(mask: ColumnMask, enc: Enc, w: RowWriter): Buffer | null | undefined {
-  if (mask.constant === undefined) return undefined;
-  if (mask.constant === null) return null;
-  let cache = w.constants.get(mask);
-  if (cache === undefined) { cache = []; w.constants.set(mask, cache); }
-  let b = cache[enc];
-  if (b === undefined) {
-    const text = enc === Enc.TextJson || enc === Enc.BinJson || enc === Enc.BinJsonb ? JSON.stringify(mask.constant) : mask.constant;
-    b = enc === Enc.BinJsonb ? Buffer.concat([Buffer.from([1]), Buffer.from(text)]) : Buffer.from(text);
-    cache[enc] = b;
-  }
-  return b;
 }

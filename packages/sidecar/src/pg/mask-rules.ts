@@ -1,7 +1,8 @@
 // Adapts a connection's compiled mask rules (core/mask) to what the PostgreSQL masker asks: the
 // rule for a source column (memoised by name), the masks it applies to a value as is and to a
 // derived value, and one detector pass running every detector rule over a text value.
-import { findSensitive, mayContainSensitive } from '@chaperone/core/mask/detectors';
+import { detectorMask, findSensitive, findSensitiveByMask, mayContainSensitive } from '@chaperone/core/mask/detectors';
+import type { DetectorName } from '@chaperone/core/mask/detectors';
 import { columnRule } from '@chaperone/core/mask/rules';
 import type { CompiledMasks, MaskRule } from '@chaperone/core/mask/rules';
 import { DEFAULT_KEEP, maskSpans, maskValue } from '@chaperone/core/mask/strategy';
@@ -67,13 +68,13 @@ function buildRuleMask(r: MaskRule): RuleMask {
 }
 
 function detectorPass(rules: readonly MaskRule[]): DetectFn {
+  const passes = rules.filter((r) => r.detectors !== undefined).map((r) => ({ r, mask: detectorMask(r.detectors as ReadonlySet<DetectorName>) }));
   return (value) => {
     let text = value;
     let hits: DetectorCount[] | undefined;
-    for (const r of rules) {
-      const ds = r.detectors;
-      if (ds === undefined || !mayContainSensitive(text, ds)) continue;
-      const found = findSensitive(text, ds);
+    for (const { r, mask } of passes) {
+      // findSensitive runs its own pre-check (mayContainSensitive would run it twice).
+      const found = findSensitiveByMask(text, mask);
       if (found.length === 0) continue;
       text = maskSpans(text, found, r.spec);
       for (const h of found) (hits ??= []).push({ rule: r.rule, detector: h.detector });

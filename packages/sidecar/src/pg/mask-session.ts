@@ -41,7 +41,7 @@ class SessionTally implements MaskTally {
   private readonly cells = new Map<string, { n: number; byDetector: Map<string, number> | null }>();
   private any = false;
   constructor(private readonly counters: MaskCounters | undefined) {}
-  column(rule: string): void { this.cell(rule).n++; }
+  column(rule: string, n = 1): void { this.cell(rule).n += n; }
   detector(rule: string, detector: string): void {
     const c = this.cell(rule);
     const m = (c.byDetector ??= new Map());

@@ -4,7 +4,7 @@
 // RowDescription (or Bind formats, or CopyOutResponse) arrives, and rewrites DataRow and COPY rows.
 // While a plan waits for the catalog, the rest of the stream is held, in order, with the upstream
 // paused; otherwise nothing is buffered beyond one message (a result is never held whole).
-import { Framer } from './codec.js';
+import { MAX_MESSAGE_LENGTH } from './codec.js';
 import { encodeErrorResponse, encodeReadyForQuery } from './encode.js';
 import { rewriteCopyRow, copyFormatOf } from './mask-copy.js';
 import type { CopyState } from './mask-copy.js';
@@ -76,7 +76,10 @@ const BY_TEXT = Symbol('by-text');
 const DDL_TAG = /^(CREATE|ALTER|DROP|COMMENT|REFRESH|IMPORT|SECURITY|GRANT|REVOKE) /;
 
 export class MaskStream {
-  private readonly framer = new Framer({ startup: false });
+  /** A message cut by a chunk's end: its bytes so far, and its total size once the header is in (else 0). */
+  private carry: Buffer[] = [];
+  private carryLength = 0;
+  private carryNeed = 0;
   private readonly expect: Expect[] = [];
   private statements = new Map<string, Statement>();
   private portals = new Map<string, Portal>();
@@ -159,12 +162,56 @@ export class MaskStream {
   /** Scans one upstream chunk; what is ready goes to host.deliver before this returns. */
   push(chunk: Buffer): ProtocolError | null {
     if (this.failed) return this.failed;
-    const error = this.framer.push(chunk, this.onFrame);
+    const error = this.frames(chunk);
     this.flushOut();
     // Still waiting for the catalog: a drain may have resumed the upstream; hold it again.
     if (this.waiting) this.host.pause();
     if (error) this.failed = error;
     return this.failed;
+  }
+
+  /**
+   * Frames one chunk: whole messages are handled in place (DataRows by offsets, no Buffer made
+   * per row); a message cut by the chunk's end is copied and completed from the next chunks.
+   */
+  private frames(chunk: Buffer): ProtocolError | null {
+    let from = 0;
+    if (this.carryLength > 0) {
+      // Complete the message begun in earlier chunks (its header first, when that was cut too).
+      if (this.carryNeed === 0) {
+        const head = Buffer.concat([...this.carry, chunk.subarray(0, Math.min(chunk.length, 5 - this.carryLength))]);
+        if (head.length < 5) { this.carry = [head]; this.carryLength = head.length; return null; }
+        const len = head.readInt32BE(1);
+        if (len < 4 || len > MAX_MESSAGE_LENGTH) return { code: '08P01', message: `invalid message length ${len}` };
+        this.carryNeed = len + 1;
+      }
+      const take = Math.min(chunk.length, this.carryNeed - this.carryLength);
+      this.carry.push(Buffer.from(chunk.subarray(0, take)));
+      this.carryLength += take;
+      if (this.carryLength < this.carryNeed) return null;
+      const frame = Buffer.concat(this.carry, this.carryNeed);
+      this.carry = []; this.carryLength = 0; this.carryNeed = 0;
+      this.onFrame(frame[0] as number, frame);
+      from = take;
+    }
+    const n = chunk.length;
+    let i = from;
+    while (n - i >= 5) {
+      const type = chunk[i] as number;
+      const len = chunk.readInt32BE(i + 1);
+      if (len < 4 || len > MAX_MESSAGE_LENGTH) return { code: '08P01', message: `invalid message length ${len}` };
+      if (n - i < len + 1) break;
+      const end = i + len + 1;
+      if (type === B.DataRow && !this.waiting && !this.refusing && this.current.t === 'rows') this.dataRow(chunk, i, end);
+      else this.onFrame(type, chunk.subarray(i, end));
+      i = end;
+    }
+    if (i < n) {
+      this.carry = [Buffer.from(chunk.subarray(i))];
+      this.carryLength = n - i;
+      if (n - i >= 5) this.carryNeed = chunk.readInt32BE(i + 1) + 1;
+    }
+    return null;
   }
 
   private readonly onFrame = (type: number, frame: Buffer): void => {
@@ -191,21 +238,7 @@ export class MaskStream {
       case B.DataRow: {
         const c = this.current;
         if (c.t === 'none' && this.head()?.t === 'execute') { if (!this.startExecute(frame)) return; }
-        const cur = this.current;
-        // Rows with no description to go by cannot be masked: fail closed.
-        if (cur.t !== 'rows') { this.refuse('rows arrived without a description'); return; }
-        if (cur.plan === null) { this.emit(frame); return; }
-        let done: boolean | undefined;
-        try {
-          done = rewriteDataRow(frame, 0, frame.length, cur.plan, this.tally, this.writer, this.out);
-        } catch (err) {
-          // A failing mask or detector must not pass the value: fail closed.
-          this.host.maskFailed(err);
-          done = undefined;
-        }
-        if (done === undefined) { this.refuse('a row could not be masked'); return; }
-        // Rewritten: the row is in the writer; what ran before it goes out first.
-        if (done) this.closeRun(); else this.emit(frame);
+        this.dataRow(frame, 0, frame.length);
         return;
       }
       case B.CopyData: {
@@ -240,8 +273,29 @@ export class MaskStream {
     }
   }
 
+  /** One DataRow, `buf[start..end)`, of the current result: passed, rewritten or refused. */
+  private dataRow(buf: Buffer, start: number, end: number): void {
+    const cur = this.current;
+    // Rows with no description to go by cannot be masked: fail closed.
+    if (cur.t !== 'rows') { this.refuse('rows arrived without a description'); return; }
+    if (cur.plan === null) { this.emitRange(buf, start, end); return; }
+    let done: boolean | undefined;
+    try {
+      done = rewriteDataRow(buf, start, end, cur.plan, this.tally, this.writer, this.out);
+    } catch (err) {
+      // A failing mask or detector must not pass the value: fail closed.
+      this.host.maskFailed(err);
+      done = undefined;
+    }
+    if (done === undefined) { this.refuse('a row could not be masked'); return; }
+    // Rewritten: the row is in the writer; what ran before it goes out first.
+    if (done) this.closeRun(); else this.emitRange(buf, start, end);
+  }
+
   /** Keeps the request/answer pairing for the messages that end or move on from requests. */
   private track(type: number, frame: Buffer): void {
+    // A result may end here: its masked-value counts go to the tally before the session reads them.
+    if (type !== B.ParseComplete && type !== B.BindComplete) this.writer.flushCounts();
     switch (type) {
       case B.ParseComplete: case B.BindComplete: case B.CloseComplete: case B.NoData: {
         const h = this.head();
@@ -433,13 +487,17 @@ export class MaskStream {
 
   // ---- output ----------------------------------------------------------------------------------
 
-  private emit(frame: Buffer): void {
+  private emit(frame: Buffer): void { this.emitRange(frame, 0, frame.length); }
+
+  /** Passes `buf[start..end)` as is: joined to the run before it when adjacent in memory. */
+  private emitRange(buf: Buffer, start: number, end: number): void {
     if (this.writer.pending) this.writer.take(this.out);
-    if (this.runBuf !== null && frame.buffer === this.runBuf.buffer && frame.byteOffset === this.runEnd) { this.runEnd += frame.length; return; }
+    const s = buf.byteOffset + start;
+    if (this.runBuf !== null && buf.buffer === this.runBuf.buffer && s === this.runEnd) { this.runEnd = buf.byteOffset + end; return; }
     this.closeRun();
-    this.runBuf = frame;
-    this.runStart = frame.byteOffset;
-    this.runEnd = frame.byteOffset + frame.length;
+    this.runBuf = buf;
+    this.runStart = s;
+    this.runEnd = buf.byteOffset + end;
   }
 
   /** Errors and notices with the values they may quote masked (mask-errors.ts). */
@@ -469,6 +527,7 @@ export class MaskStream {
   }
 
   private flushOut(): void {
+    this.writer.flushCounts();
     this.closeRun();
     this.writer.take(this.out);
     const out = this.out;
