@@ -34,8 +34,8 @@ export function createKubeObserver(o: KubeObserverOptions): KubeObserver {
     request(session, event) {
       counters[event.decision.action].inc();
       if (event.decision.action !== 'allow') o.metrics.ruleDecision(o.connection, event.decision.action, event.decision.rule, 'kubernetes');
-      // Watches and `logs -f` last as long as the agent wants: only bounded requests say something about latency.
-      if (event.decision.action !== 'deny' && event.verb !== 'watch' && event.subresource !== 'log') duration.observe(event.durationMs / 1000);
+      // Watches, `logs -f` and upgraded streams (exec, attach, port-forward: 101) last as long as the agent wants: only bounded requests say something about latency.
+      if (event.decision.action !== 'deny' && event.verb !== 'watch' && event.subresource !== 'log' && event.status !== 101) duration.observe(event.durationMs / 1000);
       const s = sessions.get(session);
       if (!s) {
         o.logger?.warn({ session, connection: o.connection }, 'Kubernetes request for an unknown session; not recorded');
