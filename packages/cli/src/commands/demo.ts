@@ -1,10 +1,13 @@
-// `chaperone demo`: a scripted tour of the PostgreSQL path on the local stack.
+// `chaperone demo`: a scripted tour of the PostgreSQL path on the local stack — enforcement,
+// masking, just-in-time approval and the session record — that checks what it shows.
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
+import type { Approval, SessionDetail, SessionSummary } from '@chaperone/core/api';
 import { defaultDataDir } from '@chaperone/core/paths';
+import { demoSensitiveValues } from '../dev/seed.js';
 import { startDevStack } from '../dev/stack.js';
-import { apiGet } from '../operator-client.js';
+import { apiGet, apiPost, type OperatorTarget } from '../operator-client.js';
+import { formatApprovalTable } from './approvals.js';
 import { formatSessionDetail, table } from './sessions.js';
 import { parse, untilSignal, type Command } from './command.js';
 
@@ -14,15 +17,41 @@ export const DEMO_POLICY = fileURLToPath(new URL('../../assets/demo-policy.yaml'
 interface Step {
   say: string;
   sql: string;
+  /** What the agent should get: rows (or a command tag), or an ErrorResponse. */
+  expect: 'ok' | 'error';
+  /** Held for approval: the demo plays the approver. */
+  approver?: { decision: 'approve' | 'deny'; reason: string };
 }
 
-const STEPS: Step[] = [
-  { say: 'An allowed query: how many customers and orders?', sql: 'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders' },
-  { say: 'An allowed report: revenue by country.', sql: "SELECT c.country, count(o.id) AS orders, sum(o.total_cents) / 100.0 AS revenue FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status <> 'refunded' GROUP BY c.country ORDER BY revenue DESC LIMIT 5" },
-  { say: 'A dangerous statement: the sidecar stops it before it reaches the database.', sql: 'DROP TABLE customers' },
-  { say: 'Hidden in a multi-statement query, behind a comment: stopped too.', sql: 'SELECT 1; /* harmless */ dRoP TABLE "orders"' },
-  { say: 'A write that policy holds for a DBA\'s approval (approvals arrive in a later release, so it is refused).', sql: "DELETE FROM orders WHERE status = 'pending'" },
-  { say: 'The tables are still there:', sql: 'SELECT count(*) AS customers FROM customers' },
+const SECTIONS: { title: string; steps: Step[] }[] = [
+  {
+    title: 'Runtime enforcement',
+    steps: [
+      { say: 'An allowed query: how many customers and orders?', sql: 'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders', expect: 'ok' },
+      { say: 'An allowed report: revenue by country.', sql: "SELECT c.country, count(o.id) AS orders, round(sum(o.total_cents) / 100.0, 2) AS revenue FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status <> 'refunded' GROUP BY c.country ORDER BY revenue DESC LIMIT 5", expect: 'ok' },
+      { say: 'A dangerous statement: the sidecar stops it before it reaches the database.', sql: 'DROP TABLE customers', expect: 'error' },
+      { say: 'Hidden in a multi-statement query, behind a comment: stopped too.', sql: 'SELECT 1; /* harmless */ dRoP TABLE "orders"', expect: 'error' },
+    ],
+  },
+  {
+    title: 'Masking: sensitive values never reach the agent',
+    steps: [
+      { say: 'E-mails hashed, card numbers partly starred (by column); a card and an e-mail in free-text notes caught by detectors.', sql: 'SELECT id, name, email, card_number, notes FROM customers ORDER BY id LIMIT 4', expect: 'ok' },
+      { say: 'The hash is keyed and deterministic, so GROUP BY on the masked e-mail still works.', sql: 'SELECT c.email, count(o.id) AS orders, round(sum(o.total_cents) / 100.0, 2) AS spent FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.email ORDER BY spent DESC LIMIT 3', expect: 'ok' },
+      { say: 'Escape attempts are masked too: lower(email) gives the same token as email (same value), the whole row as JSON is hashed whole.', sql: 'SELECT lower(email) AS lowered, row_to_json(c) AS whole_row FROM customers c WHERE id = 2', expect: 'ok' },
+    ],
+  },
+  {
+    title: 'Just-in-time approval: risky writes wait for a human',
+    steps: [
+      { say: 'In a transaction (rolled back below, so every run starts from the same rows):', sql: 'BEGIN', expect: 'ok' },
+      { say: 'A DELETE: policy holds it for a DBA; the agent\'s connection waits.', sql: "DELETE FROM orders WHERE status = 'pending'", expect: 'ok', approver: { decision: 'approve', reason: 'cleanup ticket OPS-42' } },
+      { say: 'The approved DELETE ran, exactly as submitted:', sql: "SELECT count(*) AS pending FROM orders WHERE status = 'pending'", expect: 'ok' },
+      { say: 'Undo it, for the next run:', sql: 'ROLLBACK', expect: 'ok' },
+      { say: 'Another DELETE, which the approver refuses with a reason: the agent is told who and why.', sql: "DELETE FROM customers WHERE country = 'US'", expect: 'error', approver: { decision: 'deny', reason: 'customers are kept for 7 years, open a ticket' } },
+      { say: 'The tables are still there:', sql: 'SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders', expect: 'ok' },
+    ],
+  },
 ];
 
 export const demo: Command = {
@@ -41,47 +70,109 @@ export const demo: Command = {
       await stack.close();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
-    let failures = 0;
+    const problems: string[] = [];
+    /** Everything the agent received, checked for the seed's sensitive values at the end. */
+    const agentSaw: string[] = [];
+    const admin: OperatorTarget = { url: stack.controlPlaneUrl, token: stack.adminToken };
     try {
       out(`The agent connects to the sidecar with no password: ${stack.postgresUrl}`);
       out(`Policy: ${DEMO_POLICY}\n`);
       const since = Date.now();
-      const sql = postgres(stack.postgresUrl, { max: 1, onnotice: () => {}, connection: { application_name: 'chaperone-demo' } });
+      // fetch_types off: the record then holds the tour's statements only, not the client's catalog query.
+      const sql = postgres(stack.postgresUrl, { max: 1, fetch_types: false, onnotice: () => {}, connection: { application_name: 'chaperone-demo' } });
       try {
-        for (const step of STEPS) {
-          out(`» ${step.say}\n  ${step.sql}`);
-          try {
-            const rows = await sql.unsafe(step.sql);
-            const cols = rows.columns?.map((c) => c.name) ?? [];
-            out(table(cols, rows.map((r) => cols.map((c) => String(r[c])))).replace(/^/gm, '    '));
-            if (/drop|delete/i.test(step.sql)) failures++;
-          } catch (err) {
-            const e = err as { code?: string; message: string; detail?: string };
-            out(`    ✗ ERROR ${e.code ?? ''}: ${e.message}${e.detail ? `\n      ${e.detail}` : ''}\n`);
-            if (!/drop|delete/i.test(step.sql)) failures++;
+        for (const section of SECTIONS) {
+          out(`━━ ${section.title}\n`);
+          for (const step of section.steps) {
+            out(`» ${step.say}\n  ${step.sql}`);
+            const result = sql.unsafe(step.sql).then((rows) => ({ ok: true as const, rows }), (err: unknown) => ({ ok: false as const, err }));
+            if (step.approver) await playApprover(admin, step, since, result, out, problems);
+            const r = await result;
+            if (r.ok) {
+              const cols = r.rows.columns?.map((c) => c.name) ?? [];
+              const text = cols.length > 0 ? table(cols, r.rows.map((row) => cols.map((c) => (row[c] === null ? 'NULL' : String(row[c]))))) : `${r.rows.command ?? 'OK'}${r.rows.count ? ` ${r.rows.count}` : ''}\n`;
+              agentSaw.push(text);
+              out(`${text.trimEnd().replace(/^/gm, '    ')}\n`);
+            } else {
+              const e = r.err as { code?: string; message: string; detail?: string };
+              const text = `✗ ERROR ${e.code ?? ''}: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}`;
+              agentSaw.push(text);
+              out(`${text.replace(/^/gm, '    ')}\n`);
+            }
+            if ((r.ok ? 'ok' : 'error') !== step.expect) problems.push(`${step.sql}: expected ${step.expect === 'ok' ? 'a result' : 'an error'}`);
           }
         }
       } finally {
         await sql.end();
       }
-      out('» What the control plane recorded for this session:\n');
-      const target = { url: stack.controlPlaneUrl, token: stack.adminToken };
-      const detail = await waitForSessionEnd(target, since);
+      out('━━ What the control plane recorded for this session\n');
+      const detail = await waitForSessionEnd(admin, since);
       out(formatSessionDetail(detail).replace(/^/gm, '  '));
+      problems.push(...checkRecord(detail, agentSaw));
     } finally {
       await stack.close();
     }
-    if (failures > 0) {
-      process.stderr.write(`chaperone demo: ${failures} step(s) did not behave as expected\n`);
+    if (problems.length > 0) {
+      process.stderr.write(`chaperone demo: ${problems.length} check(s) failed:\n${problems.map((p) => `  - ${p}\n`).join('')}`);
       return 1;
     }
+    out('Checked: no e-mail or card number reached the agent or the record; both approvals are recorded.');
     out('Done. Run `chaperone dev --policy FILE` to try your own policy.');
     return 0;
   },
 };
 
+/**
+ * The approver's side of a held statement: wait for its pending request, show it as
+ * `chaperone approvals list` does, then decide it with the stack's admin token (the local stack's
+ * stand-in for an approver's OIDC login).
+ */
+async function playApprover(admin: OperatorTarget, step: Step, since: number, result: Promise<unknown>, out: (s?: string) => void, problems: string[]): Promise<void> {
+  let settled = false;
+  void result.then(() => { settled = true; });
+  let pending: Approval | undefined;
+  for (let attempt = 0; !pending && !settled && attempt < 200; attempt++) {
+    const list = await apiGet<Approval[]>(admin, '/v1/approvals?state=pending&limit=20');
+    pending = list.find((a) => a.operation.kind === 'sql' && a.operation.text === step.sql && Date.parse(a.requestedAt) >= since - 1000);
+    if (!pending) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!pending) {
+    problems.push(`${step.sql}: no pending approval request appeared`);
+    return;
+  }
+  const decision = step.approver!;
+  out('    … held. The approver sees the request:');
+  out('    $ chaperone approvals list --state pending');
+  out(formatApprovalTable([pending]).trimEnd().replace(/^/gm, '    '));
+  out(`    $ chaperone approvals ${decision.decision} ${pending.id} --reason '${decision.reason}'    (as the local stack's admin)`);
+  const decided = await apiPost<Approval>(admin, `/v1/approvals/${encodeURIComponent(pending.id)}/decision`, { decision: decision.decision, reason: decision.reason });
+  out(`    ${decided.id} ${decided.state} by ${decided.decidedBy ?? '?'}${decided.reason ? `: ${decided.reason}` : ''}`);
+  out('    The agent gets:');
+}
+
+/** What the record must show (approvals, masked counts) and must not (any seeded sensitive value). */
+function checkRecord(detail: SessionDetail, agentSaw: string[]): string[] {
+  const problems: string[] = [];
+  const recorded = JSON.stringify(detail);
+  const seen = agentSaw.join('\n');
+  for (const value of demoSensitiveValues()) {
+    if (seen.includes(value)) problems.push(`the agent saw an unmasked value (${value.slice(0, 4)}…)`);
+    if (recorded.includes(value)) problems.push(`the session record holds an unmasked value (${value.slice(0, 4)}…)`);
+  }
+  const approvals = detail.records.flatMap((r) => (r.event.type === 'approval' ? [r.event] : []));
+  for (const state of ['approved', 'denied'] as const) {
+    if (!approvals.some((a) => a.state === state && a.by === 'admin')) problems.push(`no approval record ${state} by admin`);
+  }
+  const masked = detail.records.flatMap((r) => (r.event.type === 'statement' && r.event.masked ? Object.keys(r.event.masked) : []));
+  for (const rule of ['emails-hashed', 'cards-partial', 'cards-and-emails-anywhere']) {
+    if (!masked.includes(rule)) problems.push(`no statement record counts values masked by ${rule}`);
+  }
+  if (!detail.session.chainOk) problems.push(`the record's hash chain is broken: ${detail.session.chainError}`);
+  return problems;
+}
+
 /** Records arrive asynchronously; wait until the demo's session has its end record. */
-async function waitForSessionEnd(target: { url: string; token: string }, since: number): Promise<SessionDetail> {
+async function waitForSessionEnd(target: OperatorTarget, since: number): Promise<SessionDetail> {
   for (let attempt = 0; ; attempt++) {
     const sessions = await apiGet<SessionSummary[]>(target, '/v1/sessions?limit=20');
     const mine = sessions.find((s) => s.endedAt !== null && Date.parse(s.startedAt) >= since - 1000);

@@ -1,6 +1,6 @@
 // `chaperone sessions list|show`: what ran, as the control plane stored it.
 import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
-import type { SessionRecord } from '@chaperone/core/records/types';
+import type { SessionRecord, StatementEvent } from '@chaperone/core/records/types';
 import { apiGet, resolveTarget } from '../operator-client.js';
 import { parse, type Command } from './command.js';
 
@@ -72,13 +72,8 @@ export function formatRecord(r: SessionRecord): string {
   switch (e.type) {
     case 'session.start':
       return `${head} start      ${e.identity.namespace}/${e.identity.serviceAccount} → ${e.connection} ${Object.entries(e.client).map(([k, v]) => `${k}=${v}`).join(' ')}`;
-    case 'statement': {
-      const outcome = e.decision.action === 'allow'
-        ? (e.error ? `error ${e.error.code}: ${e.error.message}` : `${e.tag ?? 'ok'}${e.durationMs !== undefined ? ` in ${e.durationMs.toFixed(2)} ms` : ''}`)
-        // Approval is not served yet, so a statement held for approval was refused like a denial.
-        : `${e.decision.action === 'deny' ? 'DENIED' : 'REFUSED, needs approval,'} by ${e.decision.rule}${e.decision.message ? `: ${e.decision.message}` : ''}`;
-      return `${head} ${e.decision.action.padEnd(10)} ${oneLine(e.text)}\n${' '.repeat(head.length + 12)}→ ${outcome}`;
-    }
+    case 'statement':
+      return `${head} ${e.decision.action.padEnd(10)} ${oneLine(e.text)}\n${' '.repeat(head.length + 12)}→ ${statementOutcome(e)}${maskedCounts(e.masked)}`;
     case 'session.end':
       return `${head} end        ${e.reason}, ${e.statements} statements, ${e.durationMs.toFixed(0)} ms`;
     case 'approval':
@@ -96,6 +91,25 @@ export function formatRecord(r: SessionRecord): string {
     case 'kubernetes.request':
       return `${head} ${e.decision.action.padEnd(10)} ${e.verb} ${e.path} → ${e.status} in ${e.durationMs.toFixed(1)} ms`;
   }
+}
+
+function statementOutcome(e: StatementEvent): string {
+  const ran = e.error ? `error ${e.error.code}: ${e.error.message}` : `${e.tag ?? 'ok'}${e.durationMs !== undefined ? ` in ${e.durationMs.toFixed(2)} ms` : ''}`;
+  switch (e.decision.action) {
+    case 'allow': return ran;
+    case 'deny': return `DENIED by ${e.decision.rule}${e.decision.message ? `: ${e.decision.message}` : ''}`;
+    case 'approve':
+      // Held: its approval records say who decided; this says what the agent then got.
+      return e.approval
+        ? `held by ${e.decision.rule} for approval ${e.approval}, then ${ran}`
+        : `REFUSED, needs approval, by ${e.decision.rule}${e.error ? `: ${e.error.message}` : ''}`;
+  }
+}
+
+/** How many values each mask rule replaced in the statement's results (never the values). */
+function maskedCounts(masked: Record<string, number> | undefined): string {
+  const entries = Object.entries(masked ?? {});
+  return entries.length === 0 ? '' : `; masked ${entries.map(([rule, n]) => `${rule}=${n}`).join(' ')}`;
 }
 
 function oneLine(text: string): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { demoSeedSql, luhnCardNumber } from './seed.js';
+import { demoCustomers, demoSeedSql, demoSensitiveValues, luhnCardNumber } from './seed.js';
 
 function luhnValid(n: string): boolean {
   let sum = 0;
@@ -26,4 +26,20 @@ test('the seed is deterministic and holds the requested rows', () => {
   assert.equal(sql, demoSeedSql(5, 2));
   assert.equal((sql.match(/@example\.com/g) ?? []).length, 5);
   assert.match(sql, /\(10, 5, \d+, '\w+', '2026-/);
+});
+
+test('notes quote a card (grouped) or an e-mail for some customers, and the sensitive list holds them', () => {
+  const customers = demoCustomers(8);
+  const sensitive = demoSensitiveValues(8);
+  const cardNote = customers.find((c) => c.notes?.includes('card'));
+  const mailNote = customers.find((c) => c.notes?.includes('@'));
+  assert.ok(cardNote && mailNote && customers.some((c) => c.notes === null));
+  const quotedCard = /\d{4}( \d{4}){3}/.exec(cardNote.notes ?? '')?.[0];
+  assert.equal(quotedCard?.replace(/ /g, ''), cardNote.cardNumber);
+  for (const c of customers) {
+    assert.ok(sensitive.includes(c.email) && sensitive.includes(c.cardNumber), `customer ${c.id}`);
+  }
+  assert.ok(sensitive.includes(quotedCard ?? ''));
+  assert.ok(sensitive.includes(/\S+@\S+/.exec(mailNote.notes ?? '')?.[0] ?? ''));
+  assert.match(demoSeedSql(8, 1), /notes text\)/);
 });

@@ -11,7 +11,7 @@ import type { Identity } from '@chaperone/core/records/types';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '@chaperone/control-plane/embedded';
 import { runControlPlane } from '@chaperone/control-plane/server';
 import { runSidecar } from '@chaperone/sidecar/sidecar';
-import { demoSeedSql } from './seed.js';
+import { DEMO_SEED_VERSION, demoSeedSql } from './seed.js';
 import { stderrLogger, type LogLevel } from '../logging.js';
 import { devStateFile, type DevState } from '../operator-client.js';
 
@@ -51,8 +51,13 @@ async function seedDemoDatabase(adminUrl: string, password: string, progress: (l
     const [role] = await admin`SELECT 1 FROM pg_roles WHERE rolname = ${DEMO_USER}`;
     if (!role) await admin.unsafe(`CREATE ROLE ${DEMO_USER} LOGIN PASSWORD '${password.replace(/'/g, "''")}'`);
     else await admin.unsafe(`ALTER ROLE ${DEMO_USER} PASSWORD '${password.replace(/'/g, "''")}'`);
-    const [db] = await admin`SELECT 1 FROM pg_database WHERE datname = 'demo'`;
-    if (!db) {
+    const [db] = await admin<{ seed: string | null }[]>`SELECT shobj_description(oid, 'pg_database') AS seed FROM pg_database WHERE datname = 'demo'`;
+    // A database seeded by an older version lacks what today's demo shows: it is demo data, re-create it.
+    if (db && db.seed !== DEMO_SEED_VERSION) {
+      progress('the demo database was seeded by an older version: re-creating it');
+      await admin.unsafe('DROP DATABASE demo WITH (FORCE)');
+    }
+    if (!db || db.seed !== DEMO_SEED_VERSION) {
       progress('creating and seeding the demo database');
       await admin.unsafe(`CREATE DATABASE demo OWNER ${DEMO_USER}`);
       const demo = postgres(adminUrl.replace(/\/[^/?]*(\?|$)/, '/demo$1'), { max: 1, onnotice: () => {} });
@@ -61,6 +66,8 @@ async function seedDemoDatabase(adminUrl: string, password: string, progress: (l
       } finally {
         await demo.end();
       }
+      // Marked last, so a seed interrupted half-way is re-created on the next start.
+      await admin.unsafe(`COMMENT ON DATABASE demo IS '${DEMO_SEED_VERSION}'`);
     }
   } finally {
     await admin.end();
