@@ -13,7 +13,7 @@ import { startTestPostgres } from '@chaperone/control-plane/testing/embedded';
 import type { TestPostgres } from '@chaperone/control-plane/testing/embedded';
 import { freePort, startSshd } from '../harness/sshd.js';
 import type { SshServer } from '../harness/sshd.js';
-import { rssMb, startCli } from './stack.js';
+import { cpuMs, rssMb, startCli } from './stack.js';
 import type { Child } from './stack.js';
 import { fmt, median, table } from './stats.js';
 
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
 
     // Rows keyed `mode/direction/target`: seconds per round; round 1 of the sidecar is its first (cold) copy.
     const seconds = new Map<string, number[]>();
+    const cpu = new Map<string, number>();
     let peakSampled = idleRss;
     const timer = setInterval(() => { const v = rssMb(pid); if (v > peakSampled) peakSampled = v; }, 50);
     try {
@@ -149,7 +150,9 @@ async function main(): Promise<void> {
             for (const t of order) {
               log(`round ${round}/${ROUNDS}: ${mode} ${direction}, ${t}`);
               const key = `${mode}/${direction}/${t}`;
+              const cpu0 = cpuMs(pid);
               seconds.set(key, [...(seconds.get(key) ?? []), await copy(t, mode, direction)]);
+              if (t === 'sidecar') cpu.set(key, (cpu.get(key) ?? 0) + cpuMs(pid) - cpu0);
             }
           }
         }
@@ -169,10 +172,12 @@ async function main(): Promise<void> {
         const s = seconds.get(`${mode}/${direction}/sidecar`) ?? [];
         const ratio = median(d) / median(s);
         rows.push([`${mode} ${direction}`, fmt(MB / median(d), 1), fmt(MB / median(s), 1), fmt(ratio, 2), fmt((d[0] ?? NaN) / (s[0] ?? NaN), 2),
-          ratio >= GOAL_RATIO ? 'yes' : 'NO', s.map((x) => fmt(MB / x)).join(' ')]);
+          ratio >= GOAL_RATIO ? 'yes' : 'NO', fmt((cpu.get(`${mode}/${direction}/sidecar`) ?? NaN) / ROUNDS / MB, 1), s.map((x) => fmt(MB / x)).join(' ')]);
       }
     }
-    out.push(table(['copy', 'direct MB/s', 'sidecar MB/s', 'sidecar/direct', 'round 1', 'goal met', 'sidecar MB/s per round'], rows));
+    out.push(table(['copy', 'direct MB/s', 'sidecar MB/s', 'sidecar/direct', 'round 1', 'goal met', 'sidecar CPU ms/MB', 'sidecar MB/s per round'], rows));
+    out.push('', 'round 1: the first copy of its kind (cold sidecar) as a ratio; sidecar CPU: user+sys of the sidecar process per MB copied',
+      '(/proc/<pid>/stat, the steadier number on a shared machine); MB/s figures move with whatever else runs.');
     out.push('', 'Sidecar process (RSS from /proc/<pid>/status)', '');
     out.push(table(['what', 'value'], [
       ['RSS idle after start (VmRSS)', `${fmt(idleRss, 1)} MB`],

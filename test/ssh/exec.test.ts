@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { CommandEvent } from '@chaperone/core/records/types';
-import { BOX, DENY_MESSAGE, DOWN, WRONG_KEY, decide, eventually, pendingApproval, startStack } from './support.js';
+import { spawn } from 'node:child_process';
+import type { Approval } from '@chaperone/core/api';
+import { ADMIN_TOKEN, BOX, CLIENT_OPTIONS, DENY_MESSAGE, DOWN, WRONG_KEY, decide, eventually, pendingApproval, startStack } from './support.js';
 import type { Stack } from './support.js';
 
 let s: Stack;
@@ -93,6 +95,33 @@ test('held commands run once approved and are refused when denied', async () => 
   assert.equal(existsSync(refused), false);
 });
 
+test('an agent that disconnects while its command is held withdraws the approval; nothing runs', async () => {
+  const marker = join(s.sshd.dir, 'held-withdrawn');
+  const command = `touch ${marker}`;
+  const client = spawn('/usr/bin/ssh', ['-p', String(s.port(BOX)), ...CLIENT_OPTIONS, 'agent@127.0.0.1', command], { stdio: 'ignore' });
+  const exited = new Promise((r) => client.once('exit', r));
+  const approval = await pendingApproval(s.cp, command);
+  client.kill('SIGKILL');
+  await exited;
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const withdrawn = await eventually('the approval withdrawn', async () => {
+    const res = await s.cp.app.inject({ method: 'GET', url: `/v1/approvals/${approval.id}`, headers: auth });
+    const a = res.json() as Approval;
+    return a.state === 'withdrawn' ? a : undefined;
+  });
+  assert.equal(withdrawn.state, 'withdrawn');
+  // An approver arriving late cannot start it any more.
+  const late = await s.cp.app.inject({ method: 'POST', url: `/v1/approvals/${approval.id}/decision`, headers: auth, payload: { decision: 'approve', reason: 'too late' } });
+  assert.notEqual(late.statusCode, 200, late.body);
+  const recorded = await eventually('the withdrawn command record', async () =>
+    (await s.events(BOX)).find((e): e is CommandEvent => e.type === 'command' && e.command === command));
+  assert.equal(recorded.exitStatus, 126);
+  assert.equal(recorded.approval, approval.id);
+  const states = (await s.events(BOX)).filter((e) => e.type === 'approval' && e.id === approval.id).map((e) => e.type === 'approval' && e.state);
+  assert.deepEqual(states, ['pending', 'withdrawn']);
+  assert.equal(existsSync(marker), false);
+});
+
 test('a changed host key refuses the session before anything reaches the target', async () => {
   const marker = join(s.sshd.dir, 'wrong-key-ran');
   const r = await s.ssh(WRONG_KEY, [`touch ${marker}`]);
@@ -127,6 +156,7 @@ test('commands are recorded in the control plane with their decisions and exit s
   assert.ok(events.all.some((e) => e.type === 'session.end'));
   const metrics = await fetch(`http://127.0.0.1:${s.sidecar.adminPort}/metrics`).then((res) => res.text());
   assert.match(metrics, /chaperone_sidecar_statements_total\{protocol="ssh",connection="box",decision="deny"\} [1-9]/);
+  assert.match(metrics, /chaperone_sidecar_rule_decisions_total\{protocol="ssh",connection="box",decision="deny",rule="agents-ssh#0"\} [1-9]/);
   assert.match(metrics, /chaperone_sidecar_bytes_total\{protocol="ssh",connection="box",direction="out"\} [1-9]/);
   assert.match(metrics, /chaperone_sidecar_connections_total\{protocol="ssh",connection="box"\} [1-9]/);
 });

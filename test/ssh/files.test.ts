@@ -8,7 +8,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ChannelEvent, FileTransferEvent } from '@chaperone/core/records/types';
-import { BOX, READONLY, eventually, startStack } from './support.js';
+import { spawn } from 'node:child_process';
+import { AGENT, BOX, HELD_FILES, READONLY, decide, eventually, pendingApproval, run, startStack } from './support.js';
+import { keygen } from '../harness/sshd.js';
 import type { Stack } from './support.js';
 
 let s: Stack;
@@ -86,6 +88,28 @@ test('a read-only connection lets files be read, refuses writes (sftp, scp, scp 
   assert.ok(existsSync(existing));
 });
 
+test('an approve rule for file-write holds each file written over SFTP, named by its path', async () => {
+  const local = join(s.dir, 'held.txt');
+  await writeFile(local, 'held bytes');
+  const first = join(s.sshd.dir, 'held-first.txt');
+  const second = join(s.sshd.dir, 'held-second.txt');
+  // One SFTP session writing two files: each is its own approval; approving the first does not cover the second.
+  const running = s.sftp(HELD_FILES, `put ${local} ${first}\nput ${local} ${second}\n`);
+  const a1 = await pendingApproval(s.cp, `sftp file-write ${first}`);
+  assert.equal(existsSync(first), false);
+  await decide(s.cp, a1.id, 'approve');
+  const a2 = await pendingApproval(s.cp, `sftp file-write ${second}`);
+  assert.notEqual(a2.id, a1.id);
+  await decide(s.cp, a2.id, 'deny', 'not that one');
+  const r = await running;
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /writing files needs an SRE: denied by .+ \(not that one\)|Permission denied/);
+  assert.equal(await readFile(first, 'utf8'), 'held bytes');
+  assert.equal(existsSync(second), false);
+  const up = await transfer(HELD_FILES, first, 'upload', 'sftp');
+  assert.equal(up.decision.action, 'approve');
+});
+
 test('port forwarding is refused and recorded', async () => {
   const r = await s.ssh(BOX, ['-W', `127.0.0.1:${s.sshd.port}`]);
   assert.equal(r.code, 255);
@@ -94,4 +118,46 @@ test('port forwarding is refused and recorded', async () => {
     (await s.events(BOX)).find((e): e is ChannelEvent => e.type === 'channel' && e.kind === 'port-forward'));
   assert.equal(event.detail, `127.0.0.1:${s.sshd.port}`);
   assert.equal(event.decision.action, 'deny');
+});
+
+/** A real ssh-agent holding one fresh key; its socket for SSH_AUTH_SOCK and the key's fingerprint. */
+async function startAgent(dir: string): Promise<{ sock: string; fingerprint: string; stop(): void }> {
+  for (const bin of ['/usr/bin/ssh-agent', '/usr/bin/ssh-add']) {
+    if (!existsSync(bin)) throw new Error(`${bin} not found: install it with \`apt-get install openssh-client\``);
+  }
+  const sock = join(dir, 'agent.sock');
+  const agent = spawn('/usr/bin/ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  await eventually('the ssh-agent socket', async () => (existsSync(sock) ? true : undefined), 10_000);
+  const key = join(dir, 'forwarded_ed25519');
+  keygen(key);
+  const added = await run('/usr/bin/ssh-add', [key], { env: { SSH_AUTH_SOCK: sock } });
+  assert.equal(added.code, 0, added.stderr);
+  const fp = await run('/usr/bin/ssh-keygen', ['-l', '-f', `${key}.pub`]);
+  const fingerprint = fp.stdout.split(' ')[1] ?? '';
+  assert.match(fingerprint, /^SHA256:/);
+  return { sock, fingerprint, stop: () => agent.kill() };
+}
+
+test('agent forwarding (ssh -A) is relayed where policy allows it, refused and recorded elsewhere', async () => {
+  const agent = await startAgent(s.dir);
+  try {
+    const env = { SSH_AUTH_SOCK: agent.sock };
+    const allowed = await s.ssh(AGENT, ['-A', 'ssh-add -l'], { env });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.ok(allowed.stdout.includes(agent.fingerprint), `the target should list the forwarded key: ${allowed.stdout}`);
+
+    const refused = await s.ssh(BOX, ['-A', 'ssh-add -l'], { env });
+    // ssh-add exits 2 when there is no agent to talk to.
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.ok(!refused.stdout.includes(agent.fingerprint));
+
+    const used = await eventually('the relayed agent use', async () =>
+      (await s.events(AGENT)).filter((e): e is ChannelEvent => e.type === 'channel' && e.kind === 'agent-forward'));
+    assert.ok(used.some((e) => e.decision.action === 'allow' && e.decision.rule === 'agent-forwarding'), JSON.stringify(used));
+    const denied = await eventually('the refused agent forwarding', async () =>
+      (await s.events(BOX)).find((e): e is ChannelEvent => e.type === 'channel' && e.kind === 'agent-forward'));
+    assert.equal(denied.decision.action, 'deny');
+  } finally {
+    agent.stop();
+  }
 });

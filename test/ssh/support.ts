@@ -25,6 +25,10 @@ export const READONLY = 'box-readonly';
 export const WRONG_KEY = 'box-wrong-key';
 /** A port nothing listens on. */
 export const DOWN = 'box-down';
+/** The same host, agent forwarding allowed. */
+export const AGENT = 'box-agent';
+/** The same host, each file written needs an approval. */
+export const HELD_FILES = 'box-held-files';
 
 export const DENY_MESSAGE = 'no deleting on the box';
 
@@ -34,12 +38,12 @@ function policyDocs(sshd: SshServer, otherKey: string, downPort: number): Policy
     spec: { type: 'ssh', target: { host: sshd.host, port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, ...target } as never, credentials: { secretRef: { name: 'box-key' } }, listen: { port: 2222 } },
   });
   return [
-    conn(BOX, {}), conn(READONLY, {}), conn(WRONG_KEY, { hostKey: otherKey }), conn(DOWN, { port: downPort }),
+    conn(BOX, {}), conn(READONLY, {}), conn(WRONG_KEY, { hostKey: otherKey }), conn(DOWN, { port: downPort }), conn(AGENT, {}), conn(HELD_FILES, {}),
     {
       apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'agents-ssh' },
       spec: {
         subjects: [{ serviceAccount: { namespace: 'agents', name: 'bot' } }],
-        connections: [BOX, READONLY, WRONG_KEY, DOWN],
+        connections: [BOX, READONLY, WRONG_KEY, DOWN, AGENT, HELD_FILES],
         rules: [
           { action: 'deny', match: { commands: ['rm', 'shutdown'] }, message: DENY_MESSAGE },
           { action: 'deny', match: { commands: ['systemctl restart *'] } },
@@ -54,6 +58,24 @@ function policyDocs(sshd: SshServer, otherKey: string, downPort: number): Policy
         subjects: [{ serviceAccount: { namespace: 'agents', name: 'bot' } }],
         connections: [READONLY],
         rules: [{ action: 'deny', match: { operations: ['file-write'] }, message: 'read-only box' }],
+        default: 'allow',
+      },
+    },
+    {
+      apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'agents-forward' },
+      spec: {
+        subjects: [{ serviceAccount: { namespace: 'agents', name: 'bot' } }],
+        connections: [AGENT],
+        rules: [{ action: 'allow', name: 'agent-forwarding', match: { operations: ['agent-forward'] } }],
+        default: 'allow',
+      },
+    },
+    {
+      apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'agents-held-files' },
+      spec: {
+        subjects: [{ serviceAccount: { namespace: 'agents', name: 'bot' } }],
+        connections: [HELD_FILES],
+        rules: [{ action: 'approve', match: { operations: ['file-write'] }, approvers: ['group:sre'], timeout: '60s', message: 'writing files needs an SRE' }],
         default: 'allow',
       },
     },
@@ -83,11 +105,12 @@ export interface Stack {
 }
 
 export interface RunResult { code: number | null; signal: string | null; stdout: string; stderr: string }
-export interface RunOptions { input?: string; timeoutMs?: number }
+export interface RunOptions { input?: string; timeoutMs?: number; env?: Record<string, string> }
 
 export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (_err, stdout, stderr) => {
+    const env = o.env ? { env: { ...process.env, ...o.env } } : {};
+    const child = execFile(cmd, args, { timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, ...env }, (_err, stdout, stderr) => {
       resolve({ code: child.exitCode, signal: child.signalCode, stdout: String(stdout), stderr: String(stderr) });
     });
     // Always end stdin: ssh would otherwise wait on it.
@@ -95,7 +118,7 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ru
   });
 }
 
-const CLIENT_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20'];
+export const CLIENT_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20'];
 
 export async function startStack(): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'chaperone-ssh-'));
@@ -114,7 +137,7 @@ export async function startStack(): Promise<Stack> {
   const sidecar = await runSidecar({
     controlPlane: { url }, token: { type: 'dev', namespace: 'agents', serviceAccount: 'bot' },
     spoolDir: join(dir, 'spool'), admin: { host: '127.0.0.1', port: 0 },
-    ports: { [BOX]: 0, [READONLY]: 0, [WRONG_KEY]: 0, [DOWN]: 0 }, logLevel: 'silent',
+    ports: { [BOX]: 0, [READONLY]: 0, [WRONG_KEY]: 0, [DOWN]: 0, [AGENT]: 0, [HELD_FILES]: 0 }, logLevel: 'silent',
   });
   await sidecar.ready;
   const port = (connection: string) => {

@@ -20,6 +20,15 @@ export interface ChannelSetup {
   pty: PseudoTtyInfo | undefined;
   /** env requests policy let through. */
   env: Record<string, string>;
+  /** Whether agent forwarding was asked for and authorized (held while an approval is pending). */
+  agentForward: Promise<boolean> | undefined;
+}
+
+/** What exec and shell ask the target for beside the command: env, and agent forwarding once authorized. */
+export async function channelOptions(setup: ChannelSetup): Promise<{ env: Record<string, string>; agentForward?: boolean }> {
+  // ssh2's exec/shell options take agentForward (its typings leave it out); the target then opens
+  // auth-agent@openssh.com channels, which upstream.ts hands to the RelayedAgent.
+  return { env: setup.env, ...((await setup.agentForward) === true ? { agentForward: true } : {}) };
 }
 
 /** Exit status for a command chaperone refused (POSIX: found but not executable). */

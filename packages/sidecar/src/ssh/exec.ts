@@ -3,7 +3,7 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { CommandEvent } from '@chaperone/core/records/types';
 import type { ChannelSetup, SessionContext } from './context.js';
-import { EXIT_REFUSED, EXIT_UPSTREAM } from './context.js';
+import { EXIT_REFUSED, EXIT_UPSTREAM, channelOptions } from './context.js';
 import { authorize } from './hold.js';
 import { recordedDecision } from './observer.js';
 import { classifyScp } from './policy.js';
@@ -25,7 +25,7 @@ export async function runExec(ctx: SessionContext, agent: ServerChannel, command
     ? { ...policy.decideOperation(scp.direction === 'upload' ? 'file-write' : 'file-read'), programs: ['scp'] }
     : policy.decideCommand(command, 'exec');
   const { programs, ...decision } = decided;
-  ctx.log.command(decision.action);
+  ctx.log.command(decision);
   const base: CommandEvent = { type: 'command', command, programs, decision: recordedDecision(decision), channel: setup.channel };
   const pty = setup.pty !== undefined;
   const auth = await authorize(ctx, decision, command);
@@ -43,8 +43,9 @@ export async function runExec(ctx: SessionContext, agent: ServerChannel, command
   }
   let remote: ClientChannel;
   try {
+    const options = { ...await channelOptions(setup), ...(setup.pty ? { pty: setup.pty } : {}) };
     remote = await new Promise<ClientChannel>((resolve, reject) => {
-      up.client.exec(command, { env: setup.env, ...(setup.pty ? { pty: setup.pty } : {}) }, (err, ch) => (err ? reject(err) : resolve(ch)));
+      up.client.exec(command, options, (err, ch) => (err ? reject(err) : resolve(ch)));
     });
   } catch (err) {
     ctx.log.record({ ...base, exitStatus: EXIT_UPSTREAM, durationMs: ms(started), ...approval });

@@ -15,6 +15,8 @@ export interface HoldContext {
   log: SshSessionLog;
   /** Aborted when the agent goes away: a pending approval is withdrawn. */
   signal: AbortSignal;
+  /** Holds not yet settled: the session's records end only after them (a withdrawal is recorded). */
+  holding: Set<Promise<unknown>>;
 }
 
 /** `what` is what approvers see: the command line, or `sftp file-write /path`. */
@@ -24,8 +26,12 @@ export async function authorize(ctx: HoldContext, decision: Decision, what: stri
       return { run: true };
     case 'deny':
       return { run: false, message: decision.message };
-    case 'approve':
-      return hold(ctx, decision, what);
+    case 'approve': {
+      const held = hold(ctx, decision, what);
+      ctx.holding.add(held);
+      void held.finally(() => ctx.holding.delete(held));
+      return held;
+    }
   }
 }
 

@@ -9,12 +9,15 @@ import type { Recorder } from '../recorder/recorder.js';
 export interface SshSessionLog {
   readonly id: string;
   record(event: RecordEvent): void;
-  /** Counts a command (exec or a line typed at a prompt) under its decision. */
-  command(action: Decision['action']): void;
+  /** Counts a command (exec or a line typed at a prompt) under its decision, and by rule when not allowed. */
+  command(decision: Decision): void;
   /** Bytes passed: `in` agent → target, `out` target → agent. */
   bytes(direction: 'in' | 'out', n: number): void;
   end(reason: string, durationMs: number): void;
 }
+
+/** The rule name of refusals that no policy rule made (x11, unknown subsystems, unsupported channels). */
+export const NOT_A_RULE = 'not-supported';
 
 export interface SshObserver {
   sessionStarted(client: Record<string, string>): SshSessionLog;
@@ -44,8 +47,20 @@ export function createSshObserver(o: SshObserverOptions): SshObserver {
       let ended = false;
       return {
         id: session.id,
-        record: (event) => { if (!ended) session.record(event); },
-        command(action) { commands++; counters[action].inc(); },
+        record(event) {
+          if (ended) return;
+          session.record(event);
+          // Held operations' waits and refused channels and files, as the PostgreSQL and Kubernetes observers count them.
+          if (event.type === 'approval' && event.state !== 'pending') o.metrics.approvalWaited(o.connection, event.state, (event.waitedMs ?? 0) / 1000, 'ssh');
+          if ((event.type === 'channel' || event.type === 'file') && event.decision.action !== 'allow' && event.decision.rule !== NOT_A_RULE) {
+            o.metrics.ruleDecision(o.connection, event.decision.action, event.decision.rule, 'ssh');
+          }
+        },
+        command(decision) {
+          commands++;
+          counters[decision.action].inc();
+          if (decision.action !== 'allow') o.metrics.ruleDecision(o.connection, decision.action, decision.rule, 'ssh');
+        },
         bytes(direction, n) { bytes[direction].inc(n); },
         end(reason, durationMs) {
           if (ended) return;

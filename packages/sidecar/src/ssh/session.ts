@@ -6,10 +6,11 @@ import type { Client, ClientChannel, Connection, ServerChannel, Session, SFTPWra
 import type { ChannelEvent } from '@chaperone/core/records/types';
 import type { ApprovalGate } from '../approvals/gate.js';
 import type { ChannelSetup, SessionContext } from './context.js';
+import { openAgentChannel, RelayedAgent } from './agent-forward.js';
 import { runExec } from './exec.js';
 import type { ActiveChannel } from './exec.js';
 import { authorize } from './hold.js';
-import { recordedDecision } from './observer.js';
+import { NOT_A_RULE, recordedDecision } from './observer.js';
 import type { SshObserver } from './observer.js';
 import { envAllowed } from './policy.js';
 import type { SshPolicy } from './policy.js';
@@ -29,7 +30,7 @@ export interface SessionDeps {
   connectTimeoutMs?: number;
 }
 
-const NOT_SUPPORTED = { policy: '', rule: 'not-supported' };
+const NOT_SUPPORTED = { policy: '', rule: NOT_A_RULE };
 
 export function handleAgentConnection(conn: Connection, info: { ip: string; port: number }, deps: SessionDeps): void {
   const started = performance.now();
@@ -37,6 +38,7 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   let ctx: SessionContext | undefined;
   let upstream: Promise<UpstreamResult> | undefined;
   let endReason = 'client';
+  const holding = new Set<Promise<unknown>>();
 
   conn.on('authentication', (auth) => {
     // The agent has no credential of its own: `none` (and whatever else it offers) is accepted.
@@ -46,7 +48,7 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   conn.on('ready', () => {
     const log = deps.observer.sessionStarted({ address: `${info.ip}:${info.port}` });
     ctx = {
-      session: log.id, connection: deps.connection, approvals: deps.approvals, log, signal: stop.signal,
+      session: log.id, connection: deps.connection, approvals: deps.approvals, log, signal: stop.signal, holding,
       logger: deps.logger.child({ session: log.id }),
       policy: () => deps.current().policy,
       upstream: () => (upstream ??= openUpstream()),
@@ -54,7 +56,12 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
     const c = ctx;
     const openUpstream = async (): Promise<UpstreamResult> => {
       const { target, credential } = deps.current();
-      const r = await connectUpstream(target, credential, deps.connectTimeoutMs);
+      const agent = new RelayedAgent(
+        () => openAgentChannel(conn),
+        () => c.policy().decideOperation('agent-forward'),
+        (d) => channelRecord(c, 'agent-forward', 'the target used the forwarded agent', d),
+      );
+      const r = await connectUpstream(target, credential, deps.connectTimeoutMs, agent);
       if (!r.ok) {
         c.logger.warn({ reason: r.reason, error: r.message }, 'cannot open the target connection');
         return r;
@@ -81,12 +88,17 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
     stop.abort();
     // Only a connection that was opened is closed: an agent that ran nothing never reached the target.
     void upstream?.then((r) => { if (r.ok) r.client.end(); });
-    ctx?.log.end(endReason, Math.round(performance.now() - started));
+    const durationMs = Math.round(performance.now() - started);
+    // Held operations are withdrawn now (the abort); their last records (the withdrawal, the refused
+    // command, written right after the hold settles) belong to this session, so it ends after them.
+    void Promise.allSettled([...holding])
+      .then(() => new Promise((r) => setImmediate(r)))
+      .then(() => ctx?.log.end(endReason, durationMs));
   });
 }
 
 function handleSession(ctx: SessionContext, session: Session, channel: number): void {
-  const setup: ChannelSetup = { channel, pty: undefined, env: {} };
+  const setup: ChannelSetup = { channel, pty: undefined, env: {}, agentForward: undefined };
   let active: ActiveChannel | undefined;
   let pendingWindow: [number, number, number, number] | undefined;
   session.on('pty', (accept, _reject, pty) => { setup.pty = pty; accept?.(); });
@@ -111,11 +123,12 @@ function handleSession(ctx: SessionContext, session: Session, channel: number): 
     channelRecord(ctx, 'subsystem', s.name, { action: 'deny', message: `subsystem ${s.name} is not supported`, ...NOT_SUPPORTED });
     reject();
   });
-  session.on('auth-agent', (_accept, reject) => {
+  session.on('auth-agent', (accept, reject) => {
+    // `ssh -A` asks before its exec or shell request; those wait for this (an approval may be pending).
     const d = ctx.policy().decideOperation('agent-forward');
-    // Relaying agent requests is not built: refused even when policy would allow it (recorded so).
-    channelRecord(ctx, 'agent-forward', 'auth-agent@openssh.com', d.action === 'deny' ? d : { action: 'deny', message: 'agent forwarding is not supported', ...NOT_SUPPORTED });
-    reject?.();
+    channelRecord(ctx, 'agent-forward', 'auth-agent-req@openssh.com', d);
+    setup.agentForward = authorize(ctx, d, 'agent-forward').then((a) => a.run);
+    void setup.agentForward.then((run) => (run ? accept?.() : reject?.()));
   });
   session.on('x11', (_accept, reject, x) => {
     channelRecord(ctx, 'x11', `screen ${x.screen}`, { action: 'deny', message: 'X11 forwarding is refused', ...NOT_SUPPORTED });

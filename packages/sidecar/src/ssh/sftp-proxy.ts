@@ -47,18 +47,22 @@ export function proxySftp(ctx: SessionContext, agent: SFTPWrapper, target: Promi
     else void ready.then(go);
   };
   const files = new Map<string, OpenFile>();
-  // An approval covers the SFTP session's operations of its kind: one hold, not one per request.
-  const approved = new Map<ShellOperation, Promise<Authorized>>();
+  // An approval covers one operation kind on one path, for this SFTP session: approvers see the
+  // path they approve, and it covers nothing else (writing /tmp/x does not open /etc/passwd). The
+  // requests one transfer makes on its path (STAT, OPEN, SETSTAT…) ask once; an answer (approved,
+  // denied, expired) is kept, so a refused path is not asked again in this session.
+  const approved = new Map<string, Promise<Authorized>>();
 
   const check = async (reqid: number, op: ShellOperation, path: string): Promise<Decision | undefined> => {
     const decision = ctx.policy().decideOperation(op);
+    const what = `sftp ${op} ${path}`;
     let auth: Authorized;
     if (decision.action === 'approve') {
-      let held = approved.get(op);
-      if (!held) { held = authorize(ctx, decision, `sftp ${op} ${path}`); approved.set(op, held); }
+      let held = approved.get(what);
+      if (!held) { held = authorize(ctx, decision, what); approved.set(what, held); }
       auth = await held;
     } else {
-      auth = await authorize(ctx, decision, `sftp ${op} ${path}`);
+      auth = await authorize(ctx, decision, what);
     }
     if (auth.run) return decision;
     ctx.log.record({ type: 'channel', kind: 'subsystem', detail: `sftp ${op} ${path}`, decision: recordedDecision(decision) });

@@ -2,7 +2,7 @@
 // recorded as asciicast; each line typed is decided before its Enter reaches the target.
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { ChannelSetup, SessionContext } from './context.js';
-import { EXIT_REFUSED, EXIT_UPSTREAM } from './context.js';
+import { EXIT_REFUSED, EXIT_UPSTREAM, channelOptions } from './context.js';
 import type { ActiveChannel } from './exec.js';
 import { termEnv } from './exec.js';
 import { authorize } from './hold.js';
@@ -31,9 +31,10 @@ export async function runShell(ctx: SessionContext, agent: ServerChannel, setup:
   }
   let remote: ClientChannel;
   try {
+    const options = await channelOptions(setup);
     remote = await new Promise<ClientChannel>((resolve, reject) => {
       const window = pty ? { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } : false;
-      up.client.shell(window, { env: setup.env }, (err, ch) => (err ? reject(err) : resolve(ch)));
+      up.client.shell(window, options, (err, ch) => (err ? reject(err) : resolve(ch)));
     });
   } catch (err) {
     finish(agent, `the target refused a shell: ${(err as Error).message}`, EXIT_UPSTREAM, pty !== undefined);
@@ -70,7 +71,7 @@ export async function runShell(ctx: SessionContext, agent: ServerChannel, setup:
       const { programs, ...d } = uncheckable
         ? { action: 'deny' as const, message: `the line uses ${uncheckable}, which chaperone cannot follow; type the command plainly`, policy: '', rule: 'uncheckable-line', programs: [] as string[] }
         : ctx.policy().decideCommand(line, 'shell');
-      ctx.log.command(d.action);
+      ctx.log.command(d);
       const verdict = await authorize(ctx, d, line);
       ctx.log.record({
         type: 'command', command: line, programs, decision: recordedDecision(d), channel: setup.channel, durationMs: Math.round(performance.now() - started),

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 // ssh2 is CommonJS: its named exports come through the default export.
 import ssh2 from 'ssh2';
-import type { Client, ConnectConfig } from 'ssh2';
+import type { BaseAgent, Client, ConnectConfig } from 'ssh2';
 import type { Credential } from '@chaperone/core/api';
 import type { SshTarget } from '@chaperone/core/policy/types';
 import { fingerprint, hostKeyMatches, parseHostKey } from './host-key.js';
@@ -14,7 +14,8 @@ export type UpstreamResult =
   | { ok: true; client: Client }
   | { ok: false; reason: 'host-key' | 'config' | 'unreachable' | 'auth'; message: string };
 
-export function connectUpstream(target: SshTarget, credential: SshCredential, timeoutMs = 15_000): Promise<UpstreamResult> {
+/** `agent`: what the target reaches when a channel asks for agent forwarding (agent-forward.ts). */
+export function connectUpstream(target: SshTarget, credential: SshCredential, timeoutMs = 15_000, agent?: BaseAgent): Promise<UpstreamResult> {
   const expected = parseHostKey(target.hostKey);
   if (!expected.ok) return Promise.resolve({ ok: false, reason: 'config', message: `the connection's hostKey is unusable: ${expected.error}` });
   const key = expected.key;
@@ -40,6 +41,9 @@ export function connectUpstream(target: SshTarget, credential: SshCredential, ti
         return hostKeyMatches(key, blob);
       },
       keepaliveInterval: 30_000,
+      // Only the Connection's credential authenticates the sidecar, never a forwarded agent's keys.
+      authHandler: [credential.type === 'ssh-key' ? 'publickey' : 'password'],
+      ...(agent ? { agent } : {}),
       ...(credential.type === 'ssh-key'
         ? { privateKey: credential.privateKey, ...(credential.passphrase ? { passphrase: credential.passphrase } : {}) }
         : { password: credential.password, tryKeyboard: false }),
