@@ -135,12 +135,12 @@ export class RecordQueue {
   }
 
   /**
-   * The first records as one request body: at most `maxRecords` and `maxBytes` of lines, but
-   * always one however big. Seals them; leaves them queued (dropFront once acknowledged).
+   * How many records from the front have at most `maxRecords` and `maxBytes` of lines (each with
+   * its separator), but always one however big (none when the queue is empty).
    */
-  take(maxRecords: number, maxBytes: number): QueueBatch {
+  frontCount(maxRecords: number, maxBytes: number): number {
     let count = 0;
-    let bytes = 16;
+    let bytes = 0;
     outer: for (let k = 0, i = this.head; k < this.chunks.length; k++, i = 0) {
       const c = this.chunks[k]!;
       for (; i < c.count && count < maxRecords; i++) {
@@ -150,6 +150,15 @@ export class RecordQueue {
       }
       if (count >= maxRecords) break;
     }
+    return count;
+  }
+
+  /**
+   * The first records as one request body: at most `maxRecords` and `maxBytes` of lines, but
+   * always one however big. Seals them; leaves them queued (dropFront once acknowledged).
+   */
+  take(maxRecords: number, maxBytes: number): QueueBatch {
+    const count = this.frontCount(maxRecords, maxBytes - BODY_OPEN.length - BODY_CLOSE.length);
     this.sealFront(count);
     // The lines of one chunk are contiguous, commas between them included: one copy per chunk.
     const ranges: [Chunk, number, number][] = [];

@@ -394,13 +394,21 @@ export class Recorder {
     // A batch from memory in flight now is not dropped when it returns: its records go again
     // from the spool (the server counts them as duplicates).
     this.generation++;
+    let left = n;
     try {
-      await this.spool.appendBytes(this.queue.spoolBytes(n), n);
-      this.queue.dropFront(n);
+      // About a segment at a time: the copy stays small and the queue's chunks free up as it goes
+      // (a spill of the whole queue at once would hold it twice). Front first, so whatever is
+      // left in memory after a failure is still newer than everything in the spool.
+      while (left > 0) {
+        const k = this.queue.frontCount(left, this.limits.segmentBytes);
+        await this.spool.appendBytes(this.queue.spoolBytes(k), k);
+        this.queue.dropFront(k);
+        left -= k;
+      }
       return true;
     } catch (err) {
       // The disk refused: they stay in memory, ahead of anything newer.
-      this.log.error({ err, records: n }, 'could not spool session records; keeping them in memory');
+      this.log.error({ err, records: left }, 'could not spool session records; keeping them in memory');
       return false;
     }
   }
