@@ -10,7 +10,7 @@ import { rewriteCopyRow } from './mask-copy.js';
 import { NO_LINEAGE } from './mask-lineage.js';
 import { MaskPlanner } from './mask-plan.js';
 import type { MaskPolicy, RuleMask } from './mask-plan.js';
-import { Enc, rewriteDataRow, RowWriter } from './mask-rows.js';
+import { Enc, encodingOf, rewriteDataRow, RowWriter } from './mask-rows.js';
 import type { ColumnMask, RowPlan } from './mask-rows.js';
 import { MaskStream } from './mask-stream.js';
 
@@ -79,6 +79,20 @@ describe('rewriteDataRow', () => {
     const out = rewrite(dataRow(['mail bob@example.com now', Buffer.from('a@b.com'), 'x@y.com']), plan);
     assert.ok(out);
     assert.deepEqual(values(out), ['mail [MASKED] now', 'a@b.com', '*****om']);
+  });
+
+  it('detectors skip fixed-shape types (timestamps, int4, uuid); int8, numeric and text keep them; column rules mask all', () => {
+    assert.equal(encodingOf(1184, 0), Enc.TextFixed);
+    assert.equal(encodingOf(2950, 0), Enc.TextFixed);
+    assert.equal(encodingOf(20, 0), Enc.Text);
+    assert.equal(encodingOf(1700, 0), Enc.Text);
+    const seen: string[] = [];
+    const detect = (v: string) => { seen.push(v); return undefined; };
+    const plan: RowPlan = { columns: [undefined, undefined, REDACT], enc: [Enc.TextFixed, Enc.Text, Enc.TextFixed], detect };
+    const out = rewrite(dataRow(['2024-01-01 10:00:00+00', '4111111111111111', '2024-01-02 10:00:00+00']), plan);
+    assert.ok(out);
+    assert.deepEqual(values(out), ['2024-01-01 10:00:00+00', '4111111111111111', '[MASKED]']);
+    assert.deepEqual(seen, ['4111111111111111']);
   });
 
   it('reports a malformed row (a length past the end) instead of reading beyond it', () => {
