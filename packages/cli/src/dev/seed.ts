@@ -65,10 +65,10 @@ export function demoCustomers(customers = 40): DemoCustomer[] {
  * from the agent and from the records (the demo checks its output and the session record).
  */
 export function demoSensitiveValues(customers = 40): string[] {
-  return demoCustomers(customers).flatMap((c) => [
+  return [...new Set(demoCustomers(customers).flatMap((c) => [
     c.email, c.cardNumber, grouped(c.cardNumber),
     ...(c.notes?.match(/[\w.]+@[\w.]+\w/g) ?? []),
-  ]);
+  ]))];
 }
 
 function quote(s: string | null): string {
