@@ -202,7 +202,7 @@ describe('Kubernetes identity and credentials', () => {
     await apply(secret('half', { username: 'app' }));
     await eventually('the watch to see the new Secret', async () => {
       const err = await source.get({ name: 'half' }).then(() => undefined, (e: unknown) => e);
-      return isChaperoneError(err, 'CREDENTIALS_ERR_KUBERNETES') && /Secret chaperone-system\/half has no password key/.test(err.message);
+      return isChaperoneError(err, 'CREDENTIALS_ERR_KUBERNETES') && /Secret chaperone-system\/half has no password or ssh-privatekey key/.test(err.message);
     });
     // Not granted by RBAC: a clear error, not an empty answer.
     await expectCode(source.get({ name: 'forbidden' }), 'CREDENTIALS_ERR_KUBERNETES');
