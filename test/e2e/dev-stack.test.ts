@@ -1,13 +1,15 @@
 // `chaperone dev` as a user runs it: the ready line, real psql and postgres.js through the
 // printed URL (allowed rows, a denied DROP with SQLSTATE 42501, the connection still usable),
-// `sessions list/show` through the dev state file, the agent never seeing the credential, and a
-// clean SIGTERM shutdown that removes the state file.
+// `sessions list/show` through the dev state file, masked columns and detector spans through psql,
+// held DELETEs decided with `chaperone approvals` (the stack's admin token), the agent never
+// seeing the credential, and a clean SIGTERM shutdown that removes the state file.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
+import { demoSensitiveValues } from '@chaperone/cli/dev/seed';
+import type { Approval, SessionDetail, SessionSummary } from '@chaperone/core/api';
 import { verifyChain } from '@chaperone/core/records/chain';
 import type { StatementEvent } from '@chaperone/core/records/types';
 import { psql } from '../harness/postgres.js';
@@ -152,6 +154,41 @@ describe('chaperone dev', () => {
       assert.ok(row, `session ${s.id} in the table`);
       assert.match(row, new RegExp(`^${s.id} +postgres +demo +dev/agent +\\S+ +ended +${s.statements} +${s.denied} +ok$`));
     }
+  });
+
+  it('psql: the demo policy masks e-mails (hash), cards (partial) and a card quoted in notes (detector)', async () => {
+    const r = await psql(agent, ['-v', 'ON_ERROR_STOP=1', '-c', 'select email, card_number, notes from customers where id = 2', '-c', 'select lower(email) from customers where id = 2']);
+    agentSaw.push(r.stdout, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^(h:[\w-]{16})\|\*{12}8456\|Phoned to pay, card \[MASKED\]\n(h:[\w-]{16})\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(m[2], m[1], 'lower(email) of an all-lowercase e-mail hashes like the e-mail');
+    for (const value of demoSensitiveValues()) assert.ok(!r.stdout.includes(value), value);
+  });
+
+  it('a held DELETE: `chaperone approvals list` shows it, `approvals approve` (the stack\'s admin token) lets it run; `deny --reason` refuses the next with who and why', async () => {
+    // One psql session: the DELETE inside a transaction that is rolled back, then a second DELETE.
+    const session = psql(agent, ['-v', 'VERBOSITY=verbose'], {
+      input: "begin;\ndelete from orders where id = 1;\nselect count(*) from orders;\nrollback;\ndelete from orders where id = 2;\nselect count(*) from orders;\n",
+    });
+    const decide = async (text: string, args: string[]): Promise<string> => {
+      const pending = await eventually(`the pending approval for ${text}`, async () => {
+        const r = await runCli(['approvals', 'list', '--state', 'pending', '--json'], env);
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as Approval[]).find((a) => a.operation.kind === 'sql' && a.operation.text === text);
+      });
+      const human = await runCli(['approvals', 'list', '--state', 'pending'], env);
+      assert.match(human.stdout, new RegExp(`^${pending.id} +pending +dev/agent +demo +${text} +group:dba `, 'm'));
+      const r = await runCli(['approvals', ...args.map((a) => (a === 'ID' ? pending.id : a))], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.match(await decide('delete from orders where id = 1;', ['approve', 'ID', '--reason', 'ticket OPS-7']), / approved by admin: ticket OPS-7\n$/);
+    assert.match(await decide('delete from orders where id = 2;', ['deny', 'ID', '--reason', 'not this one']), / denied by admin: not this one\n$/);
+    const r = await session;
+    agentSaw.push(r.stdout, r.stderr);
+    assert.equal(r.stdout, '119\n120\n', r.stderr);
+    assert.match(r.stderr, /ERROR: {2}42501: statement denied by admin: not this one\nDETAIL: {2}chaperone rule writes-need-a-dba \(policy demo-agents\), approval [0-9a-f-]{36}\n/);
   });
 
   it('the agent never sees the database credential; neither do the records or the logs', () => {
