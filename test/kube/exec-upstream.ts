@@ -1,7 +1,7 @@
 // A stand-in for the API server + kubelet on the pods/exec path. The test cluster has no kubelet
 // (pods stay Pending), so a real exec cannot reach a container there; this small HTTPS server
 // speaks the exec WebSocket protocol (v5/v4.channel.k8s.io, channel.k8s.io, base64) the way the
-// kubelet does — it runs the requested command with child_process (under `script` for a tty),
+// kubelet does (and SPDY/3.1: exec-upstream-spdy.ts) — it runs the requested command with child_process (under `script` for a tty),
 // channel 0 stdin, 1 stdout, 2 stderr, 3 the exit Status, 4 resize — and answers the pod GET
 // kubectl makes first. It records what reached it, so tests can show what never did.
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { generateLocalTls } from '@chaperone/sidecar/kube/local-ca';
 import { CHANNEL, encodeChannelMessage, exitStatus, parseResize, streamQuery } from '@chaperone/sidecar/kube/exec-protocol';
+import { serveSpdyExec } from './exec-upstream-spdy.js';
 
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
 
@@ -72,8 +73,9 @@ export async function startExecUpstream(): Promise<ExecUpstream> {
     res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', code: 404, message: `the stand-in does not serve ${req.method} ${req.url}` }));
   });
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, protocol: String(req.headers['sec-websocket-protocol'] ?? '') });
+    requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, protocol: String(req.headers['sec-websocket-protocol'] ?? req.headersDistinct['x-stream-protocol-version']?.join(', ') ?? '') });
     if (!/\/pods\/[^/]+\/exec\?/.test(req.url ?? '')) return void socket.destroy();
+    if (/^spdy\//i.test(String(req.headers.upgrade ?? ''))) return serveSpdyExec(req, socket, head);
     wss.handleUpgrade(req, socket, head, (ws) => runExec(ws, req.url ?? '', resizes));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -267,11 +267,21 @@ test('SPDY (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false): checked before the upgrade
   assert.notEqual(denied.code, 0);
   assert.match(denied.stderr, /no rm in pods/);
   assert.ok(!up.requests.slice(before).some((q) => q.url.includes('/exec')), 'a denied SPDY exec never reaches the upstream');
-  // The stand-in speaks only WebSocket, so the allowed SPDY upgrade fails there: it shows the request was relayed.
-  await kubectl(['exec', 'web', '--', 'echo', 'spdy'], { env: spdy });
-  const relayed = up.requests.slice(before).find((q) => q.url.includes('/exec') && q.url.includes('spdy'));
+  const r = await kubectl(['exec', 'web', '--', 'sh', '-c', 'echo spdy-out; echo spdy-err >&2; exit 4'], { env: spdy });
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(r.stdout, 'spdy-out\n');
+  assert.match(r.stderr, /spdy-err/);
+  const relayed = up.requests.slice(before).find((q) => q.url.includes('/exec') && q.url.includes('spdy-out'));
   assert.ok(relayed, 'the allowed SPDY exec reached the upstream');
   assert.equal(relayed.authorization, `Bearer ${UPSTREAM_TOKEN}`);
+  assert.match(relayed.protocol ?? '', /v4\.channel\.k8s\.io/);
+  // The sidecar followed the SPDY frames: the exit Status on the error stream is in the record.
+  const command = await recordsUntil((events) => events.find((e) => e.type === 'command' && String(e.command).includes('spdy-out')));
+  assert.equal(command.exitStatus, 4);
+  // An interactive shell cannot be checked line by line over SPDY: refused.
+  const shell = await kubectl(['exec', '-i', 'web', '--', 'sh'], { env: spdy, input: 'echo hi\n' });
+  assert.notEqual(shell.code, 0);
+  assert.match(shell.stderr, /needs the WebSocket protocol/);
 });
 
 function sink(into: Buffer[]): Writable {

@@ -1,7 +1,8 @@
 // Relays one decided SPDY/3.1 upgrade (the older kubectl path for exec, attach, port-forward):
 // the request is re-sent upstream with the sidecar's credential and, once the upstream switches
 // protocols, bytes pass both ways unchanged. The streams inside are not parsed (SPDY header
-// frames are zlib-compressed with a shared context), so only the decision is recorded.
+// frames are zlib-compressed with a shared context): `bytes` hands them to spdy-tap.ts, which
+// follows the frames to record the exec's streams.
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,7 +10,12 @@ import { statusBody, upstreamHeaders } from './http.js';
 import type { KubeProxyState } from './proxy.js';
 import type { RelayHooks } from './exec-websocket.js';
 
-export function relaySpdy(state: KubeProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, hooks: Omit<RelayHooks, 'message'>): void {
+export interface SpdyRelayHooks extends Omit<RelayHooks, 'message' | 'input'> {
+  /** The upgraded connection's bytes, in order per direction. */
+  bytes?(fromAgent: boolean, chunk: Buffer): void;
+}
+
+export function relaySpdy(state: KubeProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, hooks: SpdyRelayHooks): void {
   const headers = upstreamHeaders(req.headers, state.token, { jsonOnly: false, identity: false });
   headers.connection = 'Upgrade';
   headers.upgrade = String(req.headers.upgrade ?? 'SPDY/3.1');
@@ -35,8 +41,10 @@ export function relaySpdy(state: KubeProxyState, req: IncomingMessage, socket: D
     // What the agent sent after its request belongs to the upgraded protocol.
     if (head.length > 0) upSocket.write(head);
     hooks.opened(String(res.headers['x-stream-protocol-version'] ?? ''));
-    socket.on('data', (c: Buffer) => { bytesIn += c.length; });
-    upSocket.on('data', (c: Buffer) => { bytesOut += c.length; });
+    if (upHead.length > 0) hooks.bytes?.(false, upHead);
+    if (head.length > 0) hooks.bytes?.(true, head);
+    socket.on('data', (c: Buffer) => { bytesIn += c.length; hooks.bytes?.(true, c); });
+    upSocket.on('data', (c: Buffer) => { bytesOut += c.length; hooks.bytes?.(false, c); });
     socket.pipe(upSocket);
     upSocket.pipe(socket);
     let done = false;

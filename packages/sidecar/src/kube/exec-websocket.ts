@@ -71,7 +71,12 @@ export function relayWebSocket(state: KubeProxyState, req: IncomingMessage, sock
     const server = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, handleProtocols: () => (chosen === '' ? false : chosen) });
     // handleUpgrade answers a malformed handshake itself (400) and never calls back: the close above ends the upstream.
     socket.off('close', agentGone);
-    socket.once('close', () => { if (!agent) up.terminate(); });
+    socket.once('close', () => {
+      if (agent) return;
+      // The agent's handshake failed or it left before the upgrade: nothing was relayed.
+      up.terminate();
+      hooks.closed(0, 0);
+    });
     server.handleUpgrade(req, socket, head, (ws) => {
       agent = ws;
       pair(ws, up, chosen, hooks);

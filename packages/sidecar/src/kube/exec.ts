@@ -19,6 +19,7 @@ import { ExecRecording } from './exec-recording.js';
 import { ShellInputGuard } from './exec-shell.js';
 import type { RelaySend } from './exec-shell.js';
 import { relaySpdy } from './exec-spdy.js';
+import { SpdyTap } from './spdy-tap.js';
 import { relayWebSocket } from './exec-websocket.js';
 import type { RelayHooks } from './exec-websocket.js';
 import type { KubeProxyState, KubeSession } from './proxy.js';
@@ -70,7 +71,15 @@ export function handleUpgrade(state: KubeProxyState, session: KubeSession, req: 
   const d = decide(state, resource, kind, q, u, protocol);
   u.decision = d.decision;
   const channel = ++session.streams;
-  const settle = (exitStatus?: number) => recordOutcome(records, u, kind, command, channel, q, exitStatus);
+  session.active++;
+  const settle = (exitStatus?: number) => {
+    recordOutcome(records, u, kind, command, channel, q, exitStatus);
+    if (--session.active === 0 && session.endWhenIdle) {
+      const end = session.endWhenIdle;
+      session.endWhenIdle = undefined;
+      end();
+    }
+  };
   const go = () => open({ state, session, req, socket, head, protocol, q, kind, command, channel, u, records, settle, shell: d.shell });
   switch (u.decision.action) {
     case 'deny':
@@ -172,8 +181,9 @@ function open(o: Opening): void {
       o.settle(outcome?.kind === 'exit' ? outcome.code : undefined);
     },
   };
-  if (o.protocol === 'websocket') relayWebSocket(o.state, o.req, o.socket, o.head, hooks);
-  else relaySpdy(o.state, o.req, o.socket, o.head, hooks);
+  if (o.protocol === 'websocket') return relayWebSocket(o.state, o.req, o.socket, o.head, hooks);
+  const tap = recording ? new SpdyTap(recording, o.state.logger) : undefined;
+  relaySpdy(o.state, o.req, o.socket, o.head, { ...hooks, ...(tap ? { bytes: (fromAgent: boolean, chunk: Buffer) => tap.bytes(fromAgent, chunk) } : {}) });
 }
 
 function recordOutcome(records: UpgradeRecords, u: Upgrade, kind: string, command: string, channel: number, q: StreamQuery, exitStatus: number | undefined): void {

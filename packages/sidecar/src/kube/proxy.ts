@@ -95,6 +95,10 @@ export interface KubeSession {
   startedAt: number;
   /** Upgraded streams (exec, attach, port-forward) so far: numbers them for their records. */
   streams: number;
+  /** Streams still open or being decided: the session's end waits for their last records. */
+  active: number;
+  /** Set when the agent's connection closed while streams were active: ends the session once they are done. */
+  endWhenIdle: (() => void) | undefined;
   /** Aborted when the agent's connection closes: held approvals are withdrawn. */
   closed: AbortController;
 }
@@ -205,13 +209,17 @@ export class KubeProxy {
   }
 
   private openSession(socket: TLSSocket): void {
-    const session: KubeSession = { id: randomUUID(), requests: 0, streams: 0, startedAt: performance.now(), closed: new AbortController() };
+    const session: KubeSession = { id: randomUUID(), requests: 0, streams: 0, active: 0, endWhenIdle: undefined, startedAt: performance.now(), closed: new AbortController() };
     this.sessions.set(socket, session);
     this.o.observer.sessionStarted({ id: session.id, client: { remoteAddress: socket.remoteAddress ?? '', remotePort: String(socket.remotePort ?? '') } });
     socket.once('close', () => {
       this.sessions.delete(socket);
       session.closed.abort();
-      this.o.observer.sessionEnded({ session: session.id, reason: this.server ? 'client' : 'shutdown', requests: session.requests, durationMs: performance.now() - session.startedAt });
+      const reason = this.server ? 'client' : 'shutdown';
+      // An exec's last records (exit status, terminal) come as its relay winds down, after the agent hung up.
+      const end = () => this.o.observer.sessionEnded({ session: session.id, reason, requests: session.requests, durationMs: performance.now() - session.startedAt });
+      if (session.active > 0) session.endWhenIdle = end;
+      else end();
     });
   }
 
