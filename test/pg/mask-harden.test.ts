@@ -12,7 +12,7 @@ import type { ProxyUnderTest } from './support.js';
 // Column rules only: the detector rule would hide these values on its own and mask the leak.
 const COLUMN_RULES = MASK_RULES.filter((r) => r.match.detectors === undefined);
 
-const SECRETS = ['ann@example.com', 'bob@example.com', '4111 1111 1111 1111', '123-45-6789'];
+const SECRETS = ['ann@example.com', 'bob@example.com', '4111 1111 1111 1111', '123-45-6789', '234-56-7890'];
 
 const EXTRA_SQL = `
 create table notes(id int primary key, customer_id int, note text);
@@ -95,6 +95,16 @@ describe('masking hardened (psql through the proxy)', () => {
     const r = await run("set search_path = evil, pg_catalog, public;\nselect lower('A');");
     noSecret(r, 'lower() resolved to evil.lower');
     assert.match(r.err, /result withheld/);
+  });
+
+  it('a refused result in a multi-statement string: no value of it or of later results reaches the agent; later statements ran, and the error says so', async () => {
+    const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0', '-c', "select leak('x') as a; select email, ssn from customers where id = 2; insert into notes values (77, 0, 'ran')"]);
+    noSecret({ out: [r.stdout], err: r.stderr }, 'multi-statement string');
+    assert.match(r.stderr, /result withheld/);
+    assert.match(r.stderr, /HINT: {2}statements after this one in the same query string, if any, were still run/);
+    assert.equal(r.stdout, '');
+    // Documented behaviour (README "Masking"): the server had the whole string and ran it.
+    assert.deepEqual((await run('select note from notes where id = 77;')).out, ['ran']);
   });
 
   it('RETURNING plain columns of an unmasked table still passes (no false refusal)', async () => {

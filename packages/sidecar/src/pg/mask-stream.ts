@@ -480,7 +480,12 @@ export class MaskStream {
   private refuse(reason: string): void {
     this.current = NONE;
     this.refusing = true;
-    this.replace(encodeErrorResponse(refusalFields(reason)));
+    const fields = refusalFields(reason);
+    // The server had the whole string before this result's description came: what follows in
+    // it still runs (its results are dropped here). Say so, rather than let it look undone.
+    const head = this.head();
+    if (head?.t === 'query' && head.text !== undefined && hasLaterStatement(head.text)) fields.H = LATER_STATEMENTS_HINT;
+    this.replace(encodeErrorResponse(fields));
     // A refused result ends the extended batch as an error would: skip to Sync.
     while (this.expect.length > 0 && this.head()?.t !== 'sync' && this.head()?.t !== 'query') this.expect.shift();
   }
@@ -535,6 +540,14 @@ export class MaskStream {
     this.out = [];
     for (const b of out) this.host.deliver(b);
   }
+}
+
+export const LATER_STATEMENTS_HINT = 'statements after this one in the same query string, if any, were still run by the server; their results are withheld too';
+
+/** A `;` with something other than blanks after it: maybe several statements (cheap, may over-report). */
+function hasLaterStatement(text: string): boolean {
+  const semi = text.indexOf(';');
+  return semi >= 0 && text.slice(semi + 1).trim().length > 0;
 }
 
 function formatAt(formats: readonly number[], i: number): number {
