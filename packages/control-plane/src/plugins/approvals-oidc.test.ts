@@ -134,3 +134,37 @@ test('two sessions\' concurrent requests wait and are decided independently', as
   assert.equal(doneX.state, 'approved');
   assert.equal(doneX.session, 's-one');
 });
+
+test('only those who may decide an approval see its statement and parameters; others see it withheld', async () => {
+  const req: ApprovalCreateRequest = {
+    session: 's-visibility', protocol: 'postgres', connection: 'orders-db',
+    operation: { kind: 'sql', text: "UPDATE users SET password = 'hunter2' WHERE id = $1", params: ['secret-param-42'] },
+    rule: { policy: 'support-agents', rule: 'strict' }, approvers: [], timeoutSeconds: 600, message: '',
+  };
+  const created = await call('POST', '/v1/approvals', grants['bot'], req);
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const id = created.body.id;
+  const listed = async (token: string | undefined) => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/approvals?limit=1000', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    assert.equal(res.statusCode, 200);
+    const list = res.json() as Approval[];
+    const a = list.find((x) => x.id === id);
+    assert.ok(a, 'listed');
+    return { a, raw: res.body };
+  };
+  // dana (group:dba) may decide: she sees what she would approve.
+  assert.deepEqual((await listed(tokens['dana'])).a.operation, req.operation);
+  assert.deepEqual((await listed(ADMIN)).a.operation, req.operation);
+  // sam may not: neither the list, the watch nor the single read carries the values.
+  const sam = await listed(tokens['sam']);
+  assert.doesNotMatch(sam.raw, /hunter2|secret-param-42/);
+  assert.equal(sam.a.operation.kind, 'sql');
+  const watched = await t.app.inject({ method: 'GET', url: '/v1/approvals/watch', headers: { authorization: `Bearer ${tokens['sam']}` } });
+  assert.equal(watched.statusCode, 200);
+  assert.doesNotMatch(watched.body, /hunter2|secret-param-42/);
+  const one = await t.app.inject({ method: 'GET', url: `/v1/approvals/${id}`, headers: { authorization: `Bearer ${tokens['sam']}` } });
+  assert.equal(one.statusCode, 200);
+  assert.doesNotMatch(one.body, /hunter2|secret-param-42/);
+  // The sidecar that asked still reads its own request whole.
+  assert.deepEqual((await call('GET', `/v1/approvals/${id}`, grants['bot'])).body.operation, req.operation);
+});

@@ -7,6 +7,7 @@ import { isChaperoneError } from '@chaperone/core/errors';
 import { ADMIN_APPROVER, type Approver } from '../approvals/approvers.js';
 import type { OidcApproverVerifier } from '../approvals/oidc.js';
 import { approveRule } from '../approvals/rule.js';
+import { approvalFor } from '../approvals/visibility.js';
 import { assertRequester, type ApprovalService } from '../approvals/service.js';
 import { cpError } from '../errors.js';
 import type { GrantAuthority } from '../grants.js';
@@ -105,8 +106,8 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app,
       response: { 200: { type: 'array', items: approvalSchema }, ...errorResponses(400, 401, 503) },
     },
   }, async (request): Promise<Approval[]> => {
-    await approverOf(request);
-    return service.list(request.query.state, request.query.limit ?? DEFAULT_APPROVALS_LIMIT);
+    const viewer = await approverOf(request);
+    return (await service.list(request.query.state, request.query.limit ?? DEFAULT_APPROVALS_LIMIT)).map((a) => approvalFor(a, viewer));
   });
 
   app.get<{ Querystring: { after?: string; timeoutSeconds?: number; limit?: number } }>('/v1/approvals/watch', {
@@ -128,9 +129,10 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app,
       },
     },
   }, async (request, reply): Promise<ApprovalWatchResponse> => {
-    await approverOf(request);
+    const viewer = await approverOf(request);
     const { after, timeoutSeconds = DEFAULT_APPROVAL_WAIT_SECONDS, limit = DEFAULT_APPROVALS_LIMIT } = request.query;
-    return service.watch(after === undefined ? undefined : BigInt(after), timeoutSeconds * 1000, limit, pollSignal(reply));
+    const page = await service.watch(after === undefined ? undefined : BigInt(after), timeoutSeconds * 1000, limit, pollSignal(reply));
+    return { ...page, approvals: page.approvals.map((a) => approvalFor(a, viewer)) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/approvals/:id', {
@@ -143,9 +145,10 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app,
     },
   }, async (request): Promise<Approval> => {
     const requester = await requesterOf(request);
-    if (!requester) await approverOf(request);
+    const viewer = requester ? undefined : await approverOf(request);
     const approval = await service.mustGet(request.params.id);
-    if (requester) assertRequester(approval, requester);
+    if (!requester) return approvalFor(approval, viewer);
+    assertRequester(approval, requester);
     return approval;
   });
 
