@@ -85,8 +85,10 @@ export const demo: Command = {
           out(`━━ ${section.title}\n`);
           for (const step of section.steps) {
             out(`» ${step.say}\n  ${step.sql}`);
-            const result = sql.unsafe(step.sql).then((rows) => ({ ok: true as const, rows }), (err: unknown) => ({ ok: false as const, err }));
-            if (step.approver) await playApprover(admin, step, since, result, out, problems);
+            const query = sql.unsafe(step.sql);
+            const result = query.then((rows) => ({ ok: true as const, rows }), (err: unknown) => ({ ok: false as const, err }));
+            // A held statement that no approver can reach is cancelled (CancelRequest withdraws it) rather than left waiting.
+            if (step.approver && !(await playApprover(admin, step, since, result, out, problems))) query.cancel();
             const r = await result;
             if (r.ok) {
               const cols = r.rows.columns?.map((c) => c.name) ?? [];
@@ -103,7 +105,7 @@ export const demo: Command = {
           }
         }
       } finally {
-        await sql.end();
+        await sql.end({ timeout: 5 });
       }
       out('━━ What the control plane recorded for this session\n');
       const detail = await waitForSessionEnd(admin, since);
@@ -127,7 +129,7 @@ export const demo: Command = {
  * `chaperone approvals list` does, then decide it with the stack's admin token (the local stack's
  * stand-in for an approver's OIDC login).
  */
-async function playApprover(admin: OperatorTarget, step: Step, since: number, result: Promise<unknown>, out: (s?: string) => void, problems: string[]): Promise<void> {
+async function playApprover(admin: OperatorTarget, step: Step, since: number, result: Promise<unknown>, out: (s?: string) => void, problems: string[]): Promise<boolean> {
   let settled = false;
   void result.then(() => { settled = true; });
   let pending: Approval | undefined;
@@ -137,8 +139,8 @@ async function playApprover(admin: OperatorTarget, step: Step, since: number, re
     if (!pending) await new Promise((r) => setTimeout(r, 50));
   }
   if (!pending) {
-    problems.push(`${step.sql}: no pending approval request appeared`);
-    return;
+    if (!settled) problems.push(`${step.sql}: no pending approval request appeared`);
+    return false;
   }
   const decision = step.approver!;
   out('    … held. The approver sees the request:');
@@ -148,6 +150,7 @@ async function playApprover(admin: OperatorTarget, step: Step, since: number, re
   const decided = await apiPost<Approval>(admin, `/v1/approvals/${encodeURIComponent(pending.id)}/decision`, { decision: decision.decision, reason: decision.reason });
   out(`    ${decided.id} ${decided.state} by ${decided.decidedBy ?? '?'}${decided.reason ? `: ${decided.reason}` : ''}`);
   out('    The agent gets:');
+  return true;
 }
 
 /** What the record must show (approvals, masked counts) and must not (any seeded sensitive value). */
