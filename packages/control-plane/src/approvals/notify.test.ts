@@ -50,7 +50,7 @@ async function create(text: string): Promise<Approval> {
   const res = await t.app.inject({
     method: 'POST', url: '/v1/approvals', headers: { authorization: `Bearer ${grant}` },
     payload: {
-      session: 's', protocol: 'postgres', connection: 'orders-db', operation: { kind: 'sql', text, params: ['1'] },
+      session: 's', protocol: 'postgres', connection: 'orders-db', operation: { kind: 'sql', text, params: ['secret-param-1'] },
       rule: { policy: 'support-agents', rule: 'support-agents#1' }, approvers: ['group:dba'], timeoutSeconds: 60, message: 'deletes need a DBA',
     },
   });
@@ -72,7 +72,9 @@ test('a new request is posted to the webhook with text, blocks and a link to it'
   assert.deepEqual(got.body, slackPayload(a));
   assert.match(got.body.text, new RegExp(`<${PUBLIC}/v1/approvals/${a.id}\\|${a.id}>`));
   assert.match(got.body.text, /agents\/support-bot on orders-db \(postgres\): deletes need a DBA/);
-  assert.ok(got.body.blocks.some((b) => b.text?.text.includes('DELETE FROM orders WHERE id = $1')));
+  assert.ok(got.body.blocks.some((b) => b.text?.text.includes('DELETE FROM orders WHERE id = $1  -- 1 parameter(s), shown on the approval')));
+  // The Bind parameter's value stays out of the channel.
+  assert.doesNotMatch(JSON.stringify(got.body), /secret-param-1/);
   for (let i = 0; i < 50 && !(await metric(/^chaperone_approvals_notifications_total\{result="ok"\} 1$/m)); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(await metric(/^chaperone_approvals_notifications_total\{result="ok"\} 1$/m));
 });

@@ -14,9 +14,13 @@ export interface NotifierOptions {
 /** Longest operation text quoted in a message (Slack caps a section's text at 3000 characters). */
 const MAX_QUOTED = 1500;
 
+/**
+ * The operation as quoted in the channel. Bind parameters are not quoted: a chat channel is wider
+ * than a rule's approvers and keeps messages for ever; they see the values on the approval itself.
+ */
 export function describeOperation(op: HeldOperation): string {
   switch (op.kind) {
-    case 'sql': return op.params.length > 0 ? `${op.text}  -- params: ${JSON.stringify(op.params)}` : op.text;
+    case 'sql': return op.params.length > 0 ? `${op.text}  -- ${op.params.length} parameter(s), shown on the approval` : op.text;
     case 'command': return op.command;
     case 'kubernetes': return `${op.verb} ${op.path}`;
   }
