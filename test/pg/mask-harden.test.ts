@@ -97,6 +97,25 @@ describe('masking hardened (psql through the proxy)', () => {
     assert.match(r.err, /result withheld/);
   });
 
+  it('psql with FETCH_COUNT: computed columns read through its cursor are traced, not refused', async () => {
+    const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0', '-F', '|', '-v', 'FETCH_COUNT=1', '-c', 'select id, initcap(email) as e, upper(name) as n from customers order by id']);
+    noSecret({ out: [r.stdout], err: r.stderr }, 'FETCH_COUNT');
+    assert.equal(r.stderr, '');
+    assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), ['1|[MASKED]|ANN', '2|[MASKED]|BOB', '3|∅|CY'].map((l) => l.replace('∅', '')));
+  });
+
+  it('a cursor is traced only while it surely exists: after ROLLBACK TO SAVEPOINT its name is forgotten', async () => {
+    const r = await run([
+      'begin;', 'declare c cursor for select upper(name) from customers order by id;', 'fetch 1 from c;',
+      'declare u cursor for select leak(name) from customers;', 'fetch 1 from u;', 'rollback;',
+      'begin;', 'savepoint s;', 'declare k cursor for select upper(name) from customers;', 'rollback to s;', 'fetch 1 from k;', 'rollback;',
+    ].join('\n'));
+    noSecret(r, 'cursors');
+    assert.deepEqual(r.out, ['ANN']);
+    assert.match(r.err, /result withheld/); // leak() through the cursor: untraceable
+    assert.match(r.err, /cursor "k" does not exist/);
+  });
+
   it('a refused result in a multi-statement string: no value of it or of later results reaches the agent; later statements ran, and the error says so', async () => {
     const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0', '-c', "select leak('x') as a; select email, ssn from customers where id = 2; insert into notes values (77, 0, 'ran')"]);
     noSecret({ out: [r.stdout], err: r.stderr }, 'multi-statement string');

@@ -82,12 +82,13 @@ describe('masking through the proxy (psql)', () => {
     assert.deepEqual(await q('select to_jsonb(c.*) from customers c where id = 1'), ['∅']);
   });
 
-  it('masks plain columns fetched from a cursor; refuses computed ones it cannot trace', async () => {
+  it('masks plain columns fetched from a cursor, and computed ones through the declared query; refuses what it cannot trace', async () => {
     const r = await psql(p.endpoint, ['-v', 'ON_ERROR_STOP=0', '-F', '|'], {
       input: 'begin;\ndeclare c cursor for select id, email from customers order by id;\nfetch 1 from c;\ncommit;\n'
-        + 'begin;\ndeclare d cursor for select lower(email) from customers;\nfetch 1 from d;\ncommit;\n',
+        + 'begin;\ndeclare d cursor for select lower(email) from customers;\nfetch 1 from d;\ncommit;\n'
+        + 'begin;\ndeclare f cursor for select first_email();\nfetch 1 from f;\ncommit;\n',
     });
-    assert.equal(r.stdout, '1|[MASKED]\n');
+    assert.equal(r.stdout, '1|[MASKED]\n[MASKED]\n');
     assert.match(r.stderr, /result withheld/);
     assert.ok(!r.stdout.includes('@example.com') && !r.stderr.includes('@example.com'));
   });

@@ -27,10 +27,13 @@ export interface ResultColumnLineage {
 export type StatementLineage =
   /** One entry per output column, in order; stars are expanded through the catalog. */
   | { kind: 'rows'; columns: ResultColumnLineage[]; writes?: true }
-  /** The statement returns no rows. */
-  | { kind: 'none' }
-  /** Cannot tell: the caller masks every untraced column or refuses the statement. */
-  | { kind: 'unknown'; reason: string; writes?: true };
+  /** The statement returns no rows (DECLARE … CURSOR: `cursor` is what a FETCH from it returns). */
+  | { kind: 'none'; cursor?: { name: string; lineage: StatementLineage } }
+  /**
+   * Cannot tell: the caller masks every untraced column or refuses the statement. FETCH sets
+   * `cursor`, the cursor it reads: a caller that saw its DECLARE can use that lineage instead.
+   */
+  | { kind: 'unknown'; reason: string; writes?: true; cursor?: string };
 
 /*
  * `writes`: the statement's rows come (or may come) from a data-modifying statement — RETURNING

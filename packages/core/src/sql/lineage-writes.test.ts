@@ -1,9 +1,10 @@
 // resultLineage's `writes` flag: rows that come from a data-modifying statement (whose column
-// origins the server reports as the written table's) are marked, and nothing else is.
+// origins the server reports as the written table's) are marked, and nothing else is; and the
+// cursor a DECLARE defines and a FETCH reads, so a caller can trace FETCH through the DECLARE.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { loadSqlParser } from './classify.js';
-import { resultLineage } from './lineage.js';
+import { declaredCursorName, resultLineage } from './lineage.js';
 
 const writes = (sql: string): boolean[] => resultLineage(sql).map((s) => s.kind !== 'none' && s.writes === true);
 
@@ -20,5 +21,16 @@ describe('lineage writes flag', () => {
 
   it('leaves reads unmarked, whatever their names say', () => {
     assert.deepEqual(writes('select updated, "insert" from t; fetch 1 from c; select 1'), [false, false, false]);
+  });
+
+  it('DECLARE carries its cursor\'s lineage, FETCH names the cursor it reads', () => {
+    const [decl, fetch, move] = resultLineage('declare c cursor for select lower(email) as e from customers; fetch 10 from c; move 1 in c');
+    assert.equal(decl?.kind, 'none');
+    assert.ok(decl?.kind === 'none' && decl.cursor?.name === 'c');
+    assert.deepEqual(decl.kind === 'none' && decl.cursor?.lineage.kind === 'rows' ? decl.cursor.lineage.columns[0]?.sources : undefined, [{ table: 'customers', column: 'email' }]);
+    assert.ok(fetch?.kind === 'unknown' && fetch.cursor === 'c');
+    assert.equal(move?.kind, 'none');
+    assert.equal(declaredCursorName('select 1; declare "Q" cursor for select 1', 1), 'Q');
+    assert.equal(declaredCursorName('select 1', 0), undefined);
   });
 });

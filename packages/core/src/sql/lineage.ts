@@ -67,6 +67,15 @@ export function declaredCursors(sql: string, catalog?: LineageCatalog): { name: 
   return out;
 }
 
+/** The cursor name statement `index` of `sql` declares (DECLARE name CURSOR …), if it is one. */
+export function declaredCursorName(sql: string, index: number): string | undefined {
+  const parsed = parseSql(sql);
+  if (!parsed.ok || !isObject(parsed.tree)) return undefined;
+  const raw = list(parsed.tree['stmts'])[index];
+  const w = unwrap(isObject(raw) ? raw['stmt'] : undefined);
+  return w?.type === 'DeclareCursorStmt' ? str(w.node['portalname']) : undefined;
+}
+
 function makeCtx(catalog: LineageCatalog | undefined, viewDepth: number, views: Map<string, OutCol[]>): Ctx {
   const ctx: Ctx = {
     catalog,
@@ -153,8 +162,16 @@ function statementLineageOf(stmt: unknown, ctx: Ctx): StatementLineage {
         return str(node['name']) === 'all'
           ? rows(['name', 'setting', 'description'].map((n) => ({ name: n, lin: emptyLin() })))
           : rows([{ name: str(node['name']) ?? '?column?', lin: emptyLin() }]);
-      case 'FetchStmt':
-        return node['ismove'] === true ? NONE : { kind: 'unknown', reason: 'FETCH returns rows of a cursor declared by another statement' };
+      case 'FetchStmt': {
+        if (node['ismove'] === true) return NONE;
+        const cursor = str(node['portalname']);
+        const unknown: StatementLineage = { kind: 'unknown', reason: 'FETCH returns rows of a cursor declared by another statement' };
+        return cursor === undefined ? unknown : { ...unknown, cursor };
+      }
+      case 'DeclareCursorStmt': {
+        const name = str(node['portalname']);
+        return name === undefined ? NONE : { kind: 'none', cursor: { name, lineage: statementLineage(node['query'], ctx) } };
+      }
       case 'ExecuteStmt':
         return { kind: 'unknown', reason: 'EXECUTE runs a statement prepared by another statement' };
       case 'CallStmt':

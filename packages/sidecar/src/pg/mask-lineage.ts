@@ -15,8 +15,8 @@ export interface ResultColumnLineage {
 }
 export type StatementLineage =
   | { kind: 'rows'; columns: ResultColumnLineage[]; writes?: true }
-  | { kind: 'none' }
-  | { kind: 'unknown'; reason: string; writes?: true };
+  | { kind: 'none'; cursor?: { name: string; lineage: StatementLineage } }
+  | { kind: 'unknown'; reason: string; writes?: true; cursor?: string };
 
 /** Lineage of each statement of a text, or the catalog look-ups it needs first. */
 export type LineageFn = (sql: string) => StatementLineage[] | Needs;

@@ -64,6 +64,14 @@ export function mayWrite(text: string | undefined): boolean {
   return text !== undefined && MAY_WRITE.test(text);
 }
 
+/** Where a session's open cursors were declared: the statement text and its index in it. */
+export type CursorLookup = (name: string) => { text: string; index: number } | undefined;
+
+/** Text that may FETCH: its plan depends on which query the cursor runs, so it is never cached. */
+export function mayFetch(text: string | undefined): boolean {
+  return text !== undefined && /fetch/i.test(text);
+}
+
 /** Refusal, or the strongest mask of what feeds one output column. */
 type Found = { refuse: string } | RuleMask | undefined;
 
@@ -91,7 +99,7 @@ export class MaskPlanner {
    * The plan for a result described by `fields`, of statement `index` of `text` (for columns the
    * server does not attribute to a table); a Needs when the catalog must be asked first.
    */
-  resolveFields(fields: readonly Field[], text: string | undefined, index: number): Resolution | Needs {
+  resolveFields(fields: readonly Field[], text: string | undefined, index: number, cursors?: CursorLookup): Resolution | Needs {
     const enc = fields.map((f) => encodingOf(f.typeOid, f.format));
     if (!this.policy.hasColumnRules) return { ok: true, plan: this.policy.detect ? { columns: [], enc, detect: this.policy.detect } : null };
     const needs: Needs = { oids: [], names: [] };
@@ -107,7 +115,7 @@ export class MaskPlanner {
         if (f.tableOid !== 0) {
           found = this.tableColumn(f.tableOid, f.attnum, 0);
           if (writing && !(found && 'refuse' in found)) {
-            stmt ??= this.lineage(text as string)[index];
+            stmt ??= this.statementAt(text as string, index, cursors);
             if (stmt === undefined || stmt.kind === 'none' || stmt.writes === true) {
               const traced = this.fromLineage(stmt, i, fields.length, 0);
               found = traced && 'refuse' in traced ? traced : stronger(found, traced);
@@ -115,7 +123,7 @@ export class MaskPlanner {
           }
         } else {
           if (text === undefined) return { ok: false, reason: 'a computed result column of a statement the proxy cannot see' };
-          stmt ??= this.lineage(text)[index];
+          stmt ??= this.statementAt(text, index, cursors);
           found = this.fromLineage(stmt, i, fields.length, 0);
         }
       } catch (err) {
@@ -132,6 +140,16 @@ export class MaskPlanner {
     if (needs.oids.length + needs.names.length + (needs.functions?.length ?? 0) > 0) return needs;
     if (!any && !this.policy.detect) return { ok: true, plan: null };
     return { ok: true, plan: { columns, enc, detect: this.policy.detect } };
+  }
+
+  /** Statement `index` of `text`; a FETCH from a cursor the session saw declared: that cursor's query. */
+  private statementAt(text: string, index: number, cursors: CursorLookup | undefined): StatementLineage | undefined {
+    const st = this.lineage(text)[index];
+    if (st?.kind !== 'unknown' || st.cursor === undefined || cursors === undefined) return st;
+    const decl = cursors(st.cursor);
+    if (decl === undefined) return st;
+    const d = this.lineage(decl.text)[decl.index];
+    return d?.kind === 'none' && d.cursor?.name === st.cursor ? d.cursor.lineage : st;
   }
 
   /** Detectors only, for rows whose description was never seen (format codes from Bind). */

@@ -8,7 +8,8 @@ import { MAX_MESSAGE_LENGTH } from './codec.js';
 import { encodeErrorResponse, encodeReadyForQuery } from './encode.js';
 import { rewriteCopyRow, copyFormatOf } from './mask-copy.js';
 import type { CopyState } from './mask-copy.js';
-import { loadNeeds, mayWrite, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
+import { loadNeeds, mayFetch, mayWrite, parseRowDescription, resolveWithCatalog } from './mask-plan.js';
+import { declaredCursorName } from '@chaperone/core/sql/lineage';
 import type { MaskPlanner } from './mask-plan.js';
 import type { Field, Needs, Resolution } from './mask-plan.js';
 import { scrubServerMessage } from './mask-errors.js';
@@ -72,6 +73,9 @@ const NONE: Current = { t: 'none' };
 /** Plan-cache marker: this RowDescription has computed columns, so the plan depends on the statement. */
 const BY_TEXT = Symbol('by-text');
 
+/** Bound on cursors tracked per session (more: all forgotten; their computed columns are refused). */
+const MAX_CURSORS = 64;
+
 /** DDL command tags: after them (and after the transaction that holds them) the catalog is asked again. */
 const DDL_TAG = /^(CREATE|ALTER|DROP|COMMENT|REFRESH|IMPORT|SECURITY|GRANT|REVOKE) /;
 
@@ -102,6 +106,14 @@ export class MaskStream {
   private runStart = 0;
   private runEnd = 0;
   private failed: ProtocolError | null = null;
+  /**
+   * Cursors declared through this session in the open transaction (name → declaring text and
+   * statement index), so FETCH results are traced through the cursor's query. Forgotten when
+   * the transaction ends or rolls back (to a savepoint too) and on any CLOSE or DISCARD: a stale
+   * entry could describe a cursor that no longer exists under a name something else now uses.
+   */
+  private cursors = new Map<string, { text: string; index: number }>();
+  private readonly cursorLookup = (name: string): { text: string; index: number } | undefined => this.cursors.get(name);
   /** Rewritten rows, written next to each other (mask-rows.ts). */
   private readonly writer = new RowWriter();
 
@@ -311,6 +323,7 @@ export class MaskStream {
         return;
       }
       case B.CommandComplete: case B.EmptyQueryResponse: case B.PortalSuspended: {
+        if (type === B.CommandComplete) this.cursorCommand(frame.toString('latin1', 5, Math.min(frame.length, 40)));
         if (type === B.CommandComplete && DDL_TAG.test(frame.toString('latin1', 5, Math.min(frame.length, 40)))) {
           this.catalog.invalidate();
           this.ddlInTransaction = true;
@@ -333,6 +346,7 @@ export class MaskStream {
         const h = this.expect.shift();
         if (h && h.t !== 'sync' && h.t !== 'query') while (this.expect.length > 0 && this.expect.shift()?.t !== 'sync');
         this.index = 0;
+        if (frame[5] !== 0x54) this.cursors.clear();
         if (frame[5] === 0x49 && this.ddlInTransaction) { this.ddlInTransaction = false; this.catalog.invalidate(); }
         return;
       }
@@ -341,6 +355,19 @@ export class MaskStream {
   }
 
   private head(): Expect | undefined { return this.expect[0]; }
+
+  /** Tracks DECLARE (recorded once the server confirmed it) and what ends cursors. */
+  private cursorCommand(tag: string): void {
+    if (tag.startsWith('CLOSE') || tag.startsWith('ROLLBACK') || tag.startsWith('DISCARD')) { this.cursors.clear(); return; }
+    if (!tag.startsWith('DECLARE CURSOR')) return;
+    const h = this.head();
+    const at = h?.t === 'query' ? { text: h.text, index: this.index } : h?.t === 'execute' ? { text: this.portals.get(h.name)?.statement?.text, index: 0 } : undefined;
+    if (at?.text === undefined) return;
+    const name = declaredCursorName(at.text, at.index);
+    if (name === undefined) return;
+    if (this.cursors.size >= MAX_CURSORS) this.cursors.clear();
+    this.cursors.set(name, { text: at.text, index: at.index });
+  }
 
   private described(h: Extract<Expect, { t: 'describe' }>, fields: Field[] | undefined): void {
     if (fields === undefined) return;
@@ -357,7 +384,8 @@ export class MaskStream {
     // Text that may write: its RETURNING columns' origins are not the whole truth (mask-plan.ts
     // mayWrite), so its plan is never shared with other statements of the same description.
     const byText = mayWrite(text);
-    const first = byText ? BY_TEXT : this.simplePlans.get(desc);
+    const uncached = mayFetch(text);
+    const first = uncached ? undefined : byText ? BY_TEXT : this.simplePlans.get(desc);
     const second = first === BY_TEXT ? this.simplePlans.get(`${desc}\0${this.index}\0${text ?? ''}`) : first;
     const cached = second === BY_TEXT ? undefined : second;
     let r = this.takeResolved() ?? cached;
@@ -365,11 +393,11 @@ export class MaskStream {
     if (r === undefined) {
       if (!fields) { this.refuse('a malformed RowDescription'); return; }
       const index = this.index;
-      const attempt = this.planner.resolveFields(fields, text, index);
+      const attempt = this.planner.resolveFields(fields, text, index, this.cursorLookup);
       if ('ok' in attempt) r = attempt;
-      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, text, index)); return; }
+      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, text, index, this.cursorLookup)); return; }
     }
-    if (cached === undefined && fields) {
+    if (cached === undefined && fields && !uncached) {
       if (byText || fields.some((f) => f.tableOid === 0)) {
         if (!byText) this.simplePlans.set(desc, BY_TEXT);
         this.simplePlans.set(`${desc}\0${this.index}\0${text ?? ''}`, r);
@@ -399,13 +427,14 @@ export class MaskStream {
     }
     const formatsKey = fields.map((f) => f.format).join(',');
     if (st && st.gen !== this.catalog.generation) { st.plans = new Map(); st.gen = this.catalog.generation; }
-    let r = this.takeResolved() ?? st?.plans?.get(formatsKey);
+    const uncached = mayFetch(st?.text);
+    let r = this.takeResolved() ?? (uncached ? undefined : st?.plans?.get(formatsKey));
     if (r === undefined) {
-      const attempt = this.planner.resolveFields(fields, st?.text, 0);
+      const attempt = this.planner.resolveFields(fields, st?.text, 0, this.cursorLookup);
       if ('ok' in attempt) r = attempt;
-      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, st?.text, 0)); return false; }
+      else { this.wait(frame, attempt, () => this.planner.resolveFields(fields, st?.text, 0, this.cursorLookup)); return false; }
     }
-    st?.plans?.set(formatsKey, r);
+    if (!uncached) st?.plans?.set(formatsKey, r);
     if (!r.ok) { this.refuse(r.reason); return false; }
     this.current = { t: 'rows', plan: r.plan };
     return true;
