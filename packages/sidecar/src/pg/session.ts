@@ -113,7 +113,7 @@ export function denialFields(decision: Exclude<Decision, { action: 'allow' }>): 
   const detail = `chaperone rule ${decision.rule} (policy ${decision.policy})`;
   switch (decision.action) {
     case 'deny': return { S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: decision.message, D: detail };
-    case 'approve': return { S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: 'statement requires approval (not available)', D: detail };
+    case 'approve': return { S: AGENT_ERROR, V: AGENT_ERROR, C: '42501', M: `${decision.message} (needs approval, and approvals are not available here)`, D: detail };
   }
 }
 
