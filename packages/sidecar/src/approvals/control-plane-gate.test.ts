@@ -91,4 +91,22 @@ describe('ControlPlaneApprovalGate', () => {
     assert.equal(out.state, 'expired');
     assert.ok(client.calls.includes('withdraw g a1'));
   });
+  it('an approved answer about another approval or another operation decides nothing (fails closed)', async () => {
+    const otherId = { ...approval('approved'), id: 'a2' };
+    const otherOp = { ...approval('approved'), operation: { kind: 'sql', text: 'truncate other', params: [] } } as Approval;
+    const otherSession = { ...approval('approved'), session: 's2' };
+    for (const answer of [otherId, otherOp, otherSession]) {
+      const client = scripted([approval('pending')], [answer]);
+      const gate = new ControlPlaneApprovalGate({ client, grant: () => 'g', pollSeconds: 1 });
+      const out = await gate.request(req, new AbortController().signal);
+      assert.equal(out.state, 'unavailable', JSON.stringify(answer));
+      assert.match(out.state === 'unavailable' ? out.error : '', /another operation/);
+      assert.deepEqual(client.calls, ['create g', 'wait g a1 1', 'withdraw g a1']);
+    }
+    // A create answered for another operation is refused before any wait.
+    const client = scripted([{ ...otherOp, state: 'pending' }], []);
+    const out = await new ControlPlaneApprovalGate({ client, grant: () => 'g' }).request(req, new AbortController().signal);
+    assert.equal(out.state, 'unavailable');
+    assert.deepEqual(client.calls, ['create g']);
+  });
 });

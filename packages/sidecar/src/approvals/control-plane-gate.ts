@@ -3,6 +3,7 @@
 // not a decision ends as `unavailable`, and the protocol session refuses the operation.
 import type { Approval, ApprovalCreateRequest } from '@chaperone/core/api';
 import { isChaperoneError } from '@chaperone/core/errors';
+import { canonicalJson } from '@chaperone/core/records/canonical';
 import { CP_ERR_UNAUTHORIZED, CP_ERR_UNREACHABLE } from '../control-plane-client.js';
 import type { ControlPlaneClient } from '../control-plane-client.js';
 import type { ApprovalGate, ApprovalOutcome } from './gate.js';
@@ -42,6 +43,13 @@ export class ControlPlaneApprovalGate implements ApprovalGate {
       if (signal.aborted) return { state: 'withdrawn', approval: undefined };
       return { state: 'unavailable', error: `approval could not be requested: ${describe(err)}` };
     }
+    // An answer about anything but this operation (a replayed or misrouted response) decides nothing.
+    const wanted = canonicalJson({ session: req.session, operation: req.operation });
+    const createdId = approval.id;
+    const foreign = (a: Approval): string | undefined => a.id !== createdId || canonicalJson({ session: a.session, operation: a.operation }) !== wanted
+      ? `the control plane answered with approval ${a.id} for another operation` : undefined;
+    const mismatch = foreign(approval);
+    if (mismatch) return { state: 'unavailable', error: mismatch };
     try { onPending?.(approval); } catch { /* a recording hook never decides the outcome */ }
     const deadline = Date.now() + req.timeoutSeconds * 1000 + this.graceMs;
     let failures = 0;
@@ -60,6 +68,11 @@ export class ControlPlaneApprovalGate implements ApprovalGate {
       try {
         approval = await this.call((grant) => this.o.client.waitApproval(grant, id, wait, signal));
         failures = 0;
+        const wrong = foreign(approval);
+        if (wrong) {
+          await this.withdraw({ ...approval, id });
+          return { state: 'unavailable', error: wrong };
+        }
       } catch (err) {
         if (signal.aborted) return this.withdraw(approval);
         // Not found / refused: this request is gone for us; fail closed at once.
