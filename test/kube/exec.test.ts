@@ -5,7 +5,8 @@
 // WebSocket protocol and runs the commands here. Policy: deny rm, approve touch, allow the rest.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -55,6 +56,25 @@ function docs(up: ExecUpstream): PolicyDoc[] {
         default: 'allow',
       },
     },
+    // A second connection to the same upstream whose policy allows port-forwarding.
+    {
+      apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: 'cluster-pf' },
+      spec: { type: 'kubernetes', target: { server: up.url, caBundle: up.caCert }, credentials: { serviceAccount: { namespace: 'sys', name: 'agent' } }, listen: { port: 6444 } },
+    },
+    {
+      apiVersion: 'chaperone.dev/v1alpha1', kind: 'AccessPolicy', metadata: { name: 'forwarding' },
+      spec: {
+        subjects: [{ serviceAccount: { namespace: 'agents', name: 'bot' } }],
+        connections: ['cluster-pf'],
+        // Under default deny both families must allow: the Kubernetes rules the request, the shell rules the operation.
+        rules: [
+          { action: 'allow', match: { verbs: ['get'], resources: ['pods'] } },
+          { action: 'allow', match: { resources: ['pods/portforward'] } },
+          { action: 'allow', match: { operations: ['port-forward'] } },
+        ],
+        default: 'deny',
+      },
+    },
   ];
 }
 
@@ -73,16 +93,19 @@ before(async () => {
   const url = await cp.app.listen({ host: '127.0.0.1', port: 0 });
   sidecar = await runSidecar({
     controlPlane: { url }, token: { type: 'dev', namespace: 'agents', serviceAccount: 'bot' },
-    spoolDir: join(dir, 'spool'), admin: { host: '127.0.0.1', port: 0 }, ports: { cluster: 0 },
+    spoolDir: join(dir, 'spool'), admin: { host: '127.0.0.1', port: 0 }, ports: { cluster: 0, 'cluster-pf': 0 },
     kubeCaDir: join(dir, 'ca'), logLevel: 'silent',
   });
   await sidecar.ready;
   kubeconfig = join(dir, 'agent.kubeconfig');
   await writeFile(kubeconfig, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'agent',
-    clusters: [{ name: 'sidecar', cluster: { server: `https://127.0.0.1:${sidecar.ports.cluster}`, 'certificate-authority': join(dir, 'ca', 'ca.crt') } }],
+    clusters: [
+      { name: 'sidecar', cluster: { server: `https://127.0.0.1:${sidecar.ports.cluster}`, 'certificate-authority': join(dir, 'ca', 'ca.crt') } },
+      { name: 'sidecar-pf', cluster: { server: `https://127.0.0.1:${sidecar.ports['cluster-pf']}`, 'certificate-authority': join(dir, 'ca', 'ca.crt') } },
+    ],
     users: [{ name: 'agent', user: { token: AGENT_TOKEN } }],
-    contexts: [{ name: 'agent', context: { cluster: 'sidecar', user: 'agent', namespace: NS } }],
+    contexts: [{ name: 'agent', context: { cluster: 'sidecar', user: 'agent', namespace: NS } }, { name: 'pf', context: { cluster: 'sidecar-pf', user: 'agent', namespace: NS } }],
   }));
 });
 
@@ -94,7 +117,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function kubectl(args: string[], o: { input?: string; env?: Record<string, string> } = {}) {
+function kubectl(args: string[], o: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}) {
   return run(toolPath('kubectl'), ['--kubeconfig', kubeconfig, ...args], o);
 }
 
@@ -111,10 +134,10 @@ function clientNode(): KubeConfig {
 type Ev = { type: string } & Record<string, unknown>;
 
 /** Every record the control plane holds for the connection, waiting until `until` finds what it needs. */
-async function recordsUntil<T>(until: (events: Ev[], bySession: Map<string, Ev[]>) => T | undefined): Promise<T> {
+async function recordsUntil<T>(until: (events: Ev[], bySession: Map<string, Ev[]>) => T | undefined, connection = 'cluster'): Promise<T> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const list = await cp.app.inject({ method: 'GET', url: '/v1/sessions?connection=cluster&limit=500', headers: ADMIN });
+    const list = await cp.app.inject({ method: 'GET', url: `/v1/sessions?connection=${connection}&limit=500`, headers: ADMIN });
     const bySession = new Map<string, Ev[]>();
     for (const session of list.json() as { id: string }[]) {
       const detail = await cp.app.inject({ method: 'GET', url: `/v1/sessions/${session.id}`, headers: ADMIN });
@@ -231,6 +254,30 @@ test('an interactive tty session is recorded (input, output, resize) and replays
   assert.ok(parsed.cast.events.some((e) => e[1] === 'r' && e[2] === '101x33'));
 });
 
+test('kubectl exec -it (under script(1) for a terminal): the typed lines are checked, the session recorded', async () => {
+  const marker = `/tmp/chaperone-kubectl-tty-${process.pid}`;
+  await writeFile(marker, '');
+  // Each line waits for the one before to have been answered: kubectl puts the terminal in raw mode first.
+  const typed = `sleep 1; printf 'echo kubectl-$((20+3))\\n'; sleep 1; printf 'rm ${marker}\\n'; sleep 1; printf 'exit 0\\n'; sleep 1`;
+  const r = await run('sh', ['-c', `(${typed}) | script -qfec "${toolPath('kubectl')} --kubeconfig ${kubeconfig} exec -it web -- sh" /dev/null`]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /kubectl-23/);
+  assert.match(r.stdout, /chaperone: denied: no rm in pods/);
+  await access(marker);
+  await rm(marker);
+  const events = await recordsUntil((all, bySession) => {
+    for (const evs of bySession.values()) {
+      if (evs.some((e) => e.type === 'command' && e.command === `rm ${marker}`) && evs.some((e) => e.type === 'command' && e.command === 'sh' && e.exitStatus === 0)) return evs;
+    }
+    return undefined;
+  });
+  const start = events.find((e) => e.type === 'terminal.start');
+  assert.equal(start?.command, 'sh');
+  const output = events.filter((e) => e.type === 'terminal').flatMap((e) => e.events as [number, string, string][]).filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+  assert.match(output, /kubectl-23/);
+  assert.match(output, /chaperone: denied/);
+});
+
 test('a held exec runs once approved', async () => {
   const target = `/tmp/chaperone-exec-approved-${process.pid}`;
   const running = kubectl(['exec', 'web', '--', 'touch', target]);
@@ -258,6 +305,33 @@ test('port-forward is refused unless a rule allows it, and recorded', async () =
   const ev = await recordsUntil((events) => events.find((e) => e.type === 'channel' && e.kind === 'port-forward'));
   assert.equal(ev.detail, `${NS}/web`);
   assert.equal((ev.decision as { action: string }).action, 'deny');
+});
+
+test('port-forward where a rule allows it is relayed upstream with the sidecar\'s credential', async () => {
+  // The stand-in serves no port-forward: kubectl fails after the sidecar passed the upgrade on.
+  await kubectl(['--context', 'pf', 'port-forward', 'pod/web', '18081:8080'], { timeoutMs: 20_000 });
+  const relayed = up.requests.find((q) => q.url.includes('/pods/web/portforward'));
+  assert.ok(relayed, 'the allowed port-forward reached the upstream');
+  assert.equal(relayed.authorization, `Bearer ${UPSTREAM_TOKEN}`);
+  const ev = await recordsUntil((events) => events.find((e) => e.type === 'channel' && e.kind === 'port-forward' && (e.decision as { action: string }).action === 'allow'), 'cluster-pf');
+  assert.equal(ev.detail, `${NS}/web`);
+});
+
+test('an exec offering subprotocols the sidecar does not speak (not even valid tokens) is answered, and the sidecar keeps serving', async () => {
+  const ca = await readFile(join(dir, 'ca', 'ca.crt'), 'utf8');
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port: sidecar.ports.cluster, ca, path: `/api/v1/namespaces/${NS}/pods/web/exec?command=true&stdout=true`,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'SPDY/3.1+portforward.k8s.io, a b, ,' },
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode ?? 0); });
+    req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.ok([101, 400].includes(status), String(status));
+  const r = await kubectl(['exec', 'web', '--', 'echo', 'still-serving']);
+  assert.equal(r.stdout, 'still-serving\n', r.stderr);
 });
 
 test('SPDY (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false): checked before the upgrade, then relayed with the sidecar\'s credential', async () => {

@@ -1,5 +1,6 @@
-// Relays one decided SPDY/3.1 upgrade (the older kubectl path for exec, attach, port-forward):
-// the request is re-sent upstream with the sidecar's credential and, once the upstream switches
+// Relays one decided upgrade byte for byte: SPDY/3.1 (the older kubectl path for exec, attach,
+// port-forward) and WebSocket port-forwards (kubectl tunnels SPDY in them, under subprotocols
+// like `SPDY/3.1+portforward.k8s.io`, and nothing in them is recorded). The request is re-sent upstream with the sidecar's credential and, once the upstream switches
 // protocols, bytes pass both ways unchanged. The streams inside are not parsed (SPDY header
 // frames are zlib-compressed with a shared context): `bytes` hands them to spdy-tap.ts, which
 // follows the frames to record the exec's streams.
@@ -15,7 +16,7 @@ export interface SpdyRelayHooks extends Omit<RelayHooks, 'message' | 'input'> {
   bytes?(fromAgent: boolean, chunk: Buffer): void;
 }
 
-export function relaySpdy(state: KubeProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, hooks: SpdyRelayHooks): void {
+export function relayRaw(state: KubeProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, hooks: SpdyRelayHooks): void {
   const headers = upstreamHeaders(req.headers, state.token, { jsonOnly: false, identity: false });
   headers.connection = 'Upgrade';
   headers.upgrade = String(req.headers.upgrade ?? 'SPDY/3.1');

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { statusBody } from './http.js';
+import { EXEC_SUBPROTOCOLS } from './exec-protocol.js';
 import type { RelaySend } from './exec-shell.js';
 import type { KubeProxyState } from './proxy.js';
 
@@ -26,15 +27,23 @@ export interface RelayHooks {
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export function relayWebSocket(state: KubeProxyState, req: IncomingMessage, socket: Duplex, head: Buffer, hooks: RelayHooks): void {
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  // Only the exec subprotocols the sidecar can read (recording, shell lines) are offered upstream.
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => (EXEC_SUBPROTOCOLS as readonly string[]).includes(p));
   const host = state.upstream.hostname;
   const url = `wss://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${state.upstream.port || 443}${req.url ?? '/'}`;
   const headers: Record<string, string> = { authorization: `Bearer ${state.token}` };
   if (typeof req.headers['user-agent'] === 'string') headers['user-agent'] = req.headers['user-agent'];
-  const up = new WebSocket(url, offered, {
-    headers, perMessageDeflate: false, followRedirects: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    ...(state.target.caBundle ? { ca: state.target.caBundle } : {}),
-  });
+  let up: WebSocket;
+  try {
+    up = new WebSocket(url, offered, {
+      headers, perMessageDeflate: false, followRedirects: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      ...(state.target.caBundle ? { ca: state.target.caBundle } : {}),
+    });
+  } catch (err) {
+    const body = statusBody(400, 'BadRequest', `chaperone: cannot open the upstream WebSocket: ${(err as Error).message}`);
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    return hooks.refused(400, Buffer.byteLength(body));
+  }
   let agent: WebSocket | undefined;
   let settled = false;
   // The agent leaving while the upstream is still being dialled ends that dial.

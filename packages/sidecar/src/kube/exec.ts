@@ -18,7 +18,7 @@ import { holdForApproval } from './exec-hold.js';
 import { ExecRecording } from './exec-recording.js';
 import { ShellInputGuard } from './exec-shell.js';
 import type { RelaySend } from './exec-shell.js';
-import { relaySpdy } from './exec-spdy.js';
+import { relayRaw } from './exec-spdy.js';
 import { SpdyTap } from './spdy-tap.js';
 import { relayWebSocket } from './exec-websocket.js';
 import type { RelayHooks } from './exec-websocket.js';
@@ -181,9 +181,10 @@ function open(o: Opening): void {
       o.settle(outcome?.kind === 'exit' ? outcome.code : undefined);
     },
   };
-  if (o.protocol === 'websocket') return relayWebSocket(o.state, o.req, o.socket, o.head, hooks);
-  const tap = recording ? new SpdyTap(recording, o.state.logger) : undefined;
-  relaySpdy(o.state, o.req, o.socket, o.head, { ...hooks, ...(tap ? { bytes: (fromAgent: boolean, chunk: Buffer) => tap.bytes(fromAgent, chunk) } : {}) });
+  // Port-forwards pass byte for byte (their contents are not recorded), whatever the protocol.
+  if (o.protocol === 'websocket' && o.kind !== 'portforward') return relayWebSocket(o.state, o.req, o.socket, o.head, hooks);
+  const tap = recording && o.protocol === 'spdy' ? new SpdyTap(recording, o.state.logger) : undefined;
+  relayRaw(o.state, o.req, o.socket, o.head, { ...hooks, ...(tap ? { bytes: (fromAgent: boolean, chunk: Buffer) => tap.bytes(fromAgent, chunk) } : {}) });
 }
 
 function recordOutcome(records: UpgradeRecords, u: Upgrade, kind: string, command: string, channel: number, q: StreamQuery, exitStatus: number | undefined): void {

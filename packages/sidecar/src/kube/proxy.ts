@@ -137,11 +137,17 @@ export class KubeProxy {
       if (!session) return void socket.destroy();
       session.requests++;
       const observer = this.o.observer;
-      handleUpgrade(this.state, session, req, socket, head, {
-        request: (event) => observer.request(session.id, event),
-        approval: (event) => observer.approval(session.id, event),
-        record: (event) => observer.record?.(session.id, event),
-      });
+      try {
+        handleUpgrade(this.state, session, req, socket, head, {
+          request: (event) => observer.request(session.id, event),
+          approval: (event) => observer.approval(session.id, event),
+          record: (event) => observer.record?.(session.id, event),
+        });
+      } catch (err) {
+        // Whatever an agent's upgrade request holds, it ends that connection, never the listener.
+        this.o.logger?.warn({ err: (err as Error).message }, 'Kubernetes upgrade request failed');
+        socket.destroy();
+      }
     });
     server.on('tlsClientError', (err) => this.o.logger?.debug({ err: err.message }, 'agent TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
