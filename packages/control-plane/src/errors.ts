@@ -45,6 +45,8 @@ export const ERROR_STATUS = {
   APPROVALS_ERR_APPROVER_REQUIRED: 401,
   /** The OIDC issuer's discovery document or keys could not be fetched. */
   APPROVALS_ERR_OIDC_UNAVAILABLE: 503,
+  /** The session already has as many pending approvals as one session may (a flood of requests). */
+  APPROVALS_ERR_TOO_MANY_PENDING: 429,
   STORE_ERR_UNAVAILABLE: 503,
   EMBEDDED_ERR_START: 500,
   EMBEDDED_ERR_DATA_DIR: 500,

@@ -22,7 +22,12 @@ export interface ApprovalQuery {
 }
 
 export interface ApprovalStore {
-  insertApproval(approval: NewApproval): Promise<Approval>;
+  /**
+   * Stores a new pending approval. With `maxPendingPerSession`, refused (APPROVALS_ERR_TOO_MANY_PENDING)
+   * when the same identity's session already has that many pending and not yet due, atomically
+   * with the insert.
+   */
+  insertApproval(approval: NewApproval, maxPendingPerSession?: number): Promise<Approval>;
   getApproval(id: string): Promise<Approval | undefined>;
   /**
    * Moves a pending approval to `t.to` atomically, appending `t.entry` to its history. Refused

@@ -4,6 +4,7 @@ import type { JSONValue, Sql } from 'postgres';
 import type { Approval, ApprovalState, ApprovalTransition, HeldOperation } from '@chaperone/core/api';
 import type { RuleRef } from '@chaperone/core/decision';
 import type { Identity, Protocol } from '@chaperone/core/records/types';
+import { cpError } from '../errors.js';
 import type { ApprovalQuery, ApprovalStore, NewApproval, Transition, TransitionResult } from './approval-store.js';
 
 interface ApprovalRow {
@@ -46,11 +47,20 @@ export class PostgresApprovalStore implements ApprovalStore {
     return this.sql.json(v as JSONValue);
   }
 
-  async insertApproval(a: NewApproval): Promise<Approval> {
+  async insertApproval(a: NewApproval, maxPendingPerSession?: number): Promise<Approval> {
     // Inserts take turns (a transaction lock held to commit), so seq order is commit order and a
     // watcher past seq n never misses a row that commits later with a smaller seq.
     const [row] = await this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${APPROVAL_INSERT_LOCK_KEY})`;
+      if (maxPendingPerSession !== undefined) {
+        // Under the insert lock, so concurrent requests cannot all pass the count.
+        const [c] = await tx<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM approvals
+          WHERE state = 'pending' AND expires_at > ${new Date(a.requestedAt)} AND session = ${a.session} AND identity = ${this.json(a.identity)}`;
+        if ((c?.n ?? 0) >= maxPendingPerSession) {
+          throw cpError('APPROVALS_ERR_TOO_MANY_PENDING', `session ${a.session} already has ${maxPendingPerSession} pending approvals; decide or withdraw some first`, { limit: maxPendingPerSession });
+        }
+      }
       return tx<ApprovalRow[]>`
       INSERT INTO approvals (id, state, session, protocol, connection, identity, operation, fingerprint, rule, approvers,
                              message, requested_at, expires_at, history)

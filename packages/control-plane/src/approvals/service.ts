@@ -15,6 +15,8 @@ const REREAD_MS = 5_000;
 /** setTimeout's limit; longer expiries are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const CREATED = '\0created';
+/** Pending approvals one session may have at once: an agent cannot flood approvers (or the store). */
+export const DEFAULT_MAX_PENDING_PER_SESSION = 32;
 
 export interface ApprovalServiceOptions {
   store: ApprovalStore;
@@ -25,6 +27,8 @@ export interface ApprovalServiceOptions {
   onCreated?: (approval: Approval) => void;
   onError?: (err: unknown, what: string) => void;
   now?: () => Date;
+  /** Default DEFAULT_MAX_PENDING_PER_SESSION. */
+  maxPendingPerSession?: number;
 }
 
 export class ApprovalService {
@@ -70,7 +74,7 @@ export class ApprovalService {
       requestedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + req.timeoutSeconds * 1000).toISOString(),
       history: [entry],
-    });
+    }, this.opts.maxPendingPerSession ?? DEFAULT_MAX_PENDING_PER_SESSION);
     const approval = this.present(stored);
     this.opts.metrics.approvalsTotal.inc({ state: 'pending' });
     this.arm(stored);

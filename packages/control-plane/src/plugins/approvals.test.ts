@@ -185,6 +185,22 @@ test('a watcher following the cursor sees every one of many concurrent requests 
   assert.deepEqual(new Set(seen), ids);
 });
 
+test('a session cannot flood approvers: past the pending limit a request is refused with 429 until some settle', async () => {
+  const { DEFAULT_MAX_PENDING_PER_SESSION } = await import('../approvals/service.js');
+  const made = await Promise.all(Array.from({ length: DEFAULT_MAX_PENDING_PER_SESSION }, () => call('POST', '/v1/approvals', grant, request({ session: 'flood' }))));
+  assert.ok(made.every((r) => r.status === 200));
+  const refused = await call('POST', '/v1/approvals', grant, request({ session: 'flood' }));
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.error?.code, 'APPROVALS_ERR_TOO_MANY_PENDING');
+  // Another session (and another identity's session of the same name) is not held back by this one.
+  assert.equal((await call('POST', '/v1/approvals', grant, request({ session: 'flood-2' }))).status, 200);
+  assert.equal((await call('POST', '/v1/approvals', otherGrant, request({ session: 'flood', rule: { policy: 'others', rule: 'others#1' } }))).status, 200);
+  // One withdrawn makes room for one more.
+  assert.equal((await call('POST', `/v1/approvals/${made[0]!.body.id}/withdraw`, grant)).status, 200);
+  assert.equal((await call('POST', '/v1/approvals', grant, request({ session: 'flood' }))).status, 200);
+  assert.equal((await call('POST', '/v1/approvals', grant, request({ session: 'flood' }))).status, 429);
+});
+
 test('malformed requests and missing credentials are refused', async () => {
   const cases: [unknown, number][] = [
     [{ ...request(), operation: { kind: 'sql', text: 'x' } }, 400],

@@ -76,7 +76,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsOptions> = async (app,
       tags: ['approvals'],
       security: bearerSecurity,
       body: approvalCreateSchema,
-      response: { ...approvalOk, ...errorResponses(400, 401, 403) },
+      response: { ...approvalOk, ...errorResponses(400, 401, 403, 429) },
     },
   }, async (request): Promise<Approval> => {
     const grant = await requireGrant(request, grants, metrics);
