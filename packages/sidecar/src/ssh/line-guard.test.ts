@@ -40,3 +40,15 @@ test('history expansion is spotted, ordinary lines are not', () => {
   for (const yes of ['!!', 'sudo !!', '!-2', '!rm', 'echo !$', '^echo ^', '  ^a^b']) assert.equal(mayExpandHistory(yes), true, yes);
   for (const no of ['ls -l', 'test ! -f x', '[ a != b ]', 'echo hi !', 'x=1']) assert.equal(mayExpandHistory(no), false, no);
 });
+
+test('Ctrl-X never reaches the target: Ctrl-X Ctrl-E would run the line from an editor with no submit key', () => {
+  // Checked by hand against bash 5.2: `touch /tmp/x`, Ctrl-X Ctrl-E, then vi's `ZZ` runs it.
+  const g = new LineGuard();
+  const steps = [...g.feed(Buffer.from('touch /tmp/x\x18')), ...g.feed(Buffer.from('\x05ZZ'))];
+  assert.equal(passed(steps).includes('\x18'), false);
+  assert.equal(passed(steps), 'touch /tmp/x\x05ZZ');
+  assert.deepEqual(lines(steps), []);
+  // The line it was typed into cannot be checked any more; the next one can.
+  assert.match(String(lines(g.feed(Buffer.from('\r')))[0]?.[1]), /Ctrl-X/);
+  assert.deepEqual(lines(g.feed(Buffer.from('ls\x18\rls\r'))).map(([, u]) => u === undefined), [false, true]);
+});

@@ -20,6 +20,11 @@ const BS = 0x08;
 const DEL = 0x7f;
 const ESC = 0x1b;
 const TAB = 0x09;
+/**
+ * Never passed: bash's Ctrl-X prefix reaches edit-and-execute-command (Ctrl-X Ctrl-E), which opens
+ * the line in an editor and runs it when the editor exits (vi's `ZZ`): no submit key ever crosses.
+ */
+const CTRL_X = 0x18;
 
 export class LineGuard {
   private line = '';
@@ -27,13 +32,21 @@ export class LineGuard {
   private uncertain: string | undefined;
   private readonly decoder = new TextDecoder('utf8', { fatal: false });
 
-  /** Splits a chunk of input at each submit key; text between is tracked and passed at once. */
+  /**
+   * Splits a chunk of input at each submit key; text between is tracked and passed at once.
+   * Ctrl-X is dropped (see CTRL_X) and leaves the line uncertain.
+   */
   feed(chunk: Buffer): GuardStep[] {
     const steps: GuardStep[] = [];
     let from = 0;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      if (b === CR || b === LF || b === CTRL_O) {
+      if (b === CTRL_X) {
+        if (i > from) steps.push({ type: 'pass', data: chunk.subarray(from, i) });
+        this.absorb(chunk.subarray(from, i));
+        this.uncertain ??= 'Ctrl-X, which chaperone does not pass (edit-and-execute)';
+        from = i + 1;
+      } else if (b === CR || b === LF || b === CTRL_O) {
         if (i > from) steps.push({ type: 'pass', data: chunk.subarray(from, i) });
         this.absorb(chunk.subarray(from, i));
         steps.push({ type: 'line', line: this.line, uncertain: this.uncertain, submit: chunk.subarray(i, i + 1) });
