@@ -278,6 +278,29 @@ test('kubectl exec -it (under script(1) for a terminal): the typed lines are che
   assert.match(output, /chaperone: denied/);
 });
 
+test('a running exec that a new bundle denies is ended', async () => {
+  const original = docs(up);
+  const stricter = structuredClone(original);
+  const p = stricter[1];
+  assert.ok(p?.kind === 'AccessPolicy');
+  p.spec.rules.unshift({ action: 'deny', match: { commands: ['sleep'] }, message: 'no sleeping now' });
+  const closed = new Promise<void>((resolve, reject) => {
+    new Exec(clientNode()).exec(NS, 'web', 'main', ['sleep', '60'], sink([]), null, null, false)
+      .then((ws) => ws.on('close', () => resolve()), reject);
+  });
+  await waitFor(() => up.requests.some((q) => q.url.includes('command=sleep')), 'the exec is running');
+  try {
+    await cp.setDocs(stricter);
+    let done = false;
+    void closed.then(() => { done = true; });
+    await waitFor(() => done, 'the running exec is closed', 25_000);
+    const again = await kubectl(['exec', 'web', '--', 'sleep', '0']);
+    assert.match(again.stderr, /no sleeping now/);
+  } finally {
+    await cp.setDocs(original);
+  }
+});
+
 test('a held exec runs once approved', async () => {
   const target = `/tmp/chaperone-exec-approved-${process.pid}`;
   const running = kubectl(['exec', 'web', '--', 'touch', target]);
@@ -362,8 +385,8 @@ function sink(into: Buffer[]): Writable {
   return new Writable({ write(chunk: Buffer, _enc, cb) { into.push(chunk); cb(); } });
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 50));

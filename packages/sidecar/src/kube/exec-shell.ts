@@ -74,7 +74,7 @@ export class ShellInputGuard {
       const uncheckable = step.uncertain ?? (this.o.tty && mayExpandHistory(line) ? 'history expansion' : undefined);
       const { programs, ...decided } = uncheckable
         ? { action: 'deny' as const, policy: '', rule: 'uncheckable-line', message: `the line uses ${uncheckable}, which chaperone cannot follow; type the command plainly`, programs: [] as string[] }
-        : decideCommand(this.o.state.shell, line, 'shell');
+        : decideCommand(this.o.state.latest().shell, line, 'shell');
       let d = decided;
       let approval: string | undefined;
       if (d.action === 'approve') {

@@ -22,7 +22,7 @@ import { relayRaw } from './exec-spdy.js';
 import { SpdyTap } from './spdy-tap.js';
 import { relayWebSocket } from './exec-websocket.js';
 import type { RelayHooks } from './exec-websocket.js';
-import type { KubeProxyState, KubeSession } from './proxy.js';
+import type { KubeProxyState, KubeSession, LiveStream } from './proxy.js';
 
 const STREAMING = new Set(['exec', 'attach', 'portforward']);
 
@@ -68,8 +68,9 @@ export function handleUpgrade(state: KubeProxyState, session: KubeSession, req: 
   const q = streamQuery(target);
   const kind = info.subresource as StreamKind;
   const command = kind === 'exec' ? q.command.join(' ') : kind === 'attach' ? `(attach ${info.name}${q.container ? ` -c ${q.container}` : ''})` : '';
-  const d = decide(state, resource, kind, q, u, protocol);
+  const d = decide(state, resource, kind, q, protocol);
   u.decision = d.decision;
+  u.programs = d.programs;
   const channel = ++session.streams;
   session.active++;
   const settle = (exitStatus?: number) => {
@@ -80,7 +81,13 @@ export function handleUpgrade(state: KubeProxyState, session: KubeSession, req: 
       end();
     }
   };
-  const go = () => open({ state, session, req, socket, head, protocol, q, kind, command, channel, u, records, settle, shell: d.shell });
+  // A stricter bundle ends the stream when it would now be denied (an approved one stays approved).
+  const live: LiveStream = { stillAllowed: (s) => decide(s, resource, kind, q, protocol).decision.action !== 'deny', close: () => socket.destroy() };
+  const go = () => {
+    state.streams.add(live);
+    socket.once('close', () => state.streams.delete(live));
+    open({ state, session, req, socket, head, protocol, q, kind, command, channel, u, records, settle, shell: d.shell });
+  };
   switch (u.decision.action) {
     case 'deny':
       refuse(socket, u, records, 403, 'Forbidden');
@@ -115,14 +122,15 @@ const SHELL_FROM_INPUT = '(a shell reading commands from its input)';
  * decides the session, then each line typed is decided (exec-shell.ts) — possible over WebSocket
  * only, where the sidecar reads the stdin stream; over SPDY they are refused.
  */
-function decide(state: KubeProxyState, info: Resource, kind: StreamKind, q: StreamQuery, u: Upgrade, protocol: 'websocket' | 'spdy'): { decision: Decision; shell: boolean } {
+function decide(state: KubeProxyState, info: Resource, kind: StreamKind, q: StreamQuery, protocol: 'websocket' | 'spdy'): { decision: Decision; shell: boolean; programs: string[] } {
   const kube = decideKube(state.policy, info);
   let other: Decision;
   let shell = false;
+  let programs: string[] = [];
   if (kind === 'exec') {
-    if (q.command.length === 0) return { decision: { action: 'deny', policy: '', rule: 'no-command', message: 'chaperone: an exec without a command is refused' }, shell };
+    if (q.command.length === 0) return { decision: { action: 'deny', policy: '', rule: 'no-command', message: 'chaperone: an exec without a command is refused' }, shell, programs };
     const d = decideArgv(state.shell, q.command, 'exec');
-    u.programs = d.programs;
+    programs = d.programs;
     shell = q.stdin && d.rule === 'dynamic-program' && d.programs.includes(SHELL_FROM_INPUT) && d.programs.length === 2;
     const { programs: _programs, ...rest } = d;
     other = shell ? decideOperation(state.shell, 'shell') : rest as Decision;
@@ -136,7 +144,7 @@ function decide(state: KubeProxyState, info: Resource, kind: StreamKind, q: Stre
     other = { action: 'deny', policy: '', rule: 'spdy-shell', message: 'chaperone: an interactive shell is checked line by line, which needs the WebSocket protocol (kubectl 1.30 or later, without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false); over SPDY it is refused' };
   }
   const rank = (d: Decision) => ({ deny: 0, approve: 1, allow: 2 })[d.action];
-  return { decision: rank(kube) <= rank(other) ? kube : other, shell };
+  return { decision: rank(kube) <= rank(other) ? kube : other, shell, programs };
 }
 
 interface Opening {

@@ -80,6 +80,17 @@ export interface KubeProxyState {
   credentialRejected(): void;
   /** Requests being answered (shared by every state version), re-checked when policy changes. */
   inflight: Set<InflightRequest>;
+  /** Upgraded streams (exec, attach, port-forward) being relayed, re-decided when policy changes. */
+  streams: Set<LiveStream>;
+  /** The newest state: a long-lived shell decides each line under the policy in force when it is typed. */
+  latest(): KubeProxyState;
+}
+
+/** An upgraded stream that a stricter bundle ends. */
+export interface LiveStream {
+  /** Whether the stream would still be let through (an approved one stays approved). */
+  stillAllowed(state: KubeProxyState): boolean;
+  close(): void;
 }
 
 /** A forwarded request whose answer is still streaming; `masking` is what it was started with. */
@@ -108,6 +119,7 @@ export class KubeProxy {
   private state: KubeProxyState;
   private readonly sessions = new Map<Duplex, KubeSession>();
   private readonly inflight = new Set<InflightRequest>();
+  private readonly streams = new Set<LiveStream>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private lastRejectRefresh = 0;
 
@@ -166,7 +178,7 @@ export class KubeProxy {
     this.state = this.buildState(moved && u.target ? u.target : s.target, u.credential?.token ?? s.token, u.policy ?? s.policy, u.shell ?? s.shell, u.masks ?? s.masks, moved ? undefined : s.agent);
     if (moved) s.agent.destroy();
     if (u.credential) this.scheduleRefresh(u.credential.expiresAt);
-    if (u.policy || u.masks) this.recheck();
+    if (u.policy || u.masks || u.shell) this.recheck();
   }
 
   /**
@@ -179,6 +191,12 @@ export class KubeProxy {
       this.o.logger?.info({ path: r.info.path }, 'policy changed: closing a live Kubernetes response');
       this.inflight.delete(r);
       r.res.destroy();
+    }
+    for (const stream of this.streams) {
+      if (stream.stillAllowed(this.state)) continue;
+      this.o.logger?.info('policy changed: closing an exec, attach or port-forward stream it no longer allows');
+      this.streams.delete(stream);
+      stream.close();
     }
   }
 
@@ -205,6 +223,8 @@ export class KubeProxy {
       approvals: this.o.approvals,
       logger: this.o.logger,
       inflight: this.inflight,
+      streams: this.streams,
+      latest: () => this.state,
       credentialRejected: () => {
         // An upstream 401: the token was revoked or expired early. One refresh per 10 s at most.
         if (Date.now() - this.lastRejectRefresh < 10_000) return;
