@@ -41,6 +41,19 @@ test('sftp put and get are proxied and recorded with the right size and sha256',
   assert.deepEqual({ bytes: down.bytes, sha256: down.sha256 }, { bytes: data.length, sha256: sha256(data) });
 });
 
+test('the sidecar announces limits@openssh.com: OpenSSH sftp uses 255 KiB requests through it', async () => {
+  const data = randomBytes(2_000_000);
+  const local = join(s.dir, 'limits.bin');
+  await writeFile(local, data);
+  const remote = join(s.sshd.dir, 'limits.bin');
+  const r = await run('/usr/bin/sftp', ['-P', String(s.port(BOX)), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-vvv', '-b', '-', 'agent@127.0.0.1'], { input: `put ${local} ${remote}\n` });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await readFile(remote), data);
+  assert.match(r.stderr, /limits@openssh\.com/);
+  // sftp-client.c logs the sizes it took from the server's limits.
+  assert.match(r.stderr, /buffer sizes 261120 \/ 261120/);
+});
+
 test('scp (SFTP protocol) and legacy scp -O are recorded', async () => {
   const data = randomBytes(70_000);
   const local = join(s.dir, 'scp.bin');

@@ -12,6 +12,7 @@ import type { SessionContext } from './context.js';
 import { authorize } from './hold.js';
 import type { Authorized } from './hold.js';
 import { recordedDecision } from './observer.js';
+import { announceLimits } from './sftp-limits.js';
 
 const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 const WRITE_FLAGS = OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC;
@@ -34,6 +35,7 @@ interface OpenFile {
  * the target's SFTP channel; when there is none, each is answered with the reason.
  */
 export function proxySftp(ctx: SessionContext, agent: SFTPWrapper, target: Promise<SFTPWrapper | { error: string }>): void {
+  const limits = announceLimits(agent);
   let remote: SFTPWrapper | undefined;
   let failed: string | undefined;
   const ready = target.then((r) => {
@@ -144,7 +146,7 @@ export function proxySftp(ctx: SessionContext, agent: SFTPWrapper, target: Promi
   agent.on('SYMLINK', (reqid: number, targetPath: string, linkPath: string) => {
     void check(reqid, 'file-write', linkPath).then((d) => { if (d) withRemote(reqid, (remote) => remote.symlink(targetPath, linkPath, done(reqid))); });
   });
-  agent.on('EXTENDED', (reqid: number) => agent.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
+  agent.on('EXTENDED', (reqid: number, name: string) => { if (!limits(reqid, name)) agent.status(reqid, STATUS_CODE.OP_UNSUPPORTED); });
 
   let closed = false;
   function closeBoth(): void {
