@@ -74,7 +74,7 @@ export async function startExecUpstream(): Promise<ExecUpstream> {
   });
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, protocol: String(req.headers['sec-websocket-protocol'] ?? req.headersDistinct['x-stream-protocol-version']?.join(', ') ?? '') });
-    if (!/\/pods\/[^/]+\/exec\?/.test(req.url ?? '')) return void socket.destroy();
+    if (!/\/pods\/[^/]+\/(exec|attach)\?/.test(req.url ?? '')) return void socket.destroy();
     if (/^spdy\//i.test(String(req.headers.upgrade ?? ''))) return serveSpdyExec(req, socket, head);
     wss.handleUpgrade(req, socket, head, (ws) => runExec(ws, req.url ?? '', resizes));
   });
@@ -94,6 +94,8 @@ export async function startExecUpstream(): Promise<ExecUpstream> {
 function runExec(ws: WebSocket, url: string, resizes: { cols: number; rows: number }[]): void {
   const protocol = ws.protocol;
   const q = streamQuery(url);
+  // Attaching joins the container's main process: here a shell started for the occasion.
+  if (/\/attach\?/.test(url)) q.command = ['sh'];
   const send = (channel: number, data: Buffer | string) => {
     const m = encodeChannelMessage(protocol, channel, data);
     if (ws.readyState === ws.OPEN) ws.send(m.data, { binary: m.binary });

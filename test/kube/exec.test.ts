@@ -301,6 +301,19 @@ test('a running exec that a new bundle denies is ended', async () => {
   }
 });
 
+test('kubectl attach -i: an interactive session, each line checked before it reaches the container', async () => {
+  const marker = `/tmp/chaperone-attach-${process.pid}`;
+  await writeFile(marker, '');
+  const r = await kubectl(['attach', '-i', 'web'], { input: `echo attached-$((1+1))\nrm ${marker}\necho after\n` });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /attached-2\nafter\n/);
+  assert.match(r.stderr, /chaperone: denied: no rm in pods/);
+  await access(marker);
+  await rm(marker);
+  const line = await recordsUntil((events) => events.find((e) => e.type === 'command' && e.command === `rm ${marker}`));
+  assert.equal((line.decision as { action: string }).action, 'deny');
+});
+
 test('a held exec runs once approved', async () => {
   const target = `/tmp/chaperone-exec-approved-${process.pid}`;
   const running = kubectl(['exec', 'web', '--', 'touch', target]);
