@@ -47,15 +47,19 @@ function assertMasking(stdout: string): void {
   assert.notEqual(escapes[2], tokens[1]);
 }
 
+/** The approver's shell: the stack's control plane and (the file holding) its admin token. */
+const EXPORT = / {4}\$ export CHAPERONE_CONTROL_PLANE=http:\/\/127\.0\.0\.1:\d+ CHAPERONE_TOKEN="\$\(cat (\S+)\)"/;
+
 /** Returns the two approval ids: the approved one, the denied one. */
 function assertApprovals(stdout: string): [string, string] {
   const held = (text: string, decision: 'approve' | 'deny', state: string, reason: string) => new RegExp([
     `^  ${text.replace(/[()'*]/g, '\\$&')}`,
     ' {4}… held\\. The approver sees the request:',
-    ' {4}\\$ chaperone approvals list --state pending',
+    // The real CLI's commands and output; before the first, once, the approver's shell is set up for the stack.
+    `(?:${EXPORT.source.replace('(\\S+)', '\\S+')}\\n)? {4}\\$ chaperone approvals list --state pending`,
     ' {4}ID +STATE +IDENTITY +CONNECTION +OPERATION +APPROVERS +REQUESTED +DECIDED BY',
     ` {4}(${UUID}) +pending +dev/agent +demo +${text.replace(/[()'*]/g, '\\$&')} +group:dba +\\S+Z`,
-    ` {4}\\$ chaperone approvals ${decision} \\1 --reason '${reason}' .*`,
+    ` {4}\\$ chaperone approvals ${decision} \\1 --reason '${reason}'`,
     ` {4}\\1 ${state} by admin: ${reason}`,
     ' {4}The agent gets:',
   ].join('\n'), 'm');
@@ -126,6 +130,9 @@ describe('chaperone demo', () => {
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     sessions.push(assertTour(r.stdout));
     masked.push(maskingPart(r.stdout));
+    // The approver's commands ran with the stack's admin token, from the file the export line names.
+    const exports = [...r.stdout.matchAll(new RegExp(EXPORT.source, 'gm'))];
+    assert.deepEqual(exports.map((m) => m[1]), [join(dataDir, 'admin-token')]);
     assert.match(r.stderr, /creating and seeding the demo database/);
     // demo does not publish the dev state file, and stops both databases.
     assert.equal(existsSync(join(env.XDG_STATE_HOME, 'chaperone', 'dev.json')), false);

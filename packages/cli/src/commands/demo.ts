@@ -1,18 +1,21 @@
 // `chaperone demo`: a scripted tour of the PostgreSQL path on the local stack — enforcement,
 // masking, just-in-time approval and the session record — that checks what it shows.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import type { Approval, SessionDetail, SessionSummary } from '@chaperone/core/api';
 import { defaultDataDir } from '@chaperone/core/paths';
 import { demoSensitiveValues } from '../dev/seed.js';
 import { startDevStack } from '../dev/stack.js';
-import { apiGet, apiPost, type OperatorTarget } from '../operator-client.js';
-import { formatApprovalTable } from './approvals.js';
+import { apiGet, type OperatorTarget } from '../operator-client.js';
 import { formatSessionDetail, table } from './sessions.js';
 import { parse, untilSignal, type Command } from './command.js';
 
 const USAGE = 'chaperone demo [--data-dir DIR]';
 export const DEMO_POLICY = fileURLToPath(new URL('../../assets/demo-policy.yaml', import.meta.url));
+/** The approver's commands are this very CLI, run as a child process as a person would type them. */
+const CHAPERONE_BIN = fileURLToPath(new URL('../../bin/chaperone.js', import.meta.url));
 
 interface Step {
   say: string;
@@ -59,10 +62,11 @@ export const demo: Command = {
   async run(args) {
     const { values } = parse(args, { 'data-dir': { type: 'string' } }, USAGE);
     const out = (s = '') => process.stdout.write(`${s}\n`);
+    const dataDir = values['data-dir'] ?? defaultDataDir('demo');
     const stack = await startDevStack({
       policyPaths: [DEMO_POLICY],
       identity: { namespace: 'dev', serviceAccount: 'agent' },
-      dataDir: values['data-dir'] ?? defaultDataDir('demo'),
+      dataDir,
       progress: (line) => process.stderr.write(`  … ${line}\n`),
     });
     // The stack's databases are child processes: an interrupt stops them rather than orphaning them.
@@ -74,6 +78,7 @@ export const demo: Command = {
     /** Everything the agent received, checked for the seed's sensitive values at the end. */
     const agentSaw: string[] = [];
     const admin: OperatorTarget = { url: stack.controlPlaneUrl, token: stack.adminToken };
+    const approver: ApproverShell = { target: admin, tokenFile: join(dataDir, 'admin-token'), introduced: false };
     try {
       out(`The agent connects to the sidecar with no password: ${stack.postgresUrl}`);
       out(`Policy: ${DEMO_POLICY}\n`);
@@ -88,7 +93,7 @@ export const demo: Command = {
             const query = sql.unsafe(step.sql);
             const result = query.then((rows) => ({ ok: true as const, rows }), (err: unknown) => ({ ok: false as const, err }));
             // A held statement that no approver can reach is cancelled (CancelRequest withdraws it) rather than left waiting.
-            if (step.approver && !(await playApprover(admin, step, since, result, out, problems))) query.cancel();
+            if (step.approver && !(await playApprover(approver, step, since, result, out, problems))) query.cancel();
             const r = await result;
             if (r.ok) {
               const cols = r.rows.columns?.map((c) => c.name) ?? [];
@@ -124,17 +129,21 @@ export const demo: Command = {
   },
 };
 
+/** The approver's terminal: the stack's address and admin token, which the demo's commands are given. */
+interface ApproverShell { target: OperatorTarget; tokenFile: string; introduced: boolean }
+
 /**
- * The approver's side of a held statement: wait for its pending request, show it as
- * `chaperone approvals list` does, then decide it with the stack's admin token (the local stack's
- * stand-in for an approver's OIDC login).
+ * The approver's side of a held statement: wait for its pending request, then run the real
+ * `chaperone approvals list` and `approvals approve|deny` (the built CLI, as a child process) and
+ * print each command line and its output. The stack's admin token stands in for an approver's
+ * OIDC ID token. False if the statement was never held or the approver could not decide it.
  */
-async function playApprover(admin: OperatorTarget, step: Step, since: number, result: Promise<unknown>, out: (s?: string) => void, problems: string[]): Promise<boolean> {
+async function playApprover(shell: ApproverShell, step: Step, since: number, result: Promise<unknown>, out: (s?: string) => void, problems: string[]): Promise<boolean> {
   let settled = false;
   void result.then(() => { settled = true; });
   let pending: Approval | undefined;
   for (let attempt = 0; !pending && !settled && attempt < 200; attempt++) {
-    const list = await apiGet<Approval[]>(admin, '/v1/approvals?state=pending&limit=20');
+    const list = await apiGet<Approval[]>(shell.target, '/v1/approvals?state=pending&limit=20');
     pending = list.find((a) => a.operation.kind === 'sql' && a.operation.text === step.sql && Date.parse(a.requestedAt) >= since - 1000);
     if (!pending) await new Promise((r) => setTimeout(r, 50));
   }
@@ -144,13 +153,40 @@ async function playApprover(admin: OperatorTarget, step: Step, since: number, re
   }
   const decision = step.approver!;
   out('    … held. The approver sees the request:');
-  out('    $ chaperone approvals list --state pending');
-  out(formatApprovalTable([pending]).trimEnd().replace(/^/gm, '    '));
-  out(`    $ chaperone approvals ${decision.decision} ${pending.id} --reason '${decision.reason}'    (as the local stack's admin)`);
-  const decided = await apiPost<Approval>(admin, `/v1/approvals/${encodeURIComponent(pending.id)}/decision`, { decision: decision.decision, reason: decision.reason });
-  out(`    ${decided.id} ${decided.state} by ${decided.decidedBy ?? '?'}${decided.reason ? `: ${decided.reason}` : ''}`);
+  if (!shell.introduced) {
+    // What the approver's shell needs once; the admin token is the local stack's stand-in for an OIDC login.
+    out(`    $ export CHAPERONE_CONTROL_PLANE=${shell.target.url} CHAPERONE_TOKEN="$(cat ${shellQuote(shell.tokenFile)})"`);
+    shell.introduced = true;
+  }
+  const steps = [['approvals', 'list', '--state', 'pending'], ['approvals', decision.decision, pending.id, '--reason', decision.reason]];
+  for (const argv of steps) {
+    out(`    $ chaperone ${argv.map(shellQuote).join(' ')}`);
+    const r = await runChaperone(argv, shell.target);
+    const printed = `${r.stdout}${r.stderr}`.trimEnd();
+    if (printed) out(printed.replace(/^/gm, '    '));
+    if (r.code !== 0) {
+      problems.push(`chaperone ${argv.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+      return false;
+    }
+  }
   out('    The agent gets:');
   return true;
+}
+
+/** `chaperone ARGS…` with the approver's environment; bounded so a stuck command cannot hang the tour. */
+function runChaperone(argv: string[], target: OperatorTarget): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, CHAPERONE_CONTROL_PLANE: target.url, CHAPERONE_TOKEN: target.token ?? '' };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CHAPERONE_BIN, ...argv], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr: err && !stderr ? err.message : stderr });
+    });
+  });
+}
+
+/** A word as a POSIX shell would need it, so the printed command can be pasted as is. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** What the record must show (approvals, masked counts) and must not (any seeded sensitive value). */
