@@ -172,6 +172,12 @@ test('kubectl exec with stdin: input reaches the command', async () => {
   assert.equal(r.stdout, 'PIPED THROUGH\n');
 });
 
+test('a large output passes whole (the relay pauses a side whose peer is behind)', async () => {
+  const counted = await kubectl(['exec', 'web', '--', 'sh', '-c', 'head -c 30000000 /dev/zero']);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.equal(counted.stdout.length, 30_000_000);
+});
+
 test('a denied command is refused with a 403 before the upgrade; nothing reaches the upstream', async () => {
   const before = execsSeen().length;
   const r = await kubectl(['exec', 'web', '--', 'rm', '-rf', '/tmp/x']);

@@ -23,6 +23,9 @@ export interface RelayHooks {
   closed(bytesIn: number, bytesOut: number): void;
 }
 
+/** A peer's send buffer above this pauses the other side; below LOW_WATER it reads again. */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
 /** Upstream handshake limit: an API server that accepts the TCP connection but never answers. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -97,9 +100,15 @@ function pair(agent: WebSocket, up: WebSocket, protocol: string, hooks: RelayHoo
   let bytesIn = 0;
   let bytesOut = 0;
   hooks.opened(protocol);
+  // Back-pressure: a side whose peer is not reading fast enough is paused until the peer's buffer drains.
+  const forward = (to: WebSocket, from: WebSocket, data: Buffer | string, binary: boolean) => {
+    if (to.readyState !== WebSocket.OPEN) return;
+    to.send(data, { binary }, () => { if (from.isPaused && to.bufferedAmount < LOW_WATER) from.resume(); });
+    if (to.bufferedAmount > HIGH_WATER && !from.isPaused) from.pause();
+  };
   const send: RelaySend = {
-    upstream: (data, binary) => { if (up.readyState === WebSocket.OPEN) up.send(data, { binary }); },
-    agent: (data, binary) => { if (agent.readyState === WebSocket.OPEN) agent.send(data, { binary }); },
+    upstream: (data, binary) => forward(up, agent, data, binary),
+    agent: (data, binary) => forward(agent, up, data, binary),
   };
   agent.on('message', (raw: RawData, isBinary: boolean) => {
     const data = toBuffer(raw);
