@@ -240,7 +240,7 @@ export class MaskStream {
         // An open transaction is reported failed, as PostgreSQL does after an error: the agent rolls back.
         this.replace(frame[5] === 0x54 ? encodeReadyForQuery('E') : frame);
       } else if (type === B.NoticeResponse) {
-        this.emitScrubbed(frame);
+        this.emitScrubbed(frame, this.answeringText());
       } else if (type === B.ParameterStatus || type === B.NotificationResponse) {
         this.emit(frame);
       }
@@ -275,10 +275,12 @@ export class MaskStream {
         return;
       }
       case B.CopyOutResponse: { this.startCopy(frame); return; }
-      case B.ErrorResponse: case B.NoticeResponse:
+      case B.ErrorResponse: case B.NoticeResponse: {
+        const text = this.answeringText();
         this.track(type, frame);
-        this.emitScrubbed(frame);
+        this.emitScrubbed(frame, text);
         return;
+      }
       default:
         this.track(type, frame);
         this.emit(frame);
@@ -355,6 +357,18 @@ export class MaskStream {
   }
 
   private head(): Expect | undefined { return this.expect[0]; }
+
+  /** The SQL text the server's next answer is about, when known (mask-errors.ts lets errors quote only from it). */
+  private answeringText(): string | undefined {
+    const h = this.head();
+    switch (h?.t) {
+      case 'query': case 'parse': return h.text;
+      case 'bind': return this.statements.get(h.statement)?.text;
+      case 'execute': return this.portals.get(h.name)?.statement?.text;
+      case 'describe': return h.target === 0x53 ? this.statements.get(h.name)?.text : this.portals.get(h.name)?.statement?.text;
+      default: return undefined;
+    }
+  }
 
   /** Tracks DECLARE (recorded once the server confirmed it) and what ends cursors. */
   private cursorCommand(tag: string): void {
@@ -535,11 +549,11 @@ export class MaskStream {
   }
 
   /** Errors and notices with the values they may quote masked (mask-errors.ts). */
-  private emitScrubbed(frame: Buffer): void {
+  private emitScrubbed(frame: Buffer, statement: string | undefined): void {
     const planner = this.planner;
     let scrubbed: Buffer | null;
     try {
-      scrubbed = scrubServerMessage(frame, planner.hasColumnRules, planner.detect, this.tally);
+      scrubbed = scrubServerMessage(frame, planner.hasColumnRules, planner.detect, this.tally, statement);
     } catch (err) {
       this.host.maskFailed(err);
       scrubbed = encodeErrorResponse({ S: 'ERROR', V: 'ERROR', C: 'XX000', M: 'server message withheld: it could not be masked' }, frame[0]);
