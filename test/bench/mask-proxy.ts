@@ -75,7 +75,8 @@ function serverBytes(oid: number): { head: Buffer; chunks: Buffer[] } {
   const desc: Buffer[] = [Buffer.from([0, names.length])];
   names.forEach((n, i) => {
     const f = Buffer.alloc(18);
-    f.writeUInt32BE(oid, 0); f.writeInt16BE(i + 1, 4); f.writeUInt32BE(25, 6); f.writeInt16BE(-1, 10);
+    // The table's types: id int4, created_at timestamptz, the rest text (as the proxy scenario's table).
+    f.writeUInt32BE(oid, 0); f.writeInt16BE(i + 1, 4); f.writeUInt32BE(i === 0 ? 23 : i === 5 ? 1184 : 25, 6); f.writeInt16BE(-1, 10);
     desc.push(Buffer.from(`${n}\0`), f);
   });
   const rows: Buffer[] = [];
