@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { LOG_REDACT } from '@chaperone/core/log-redact';
+import { controlPlaneLogger } from './request-log.js';
 import { loadPolicyFiles, validateUniqueNames } from '@chaperone/core/policy/load';
 import type { PolicyDoc } from '@chaperone/core/policy/types';
 import { buildApp } from './app.js';
@@ -116,7 +117,7 @@ export async function runControlPlane(input: ControlPlaneConfigInput, options: R
       },
       maskKey,
       // Logs go to stderr: stdout belongs to the CLI (`chaperone dev` prints its ready line there).
-      logger: { level: config.logLevel, stream: process.stderr, redact: LOG_REDACT },
+      logger: controlPlaneLogger(config.logLevel, process.stderr),
       https,
     });
     cleanups.push(() => app.close());
