@@ -105,7 +105,7 @@ describe('chaperone CLI', () => {
     assert.match(explain.stdout, /^policies: demo-agents$/m);
     assert.match(explain.stdout, /1\. deny +no-schema-changes: statements drop, truncate, alter "schema changes are not allowed for agents"/);
     assert.match(explain.stdout, /3\. approve writes-need-a-dba: statements delete, update \(approvers group:dba, timeout 10m\)/);
-    assert.match(explain.stdout, /columns customers\.email, customers\.card_number/);
+    assert.match(explain.stdout, /emails-hashed: columns customers\.email → hash\n  - cards-partial: columns \*\.card_number → partial, keep 4\n/);
     assert.match(explain.stdout, /^default for anything else: allow/m);
 
     const drop = await runCli([...base, '--sql', 'drop table x']);

@@ -55,8 +55,8 @@ test('explainAccess lists the applicable policies, rules in precedence order, ma
     '  2. deny    no-files#0: functions pg_catalog.pg_read_*',
     '  3. approve support-agents#2: statements delete, update (approvers group:dba, timeout 10m)',
     '  4. allow   support-agents#0: statements select',
-    'masking (result values are not masked yet; literals of statements touching these are kept out of records):',
-    '  - support-agents#1: columns customers.email',
+    'masking (matching values in results are replaced; literals of statements touching these columns are kept out of records):',
+    '  - support-agents#1: columns customers.email → redact',
     'default for anything else: deny (policy no-files; deny from any policy wins)',
   ].join('\n'));
 });

@@ -19,6 +19,8 @@ export interface ExplainedRule {
   message?: string;
   approvers?: string[];
   timeout?: string;
+  /** mask rules: the strategy, e.g. `hash` or `partial, keep 4`. */
+  strategy?: string;
 }
 
 export interface AccessExplanation {
@@ -100,13 +102,14 @@ function prepare(docs: readonly PolicyDoc[], identity: Identity, connection: str
 }
 
 function explainRule(policy: string, rule: string, r: Rule): ExplainedRule {
-  const criteria = (['statements', 'tables', 'functions', 'commands', 'operations', 'columns', 'detectors'] as const)
+  const criteria = (['statements', 'tables', 'functions', 'commands', 'operations', 'verbs', 'resources', 'namespaces', 'names', 'columns', 'detectors'] as const)
     .flatMap((k) => (r.match[k] === undefined ? [] : [`${k} ${r.match[k].join(', ')}`]));
   return {
     policy, rule, action: r.action, match: criteria.join('; '),
     ...(r.message === undefined ? {} : { message: r.message }),
     ...(r.approvers === undefined ? {} : { approvers: r.approvers }),
     ...(r.timeout === undefined ? {} : { timeout: r.timeout }),
+    ...(r.action === 'mask' ? { strategy: r.strategy === 'partial' ? `partial, keep ${r.keep ?? 4}` : (r.strategy ?? 'redact') } : {}),
   };
 }
 
@@ -132,9 +135,8 @@ function formatAccess(a: Omit<AccessExplanation, 'text'>, decidingCount: number)
     });
   }
   if (masks.length > 0) {
-    // Result masking is not enforced yet; say what mask rules do today.
-    lines.push('masking (result values are not masked yet; literals of statements touching these are kept out of records):');
-    for (const r of masks) lines.push(`  - ${r.rule}: ${r.match}`);
+    lines.push('masking (matching values in results are replaced; literals of statements touching these columns are kept out of records):');
+    for (const r of masks) lines.push(`  - ${r.rule}: ${r.match} → ${r.strategy ?? 'redact'}`);
   }
   const why = a.default.action === 'deny' ? 'deny from any policy wins' : 'every policy defaults to allow';
   lines.push(`default for anything else: ${a.default.action} (policy ${a.default.policy}; ${why})`);
