@@ -3,6 +3,7 @@
 // them, functions judged from pg_proc, cursors read with FETCH, and multi-statement strings.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
 import { psql, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { CUSTOMERS_SQL, MASK_RULES, startMaskingProxy } from './mask-support.js';
@@ -124,6 +125,16 @@ describe('masking hardened (psql through the proxy)', () => {
     assert.equal(r.stdout, '');
     // Documented behaviour (README "Masking"): the server had the whole string and ran it.
     assert.deepEqual((await run('select note from notes where id = 77;')).out, ['ran']);
+  });
+
+  it('RETURNING through the extended protocol (postgres.js, parameters) is traced too', async () => {
+    const sql = postgres({ host: '127.0.0.1', port: p.port, user: 'agent', database: 'x', max: 1, onnotice: () => undefined, connect_timeout: 10 });
+    try {
+      const rows = await sql`update notes set note = c.email from customers c where c.id = notes.customer_id and notes.id = ${1} returning notes.id, note`;
+      assert.deepEqual(rows.map((r) => ({ ...r })), [{ id: 1, note: '[MASKED]' }]);
+      const again = await sql`update notes set note = c.email from customers c where c.id = notes.customer_id and notes.id = ${2} returning notes.id, note`;
+      assert.deepEqual(again.map((r) => ({ ...r })), [{ id: 2, note: '[MASKED]' }]);
+    } finally { await sql.end({ timeout: 5 }); }
   });
 
   it('RETURNING plain columns of an unmasked table still passes (no false refusal)', async () => {
