@@ -140,15 +140,20 @@ async function startAgent(dir: string): Promise<{ sock: string; fingerprint: str
   }
   const sock = join(dir, 'agent.sock');
   const agent = spawn('/usr/bin/ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-  await eventually('the ssh-agent socket', async () => (existsSync(sock) ? true : undefined), 10_000);
-  const key = join(dir, 'forwarded_ed25519');
-  keygen(key);
-  const added = await run('/usr/bin/ssh-add', [key], { env: { SSH_AUTH_SOCK: sock } });
-  assert.equal(added.code, 0, added.stderr);
-  const fp = await run('/usr/bin/ssh-keygen', ['-l', '-f', `${key}.pub`]);
-  const fingerprint = fp.stdout.split(' ')[1] ?? '';
-  assert.match(fingerprint, /^SHA256:/);
-  return { sock, fingerprint, stop: () => agent.kill() };
+  try {
+    await eventually('the ssh-agent socket', async () => (existsSync(sock) ? true : undefined), 10_000);
+    const key = join(dir, 'forwarded_ed25519');
+    keygen(key);
+    const added = await run('/usr/bin/ssh-add', [key], { env: { SSH_AUTH_SOCK: sock } });
+    assert.equal(added.code, 0, added.stderr);
+    const fp = await run('/usr/bin/ssh-keygen', ['-l', '-f', `${key}.pub`]);
+    const fingerprint = fp.stdout.split(' ')[1] ?? '';
+    assert.match(fingerprint, /^SHA256:/);
+    return { sock, fingerprint, stop: () => agent.kill() };
+  } catch (err) {
+    agent.kill();
+    throw err;
+  }
 }
 
 test('agent forwarding (ssh -A) is relayed where policy allows it, refused and recorded elsewhere', async () => {

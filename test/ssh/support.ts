@@ -113,7 +113,9 @@ export function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ru
     const child = execFile(cmd, args, { timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, ...env }, (_err, stdout, stderr) => {
       resolve({ code: child.exitCode, signal: child.signalCode, stdout: String(stdout), stderr: String(stderr) });
     });
-    // Always end stdin: ssh would otherwise wait on it.
+    // Always end stdin: ssh would otherwise wait on it. A program that exits without reading it
+    // (ssh-add, ssh-keygen) closes the pipe first: that EPIPE is not the test's failure.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
   });
 }
