@@ -11,6 +11,9 @@ let foreign: TestIssuer;
 const accounts = {
   alice: { email: 'alice@example.test', groups: ['dba', 'oncall'] },
   bob: { groups: ['support'] },
+  // Claims someone else's address, which the IdP has not verified.
+  mallory: { email: 'alice@example.test', emailVerified: false, groups: [] },
+  carol: { email: 'carol@example.test', emailVerified: true, groups: [] },
 };
 
 before(async () => {
@@ -71,4 +74,11 @@ test('an issuer that cannot be discovered is a 503-class refusal, retried on the
   assert.equal(await refusal(v.verify(token)), 'APPROVALS_ERR_OIDC_UNAVAILABLE');
   const mislabelled = new OidcApproverVerifier({ issuer: `${idp.issuer}/`, audience: idp.clientId });
   assert.equal(await refusal(mislabelled.verify(token)), 'APPROVALS_ERR_OIDC_UNAVAILABLE');
+});
+
+test('an unverified e-mail address does not name the approver (it could match a user: entry); a verified one does', async () => {
+  const v = new OidcApproverVerifier({ issuer: idp.issuer, audience: idp.clientId });
+  const mallory = await v.verify(await idp.idToken('mallory'));
+  assert.equal(mallory.name, 'mallory');
+  assert.equal((await v.verify(await idp.idToken('carol'))).name, 'carol@example.test');
 });

@@ -39,7 +39,10 @@ export class OidcApproverVerifier {
       throw tokenError(err, 'approver ID token');
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw cpError('AUTH_ERR_TOKEN_INVALID', 'approver ID token has no subject');
-    const named = claim(payload, this.options.usernameClaim ?? 'email');
+    const usernameClaim = this.options.usernameClaim ?? 'email';
+    // An address the IdP has not verified is whatever the user typed: it must not match `user:<email>`.
+    const unverified = usernameClaim === 'email' && (payload['email_verified'] === false || payload['email_verified'] === 'false');
+    const named = unverified ? undefined : claim(payload, usernameClaim);
     const rawGroups = claim(payload, this.options.groupsClaim ?? 'groups');
     const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string') : typeof rawGroups === 'string' ? [rawGroups] : [];
     return {

@@ -9,6 +9,8 @@ import Provider from 'oidc-provider';
 
 export interface TestAccount {
   email?: string;
+  /** The `email_verified` claim; absent when undefined. */
+  emailVerified?: boolean;
   groups: string[];
 }
 
@@ -39,9 +41,12 @@ export async function startTestIssuer(accounts: Record<string, TestAccount>, opt
     async findAccount(_ctx, id) {
       const account = accounts[id];
       if (!account) return undefined;
-      return { accountId: id, claims: () => ({ sub: id, ...(account.email ? { email: account.email } : {}), groups: account.groups }) };
+      return { accountId: id, claims: () => ({
+        sub: id, ...(account.email ? { email: account.email } : {}),
+        ...(account.emailVerified !== undefined ? { email_verified: account.emailVerified } : {}), groups: account.groups,
+      }) };
     },
-    claims: { openid: ['sub'], email: ['email'], groups: ['groups'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], groups: ['groups'] },
     scopes: ['openid', 'email', 'groups'],
     // Put the scope's claims into the ID token itself, as IdPs configured for kubectl/oidc-login do.
     conformIdTokenClaims: false,
