@@ -25,7 +25,16 @@ export interface SshProxyOptions {
   logger?: Logger;
   /** Dialling and verifying the target, at most (default 15 s). */
   connectTimeoutMs?: number;
+  /** Agent connections open at once, at most (default MAX_AGENT_CONNECTIONS); more are closed at once. */
+  maxConnections?: number;
 }
+
+/**
+ * Each agent connection becomes a connection to the target with the Connection's credential: an
+ * agent opening connections in a loop must not flood the target (MaxStartups, fail2ban locking
+ * the credential out) or the sidecar.
+ */
+export const MAX_AGENT_CONNECTIONS = 64;
 
 export interface SshProxyUpdate {
   policy?: SshPolicy;
@@ -58,6 +67,8 @@ export class SshProxy {
       });
     });
     this.server.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'ssh listener error'));
+    // ssh2's Server closes a socket past maxConnections before the SSH handshake (its typings leave it out).
+    (this.server as unknown as { maxConnections: number }).maxConnections = o.maxConnections ?? MAX_AGENT_CONNECTIONS;
   }
 
   start(): Promise<{ port: number }> {
