@@ -1,8 +1,9 @@
 // Decides each Kubernetes API request against the kubernetes-family rules of one connection's
 // policies: deny over approve over allow, then the policies' default (like policy/decide.ts).
 import type { Decision } from '../decision.js';
-import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from '../policy/schema.js';
-import type { AccessPolicyDoc, Rule } from '../policy/types.js';
+import { compileRuleSet } from '../policy/compile-common.js';
+import type { CompiledRuleBase, CompiledRuleSet } from '../policy/compile-common.js';
+import type { AccessPolicyDoc } from '../policy/types.js';
 import type { RequestInfo } from './request-info.js';
 
 type Matcher = (text: string) => boolean;
@@ -10,59 +11,26 @@ type Matcher = (text: string) => boolean;
 /** Matches a request's group, resource and subresource; built from `[group/]resource[/subresource]`. */
 export type ResourceMatcher = (group: string, resource: string, subresource: string | undefined) => boolean;
 
-export interface CompiledKubeRule {
-  readonly policy: string;
-  readonly rule: string;
-  readonly action: 'allow' | 'deny' | 'approve';
+export interface CompiledKubeRule extends CompiledRuleBase {
   readonly verbs: Matcher | undefined;
   readonly resources: ResourceMatcher | undefined;
   readonly namespaces: Matcher | undefined;
   readonly names: Matcher | undefined;
-  readonly message: string | undefined;
-  readonly approvers: readonly string[];
-  readonly timeoutSeconds: number;
-  readonly source: Rule;
 }
 
-export interface CompiledKubePolicy {
-  readonly connection: string;
-  readonly policies: readonly string[];
-  /** Deny, then approve, then allow; document order within each. */
-  readonly rules: readonly CompiledKubeRule[];
-  readonly defaultDenyPolicy: string | undefined;
-}
-
-const RANK = { deny: 0, approve: 1, allow: 2 } as const;
+export type CompiledKubePolicy = CompiledRuleSet<CompiledKubeRule>;
 
 export function compileKubePolicies(policies: readonly AccessPolicyDoc[], connection: string): CompiledKubePolicy {
-  const covering = policies.filter((p) => p.spec.connections.includes(connection));
-  const rules: CompiledKubeRule[] = [];
-  for (const p of covering) {
-    p.spec.rules.forEach((r, i) => {
-      if (r.action === 'mask' || !ruleFamilies(r.match).includes('kubernetes')) return;
-      const restrictive = r.action !== 'allow';
-      rules.push({
-        policy: p.metadata.name,
-        rule: r.name ?? `${p.metadata.name}#${i}`,
-        action: r.action,
-        verbs: r.match.verbs === undefined ? undefined : anyOf(r.match.verbs.map((v) => glob(v, false))),
-        resources: r.match.resources === undefined ? undefined : compileResources(r.match.resources, restrictive),
-        namespaces: r.match.namespaces === undefined ? undefined : anyOf(r.match.namespaces.map((v) => glob(v, false))),
-        names: r.match.names === undefined ? undefined : anyOf(r.match.names.map((v) => glob(v, false))),
-        message: r.message,
-        approvers: Object.freeze([...(r.approvers ?? [])]),
-        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
-        source: r,
-      });
-    });
-  }
-  rules.sort((a, b) => RANK[a.action] - RANK[b.action]);
-  return {
-    connection,
-    policies: covering.map((p) => p.metadata.name),
-    rules,
-    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
-  };
+  return compileRuleSet<CompiledKubeRule>(policies, connection, {
+    family: 'kubernetes',
+    compileRule: (match, base) => ({
+      ...base,
+      verbs: match.verbs === undefined ? undefined : anyOf(match.verbs.map((v) => glob(v, false))),
+      resources: match.resources === undefined ? undefined : compileResources(match.resources, base.action !== 'allow'),
+      namespaces: match.namespaces === undefined ? undefined : anyOf(match.namespaces.map((v) => glob(v, false))),
+      names: match.names === undefined ? undefined : anyOf(match.names.map((v) => glob(v, false))),
+    }),
+  });
 }
 
 /**

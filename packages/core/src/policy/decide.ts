@@ -4,8 +4,9 @@ import type { Decision } from '../decision.js';
 import type { Classification, StatementFacts } from '../sql/facts.js';
 import { expandKinds } from '../sql/kinds.js';
 import type { StatementKind } from '../sql/kinds.js';
-import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from './schema.js';
-import type { AccessPolicyDoc, Rule } from './types.js';
+import { ACTION_RANK, compileRuleSet } from './compile-common.js';
+import type { CompiledRuleBase, CompiledRuleSet } from './compile-common.js';
+import type { AccessPolicyDoc } from './types.js';
 
 /** The decision plus whether literals must be redacted from the recorded statement text. */
 export type SqlDecision = Decision & { redactLiterals: boolean };
@@ -13,28 +14,13 @@ export type SqlDecision = Decision & { redactLiterals: boolean };
 /** Tests a relation or function name as the classifier reports it (`name` or `schema.name`). */
 export type NameMatcher = (name: string) => string | undefined;
 
-export interface CompiledRule {
-  readonly policy: string;
-  /** rule.name, or `<policy>#<index>` with the index in the policy's rules. */
-  readonly rule: string;
-  readonly action: 'allow' | 'deny' | 'approve';
+export interface CompiledRule extends CompiledRuleBase {
   readonly kinds: ReadonlySet<StatementKind> | undefined;
   readonly tables: NameMatcher | undefined;
   readonly functions: NameMatcher | undefined;
-  readonly message: string | undefined;
-  readonly approvers: readonly string[];
-  readonly timeoutSeconds: number;
-  readonly source: Rule;
 }
 
-export interface CompiledPolicy {
-  readonly connection: string;
-  /** Names of the policies that cover the connection, in their given order. */
-  readonly policies: readonly string[];
-  /** Deny rules, then approve, then allow; each group in document order. First match decides. */
-  readonly rules: readonly CompiledRule[];
-  /** The first covering policy whose default is deny: it decides what no rule matches. */
-  readonly defaultDenyPolicy: string | undefined;
+export interface CompiledPolicy extends CompiledRuleSet<CompiledRule> {
   /** Table parts of mask column patterns. */
   readonly maskTables: readonly NameMatcher[];
   /** A detector mask rule applies: every statement may carry sensitive literals. */
@@ -50,48 +36,26 @@ export interface RuleHit {
   function?: { name: string; pattern: string };
 }
 
-const RANK = { deny: 0, approve: 1, allow: 2 } as const;
-
 export function compilePolicies(policies: readonly AccessPolicyDoc[], connection: string): CompiledPolicy {
-  const covering = policies.filter((p) => p.spec.connections.includes(connection));
-  const rules: CompiledRule[] = [];
   const maskTables: NameMatcher[] = [];
   let maskAlways = false;
-  for (const p of covering) {
-    p.spec.rules.forEach((r, i) => {
-      const name = r.name ?? `${p.metadata.name}#${i}`;
-      if (r.action === 'mask') {
-        if (r.match.detectors !== undefined && r.match.detectors.length > 0) maskAlways = true;
-        for (const column of r.match.columns ?? []) maskTables.push(compileNames([column.slice(0, column.lastIndexOf('.'))], true));
-        return;
-      }
-      // SSH and Kubernetes rules speak for other connection types (policy/types.ts RuleMatch).
-      if (!ruleFamilies(r.match).includes('sql')) return;
-      const restrictive = r.action !== 'allow';
-      rules.push({
-        policy: p.metadata.name,
-        rule: name,
-        action: r.action,
-        kinds: r.match.statements === undefined ? undefined : expandKinds(r.match.statements).kinds,
-        tables: r.match.tables === undefined ? undefined : compileNames(r.match.tables, restrictive),
-        functions: r.match.functions === undefined ? undefined : compileNames(r.match.functions, restrictive),
-        message: r.message,
-        approvers: Object.freeze([...(r.approvers ?? [])]),
-        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
-        source: r,
-      });
-    });
-  }
-  rules.sort((a, b) => RANK[a.action] - RANK[b.action]); // stable: document order within an action
-  return {
-    connection,
-    policies: covering.map((p) => p.metadata.name),
-    rules,
-    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
-    maskTables,
-    maskAlways,
-    cache: new WeakMap(),
-  };
+  const set = compileRuleSet<CompiledRule>(policies, connection, {
+    family: 'sql',
+    onMask: (r) => {
+      if (r.match.detectors !== undefined && r.match.detectors.length > 0) maskAlways = true;
+      for (const column of r.match.columns ?? []) maskTables.push(compileNames([column.slice(0, column.lastIndexOf('.'))], true));
+    },
+    compileRule: (match, base) => {
+      const restrictive = base.action !== 'allow';
+      return {
+        ...base,
+        kinds: match.statements === undefined ? undefined : expandKinds(match.statements).kinds,
+        tables: match.tables === undefined ? undefined : compileNames(match.tables, restrictive),
+        functions: match.functions === undefined ? undefined : compileNames(match.functions, restrictive),
+      };
+    },
+  });
+  return { ...set, maskTables, maskAlways, cache: new WeakMap() };
 }
 
 /** Deny wins over approve, approve over allow, over every statement of the query string. */
@@ -117,7 +81,7 @@ function decideUncached(compiled: CompiledPolicy, c: Classification): SqlDecisio
   for (const s of c.statements) {
     const d = decideStatement(compiled, s);
     if (d.action === 'deny') return { ...d, redactLiterals };
-    if (strongest === undefined || RANK[d.action] < RANK[strongest.action]) strongest = d;
+    if (strongest === undefined || ACTION_RANK[d.action] < ACTION_RANK[strongest.action]) strongest = d;
   }
   // A query string with no statement (only comments or `;`) runs nothing.
   return { ...(strongest ?? { action: 'allow', policy: '', rule: 'empty' }), redactLiterals };

@@ -2,8 +2,9 @@
 // connection (SSH, and the exec of Kubernetes pods). Compiled once per bundle; decisions cached
 // by exact command line.
 import type { Decision } from '../decision.js';
-import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from '../policy/schema.js';
-import type { AccessPolicyDoc, Rule, ShellOperation } from '../policy/types.js';
+import { ACTION_RANK, compileRuleSet } from '../policy/compile-common.js';
+import type { CompiledRuleBase, CompiledRuleSet } from '../policy/compile-common.js';
+import type { AccessPolicyDoc, ShellOperation } from '../policy/types.js';
 import { analyzeArgv, analyzeCommandLine } from './analyze.js';
 import type { CommandAnalysis, SimpleCommand } from './analyze.js';
 import { compileCommandPattern, matchCommand } from './patterns.js';
@@ -11,27 +12,12 @@ import { createShellParser } from './parser.js';
 import type { ShellParser } from './parser.js';
 import type { CommandPattern } from './patterns.js';
 
-export interface CompiledShellRule {
-  readonly policy: string;
-  /** rule.name, or `<policy>#<index>` with the index in the policy's rules. */
-  readonly rule: string;
-  readonly action: 'allow' | 'deny' | 'approve';
+export interface CompiledShellRule extends CompiledRuleBase {
   readonly commands: readonly CommandPattern[] | undefined;
   readonly operations: ReadonlySet<ShellOperation> | undefined;
-  readonly message: string | undefined;
-  readonly approvers: readonly string[];
-  readonly timeoutSeconds: number;
-  readonly source: Rule;
 }
 
-export interface CompiledShellPolicy {
-  readonly connection: string;
-  /** Names of the policies that cover the connection, in their given order. */
-  readonly policies: readonly string[];
-  /** Deny rules, then approve, then allow; each group in document order. First match decides. */
-  readonly rules: readonly CompiledShellRule[];
-  /** The first covering policy whose default is deny: it decides what no rule matches. */
-  readonly defaultDenyPolicy: string | undefined;
+export interface CompiledShellPolicy extends CompiledRuleSet<CompiledShellRule> {
   /** Decisions by operation and exact line, oldest dropped first past CACHE_LIMIT. */
   readonly cache: Map<string, ShellCommandDecision>;
   readonly parse: ShellParser;
@@ -43,39 +29,20 @@ export type ShellCommandDecision = Decision & { programs: string[] };
 /** Operations a command line arrives by: an exec request, or a line typed at a shell prompt. */
 export type CommandOperation = Extract<ShellOperation, 'exec' | 'shell'>;
 
-const RANK = { deny: 0, approve: 1, allow: 2 } as const;
 const CACHE_LIMIT = 1024;
 /** Forwarding opens ways around the command policy: denied unless a rule allows it. */
 const DENIED_UNLESS_ALLOWED: ReadonlySet<ShellOperation> = new Set(['port-forward', 'agent-forward']);
 
 export function compileShellPolicy(policies: readonly AccessPolicyDoc[], connection: string): CompiledShellPolicy {
-  const covering = policies.filter((p) => p.spec.connections.includes(connection));
-  const rules: CompiledShellRule[] = [];
-  for (const p of covering) {
-    p.spec.rules.forEach((r, i) => {
-      if (r.action === 'mask' || !ruleFamilies(r.match).includes('shell')) return;
-      rules.push({
-        policy: p.metadata.name,
-        rule: r.name ?? `${p.metadata.name}#${i}`,
-        action: r.action,
-        commands: r.match.commands?.map(compileCommandPattern),
-        operations: r.match.operations === undefined ? undefined : new Set(r.match.operations),
-        message: r.message,
-        approvers: Object.freeze([...(r.approvers ?? [])]),
-        timeoutSeconds: parseDuration(r.timeout ?? DEFAULT_APPROVAL_TIMEOUT) ?? 600,
-        source: r,
-      });
-    });
-  }
-  rules.sort((a, b) => RANK[a.action] - RANK[b.action]); // stable: document order within an action
-  return {
-    connection,
-    policies: covering.map((p) => p.metadata.name),
-    rules,
-    defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
-    cache: new Map(),
-    parse: createShellParser(),
-  };
+  const set = compileRuleSet<CompiledShellRule>(policies, connection, {
+    family: 'shell',
+    compileRule: (match, base) => ({
+      ...base,
+      commands: match.commands?.map(compileCommandPattern),
+      operations: match.operations === undefined ? undefined : new Set(match.operations),
+    }),
+  });
+  return { ...set, cache: new Map(), parse: createShellParser() };
 }
 
 /**
@@ -133,7 +100,7 @@ export function decideAnalysis(p: CompiledShellPolicy, analysis: CommandAnalysis
 // Deny wins, then approve, then allow; a deny naming a policy rule is reported before a default
 // or built-in one, so that `sudo rm` under `allow [ls]` says which rule forbids rm.
 function strength(d: Decision): number {
-  if (d.action !== 'deny') return RANK[d.action];
+  if (d.action !== 'deny') return ACTION_RANK[d.action];
   return d.rule === 'default' || d.policy === '' ? 0.5 : 0;
 }
 
