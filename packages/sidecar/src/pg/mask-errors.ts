@@ -19,6 +19,12 @@ const QUOTED = /"((?:[^"]|"")*)"/g;
 const JSON_CONTEXT = /(JSON data, line \d+: ).*/g;
 /** XML errors (SQLSTATE 2200M/N/S/T) carry the input, unquoted, in their detail. */
 const XML_ERROR = /^2200[MNST]$/;
+/**
+ * The name of the Bind that stands in for a refused message (session.ts sendSentinel): the server
+ * quotes it in its 26000 error, and the session swaps that error for the refusal only if it can
+ * read the name. It is the sidecar's own random name, never a value.
+ */
+const SENTINEL = /^chaperone_denied_[0-9a-f]{12}_\d+$/;
 
 /**
  * The ErrorResponse/NoticeResponse `frame` scrubbed, or null when nothing changed (or it is
@@ -65,7 +71,7 @@ export function scrubServerMessage(frame: Buffer, columnRules: boolean, detect: 
 function withoutForeignQuotes(text: string, statement: string | undefined): string {
   const lower = statement?.toLowerCase();
   return text.replace(QUOTED, (m, inner: string) => {
-    if (inner === TOKEN || inner === '') return m;
+    if (inner === TOKEN || inner === '' || SENTINEL.test(inner)) return m;
     const name = inner.replaceAll('""', '"').toLowerCase();
     return lower !== undefined && lower.includes(name) ? m : `"${TOKEN}"`;
   });
