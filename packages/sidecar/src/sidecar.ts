@@ -11,6 +11,7 @@ import { redactLiterals } from '@chaperone/core/sql/redact';
 import { LOG_REDACT } from '@chaperone/core/log-redact';
 import { startAdminServer } from './admin.js';
 import { ControlPlaneApprovalGate } from './approvals/control-plane-gate.js';
+import { closeUngranted } from './close-ungranted.js';
 import type { Readiness } from './admin.js';
 import { parseSidecarConfig, SIDECAR_ERR_CONFIG } from './config.js';
 import type { ResolvedSidecarConfig, SidecarConfig } from './config.js';
@@ -261,13 +262,7 @@ class SidecarRuntime {
         needCredentials = true;
       }
     }
-    for (const [name, proxy] of this.proxies) {
-      if (wanted.some((c) => c.metadata.name === name)) continue;
-      this.log.info({ connection: name }, 'connection no longer granted; closing its listener');
-      this.proxies.delete(name);
-      delete this.ports[name];
-      await proxy.close();
-    }
+    await closeUngranted(this.proxies, wanted, this.ports, this.log);
     const allWanted = bundle.connections.filter((c) => !this.config.connections || this.config.connections.includes(c.metadata.name));
     if (this.kube && await this.kube.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;
     if (this.ssh && await this.ssh.apply(bundle, allWanted, this.credentials, withCredentials, this.ports)) needCredentials = true;

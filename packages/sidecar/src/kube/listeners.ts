@@ -11,6 +11,7 @@ import { compileShellPolicy } from '@chaperone/core/shell/policy';
 import type { CompiledShellPolicy } from '@chaperone/core/shell/policy';
 import type { ConnectionDoc, KubernetesTarget, PolicyBundle } from '@chaperone/core/policy/types';
 import type { ApprovalGate } from '../approvals/gate.js';
+import { closeUngranted } from '../close-ungranted.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { Recorder } from '../recorder/recorder.js';
 import { DEFAULT_KUBE_CA_DIR, generateLocalTls, writeCaBundle } from './local-ca.js';
@@ -71,13 +72,7 @@ export class KubeListeners {
         needCredentials = true;
       }
     }
-    for (const [name, proxy] of this.proxies) {
-      if (kube.some((c) => c.metadata.name === name)) continue;
-      this.o.logger.info({ connection: name }, 'connection no longer granted; closing its listener');
-      this.proxies.delete(name);
-      delete ports[name];
-      await proxy.close();
-    }
+    await closeUngranted(this.proxies, kube, ports, this.o.logger);
     return needCredentials;
   }
 

@@ -6,6 +6,7 @@ import { ChaperoneError } from '@chaperone/core/errors';
 import type { ConnectionDoc, PolicyBundle, SshTarget } from '@chaperone/core/policy/types';
 import { loadShellParser } from '@chaperone/core/shell/analyze';
 import type { ApprovalGate } from '../approvals/gate.js';
+import { closeUngranted } from '../close-ungranted.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { Recorder } from '../recorder/recorder.js';
 import { createSshObserver } from './observer.js';
@@ -62,13 +63,7 @@ export class SshListeners {
         needCredentials = true;
       }
     }
-    for (const [name, proxy] of this.proxies) {
-      if (ssh.some((c) => c.metadata.name === name)) continue;
-      this.o.logger.info({ connection: name }, 'connection no longer granted; closing its listener');
-      this.proxies.delete(name);
-      delete ports[name];
-      await proxy.close();
-    }
+    await closeUngranted(this.proxies, ssh, ports, this.o.logger);
     return needCredentials;
   }
 
