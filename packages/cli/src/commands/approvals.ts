@@ -4,6 +4,7 @@
 import type { Approval, ApprovalWatchResponse } from '@chaperone/core/api';
 import { ChaperoneError } from '@chaperone/core/errors';
 import { apiGet, apiPost, resolveTarget, type OperatorTarget } from '../operator-client.js';
+import { printable } from '../terminal-text.js';
 import { parse, type Command } from './command.js';
 
 const COMMON = '[--control-plane URL] [--token TOKEN]';
@@ -109,6 +110,6 @@ function operationText(a: Approval): string {
 }
 
 function oneLine(text: string, max = 120): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = printable(text.replace(/\s+/g, ' ').trim());
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

@@ -2,6 +2,7 @@
 import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
 import type { SessionRecord, StatementEvent } from '@chaperone/core/records/types';
 import { apiGet, resolveTarget } from '../operator-client.js';
+import { printable } from '../terminal-text.js';
 import { parse, type Command } from './command.js';
 
 const LIST_USAGE = 'chaperone sessions list [--json] [--limit N] [--connection NAME] [--control-plane URL]';
@@ -66,7 +67,12 @@ export function formatSessionDetail({ session, records }: SessionDetail): string
   return `${lines.join('\n')}\n`;
 }
 
+/** One record as text; what the agent or the target wrote is shown with its control characters escaped. */
 export function formatRecord(r: SessionRecord): string {
+  return recordText(r).split('\n').map(printable).join('\n');
+}
+
+function recordText(r: SessionRecord): string {
   const head = `#${String(r.seq).padStart(4)} ${r.time}`;
   const e = r.event;
   switch (e.type) {
@@ -113,7 +119,7 @@ function maskedCounts(masked: Record<string, number> | undefined): string {
 }
 
 function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = printable(text.replace(/\s+/g, ' ').trim());
   return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
 }
 
