@@ -99,3 +99,10 @@ test('the quoted operation cannot break out of its code block and is bounded', (
   assert.ok(code.text.text.length < 1600);
   assert.match(p.text, /Approval needed: x — n\/s on c \(ssh\): m/);
 });
+
+test('bidi overrides and control characters in the quoted operation are shown escaped', () => {
+  const a = { id: 'x', identity: { namespace: 'n', serviceAccount: 's' }, connection: 'c', protocol: 'postgres', message: 'm', rule: { policy: 'p', rule: 'p#0' },
+    approvers: [], expiresAt: '2030-01-01T00:00:00.000Z', operation: { kind: 'sql', text: 'DELETE FROM t /*\u202e1 TCELES\x1b[2K*/', params: [] } } as unknown as Approval;
+  const code = (slackPayload(a).blocks[1] as { text: { text: string } }).text.text;
+  assert.equal(code, '```DELETE FROM t /*\\u202e1 TCELES\\u001b[2K*/```');
+});

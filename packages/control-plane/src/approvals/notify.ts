@@ -13,6 +13,9 @@ export interface NotifierOptions {
 
 /** Longest operation text quoted in a message (Slack caps a section's text at 3000 characters). */
 const MAX_QUOTED = 1500;
+/** C0/C1 controls but tab and newline, DEL, and the Unicode bidi marks, embeddings, overrides and isolates. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * The operation as quoted in the channel. Bind parameters are not quoted: a chat channel is wider
@@ -29,7 +32,8 @@ export function describeOperation(op: HeldOperation): string {
 /** The webhook body: a one-line `text` (notifications, fallbacks) and blocks for the message. */
 export function slackPayload(a: Approval): { text: string; blocks: Record<string, unknown>[] } {
   const who = `${a.identity.namespace}/${a.identity.serviceAccount}`;
-  let quoted = describeOperation(a.operation);
+  // Bidi overrides and control characters would let the agent's text display as something else.
+  let quoted = describeOperation(a.operation).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (quoted.length > MAX_QUOTED) quoted = `${quoted.slice(0, MAX_QUOTED)}…`;
   // Three backticks inside would end the code block early.
   quoted = quoted.replaceAll('```', '`\u200b``');
