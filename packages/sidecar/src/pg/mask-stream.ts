@@ -325,10 +325,14 @@ export class MaskStream {
         return;
       }
       case B.CommandComplete: case B.EmptyQueryResponse: case B.PortalSuspended: {
-        if (type === B.CommandComplete) this.cursorCommand(frame.toString('latin1', 5, Math.min(frame.length, 40)));
-        if (type === B.CommandComplete && DDL_TAG.test(frame.toString('latin1', 5, Math.min(frame.length, 40)))) {
-          this.catalog.invalidate();
-          this.ddlInTransaction = true;
+        if (type === B.CommandComplete) {
+          // The tag decoded once: this runs for every statement, masked columns or not.
+          const tag = frame.toString('latin1', 5, Math.min(frame.length, 40));
+          this.cursorCommand(tag);
+          if (DDL_TAG.test(tag)) {
+            this.catalog.invalidate();
+            this.ddlInTransaction = true;
+          }
         }
         this.current = NONE;
         const h = this.head();
