@@ -11,6 +11,7 @@ import { redactLiterals } from '@chaperone/core/sql/redact';
 import { LOG_REDACT } from '@chaperone/core/log-redact';
 import { startAdminServer } from './admin.js';
 import { ControlPlaneApprovalGate } from './approvals/control-plane-gate.js';
+import { backoffMs, sleep } from './backoff.js';
 import { closeUngranted } from './close-ungranted.js';
 import type { Readiness } from './admin.js';
 import { parseSidecarConfig, SIDECAR_ERR_CONFIG } from './config.js';
@@ -167,7 +168,7 @@ class SidecarRuntime {
       } catch (err) {
         const level = attempt === 0 || attempt % 20 === 0 ? 'warn' : 'debug';
         this.log[level]({ err: describe(err), attempt }, 'token exchange failed; retrying');
-        await sleep(backoffMs(attempt), this.stop.signal);
+        await sleep(backoffMs(attempt, 100), this.stop.signal);
       }
     }
   }
@@ -224,7 +225,7 @@ class SidecarRuntime {
         } else {
           if (failures === 0) this.log.warn({ err: describe(err) }, 'bundle poll failed; retrying');
         }
-        await sleep(backoffMs(failures++), this.stop.signal);
+        await sleep(backoffMs(failures++, 100), this.stop.signal);
       }
     }
   }
@@ -308,21 +309,6 @@ function exchangeResult(err: unknown): ExchangeResult {
   if (isChaperoneError(err, CP_ERR_UNAUTHORIZED)) return 'unauthorized';
   if (isChaperoneError(err, CP_ERR_REJECTED)) return 'rejected';
   return 'error';
-}
-
-/** Exponential with jitter: 100 ms doubling to a 5 s cap, each wait between half and all of it. */
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(5_000, 100 * 2 ** Math.min(attempt, 16));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
 
 function describe(err: unknown): string {

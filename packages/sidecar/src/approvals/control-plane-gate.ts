@@ -4,6 +4,7 @@
 import type { Approval, ApprovalCreateRequest } from '@chaperone/core/api';
 import { isChaperoneError } from '@chaperone/core/errors';
 import { canonicalJson } from '@chaperone/core/records/canonical';
+import { backoffMs, sleep } from '../backoff.js';
 import { CP_ERR_UNAUTHORIZED, CP_ERR_UNREACHABLE } from '../control-plane-client.js';
 import type { ControlPlaneClient } from '../control-plane-client.js';
 import type { ApprovalGate, ApprovalOutcome } from './gate.js';
@@ -78,7 +79,7 @@ export class ControlPlaneApprovalGate implements ApprovalGate {
         // Not found / refused: this request is gone for us; fail closed at once.
         if (!isChaperoneError(err, CP_ERR_UNREACHABLE)) return { state: 'unavailable', error: `approval ${id} could not be followed: ${describe(err)}` };
         lastError = describe(err);
-        await sleep(backoffMs(failures++), signal);
+        await sleep(backoffMs(failures++, 200), signal);
       }
     }
     return finalOutcome(approval);
@@ -114,20 +115,6 @@ function finalOutcome(a: Approval): ApprovalOutcome {
     case 'withdrawn': return { state: 'withdrawn', approval: a };
     case 'pending': return { state: 'unavailable', error: `approval ${a.id} is still pending` };
   }
-}
-
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(5_000, 200 * 2 ** Math.min(attempt, 10));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
 
 function describe(err: unknown): string {
