@@ -3,6 +3,7 @@
 import { lineageOfTree, parseSql } from './lineage.js';
 import type { LineageCatalog, StatementLineage } from './lineage-types.js';
 import { shapeKey } from './shape-key.js';
+import { ShapeLru } from './shape-lru.js';
 
 export interface LineageAnalyzerStats {
   hits: number;
@@ -26,7 +27,6 @@ interface Entry {
   bare: readonly StatementLineage[] | undefined;
   /** Results per catalog object: a new catalog (schema change) gets a fresh analysis. */
   readonly byCatalog: WeakMap<LineageCatalog, readonly StatementLineage[]>;
-  at: number;
 }
 
 /**
@@ -35,21 +35,16 @@ interface Entry {
  * result is frozen: callers share it. Failures to parse are not cached. Call loadSqlParser() first.
  */
 export class LineageAnalyzer {
-  readonly #maxEntries: number;
-  readonly #refreshAfter: number;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: ShapeLru<Entry>;
   // Exact texts seen, to their shape's entry: a repeated text (a prepared statement, an ORM's
   // query) is found with one hash lookup, without computing its shape key.
   readonly #byText = new Map<string, Entry>();
-  #inserted = 0;
   #hits = 0;
   #misses = 0;
   #uncacheable = 0;
 
   constructor(opts: { maxEntries?: number } = {}) {
-    const max = opts.maxEntries ?? 10_000;
-    this.#maxEntries = Number.isInteger(max) && max > 0 ? max : 10_000;
-    this.#refreshAfter = Math.max(1, Math.floor(this.#maxEntries / 2));
+    this.#entries = new ShapeLru(opts.maxEntries);
   }
 
   /**
@@ -74,16 +69,12 @@ export class LineageAnalyzer {
       this.#uncacheable++;
       return analyse(text, catalog).result;
     }
-    const entry = this.#entries.get(key);
+    const entry = this.#entries.peek(key);
     if (entry !== undefined) {
       const cached = catalog === undefined ? entry.bare : entry.byCatalog.get(catalog);
       if (cached !== undefined) {
         this.#hits++;
-        // Lazy LRU refresh, as SqlClassifier does: only entries in the older half move.
-        if (this.#inserted - entry.at >= this.#refreshAfter) {
-          this.#entries.delete(key);
-          this.#insert(key, entry);
-        }
+        this.#entries.touch(key);
         this.#remember(text, key, entry);
         return cached;
       }
@@ -105,7 +96,7 @@ export class LineageAnalyzer {
    */
   #remember(text: string, key: string, entry: Entry): void {
     if (this.#byText.get(text) === entry || hasLiteral(key)) return;
-    if (this.#byText.size >= this.#maxEntries) {
+    if (this.#byText.size >= this.#entries.maxEntries) {
       const oldest = this.#byText.keys().next();
       if (!oldest.done) this.#byText.delete(oldest.value);
     }
@@ -117,18 +108,9 @@ export class LineageAnalyzer {
   }
 
   #newEntry(key: string): Entry {
-    if (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    const entry: Entry = { bare: undefined, byCatalog: new WeakMap(), at: 0 };
-    this.#insert(key, entry);
+    const entry: Entry = { bare: undefined, byCatalog: new WeakMap() };
+    this.#entries.add(key, entry);
     return entry;
-  }
-
-  #insert(key: string, entry: Entry): void {
-    entry.at = ++this.#inserted;
-    this.#entries.set(key, entry);
   }
 }
 
