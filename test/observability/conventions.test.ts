@@ -33,6 +33,11 @@ function sidecarRegistry(): Registry {
     m.maskedValues('orders-db', protocol).add('pii', 'email', 2);
     m.approvalWaited('orders-db', 'approved', 12, protocol);
   }
+  m.kubernetesRequest('cluster', 'allow', 'get');
+  m.kubernetesRequest('cluster', 'deny', 'delete');
+  m.kubernetesRequest('cluster', 'deny', 'select * from users');
+  m.kubernetesStream('cluster', 'allow', 'exec');
+  m.kubernetesStream('cluster', 'deny', 'portforward');
   m.exchange('ok');
   m.exchange('unreachable');
   m.setBundleVersion('9672edec137fe383a9a058405c6b67eb9c91d86f186d941494b1c6245a5fa017');

@@ -30,6 +30,8 @@ export const ALLOWED_LABELS: Readonly<Record<string, string>> = {
   state: 'an approval state',
   route: 'a fastify route template (never the raw URL)',
   method: 'an HTTP method',
+  verb: 'a Kubernetes API verb (get, list, …), "other" for anything else',
+  subresource: 'exec | attach | portforward',
   status: 'an HTTP status code',
   version: 'the policy bundle version, or the Node.js version (process metrics)',
   le: 'histogram bucket bound',

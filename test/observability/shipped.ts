@@ -43,6 +43,20 @@ export function resolveVariables(expr: string): string {
     .replace(/\$\{?(protocol|connection)\}?/g, '.*');
 }
 
+/**
+ * Dashboard queries whose data needs an SSH or Kubernetes connection or an approver webhook:
+ * protocols.test.ts proves them against sshd and a Kubernetes stand-in; prometheus.test.ts
+ * (the PostgreSQL `chaperone dev` stack) proves every other query.
+ */
+export function needsProtocolStack(expr: string): boolean {
+  return /protocol="(ssh|kubernetes)"|chaperone_sidecar_kubernetes_|chaperone_approvals_notifications_total/.test(expr);
+}
+
+/** Every query of the dashboard, with its panel's title. */
+export function dashboardQueries(dashboard: Dashboard): { panel: string; expr: string }[] {
+  return dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+}
+
 /** `label_values(metric{…}, label)` → [selector, label]. */
 export function labelValuesQuery(query: string): [string, string] | undefined {
   const m = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/.exec(query.trim());

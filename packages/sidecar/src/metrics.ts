@@ -22,6 +22,9 @@ export interface RecorderGauges {
 /** Seconds to hours: a person decides. */
 export const APPROVAL_WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 
+/** The API server's verbs (request-info.ts); a label value outside them would be agent input. */
+const KUBE_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'proxy']);
+
 export type ExchangeResult = 'ok' | 'unreachable' | 'unauthorized' | 'rejected' | 'error';
 
 /** A pre-bound counter child: one increment per statement, no label lookup. */
@@ -84,6 +87,14 @@ export class SidecarMetrics {
   private readonly approvalWait = new Histogram({
     name: `${PREFIX}approval_wait_seconds`, help: 'Time a held operation waited for its approval, by how the wait ended.',
     labelNames: ['protocol', 'connection', 'outcome'] as const, buckets: APPROVAL_WAIT_BUCKETS, registers: [this.registry],
+  });
+  private readonly kubeRequests = new Counter({
+    name: `${PREFIX}kubernetes_requests_total`, help: 'Kubernetes API requests, by decision and verb (verbs outside the API\'s own set count as "other").',
+    labelNames: ['connection', 'decision', 'verb'] as const, registers: [this.registry],
+  });
+  private readonly kubeStreams = new Counter({
+    name: `${PREFIX}kubernetes_streams_total`, help: 'Kubernetes exec, attach and port-forward streams, by decision, counted when they end.',
+    labelNames: ['connection', 'decision', 'subresource'] as const, registers: [this.registry],
   });
   private readonly bundleInfo = new Gauge({
     name: `${PREFIX}bundle_version_info`, help: 'The policy bundle version in force (value 1).',
@@ -180,6 +191,16 @@ export class SidecarMetrics {
   /** One held operation's wait; `outcome` is approved, denied, expired, withdrawn or unavailable. */
   approvalWaited(connection: string, outcome: string, seconds: number, protocol: Protocol = 'postgres'): void {
     if (Number.isFinite(seconds) && seconds >= 0) this.approvalWait.observe({ protocol, connection, outcome }, seconds);
+  }
+
+  /** One Kubernetes request; `verb` is bounded here (anything else is "other"). */
+  kubernetesRequest(connection: string, decision: DecisionAction, verb: string): void {
+    this.kubeRequests.inc({ connection, decision, verb: KUBE_VERBS.has(verb) ? verb : 'other' });
+  }
+
+  /** One exec, attach or port-forward stream, when it ends (or is refused). */
+  kubernetesStream(connection: string, decision: DecisionAction, subresource: 'exec' | 'attach' | 'portforward'): void {
+    this.kubeStreams.inc({ connection, decision, subresource });
   }
 
   exchange(result: ExchangeResult): void {

@@ -31,6 +31,8 @@ export interface UpgradeRecords {
   request(e: KubernetesRequestEvent): void;
   approval(e: ApprovalEvent): void;
   record(e: RecordEvent): void;
+  /** A line typed in an interactive shell was decided. */
+  command?(d: { action: Decision['action']; policy: string; rule: string }): void;
 }
 
 type Resource = Extract<RequestInfo, { kind: 'resource' }>;
@@ -169,7 +171,7 @@ function open(o: Opening): void {
   const { u, records } = o;
   const recording = o.kind === 'portforward' ? undefined : new ExecRecording({ channel: o.channel, tty: o.q.tty, command: o.command, record: (e) => records.record(e) });
   const guard = o.shell
-    ? new ShellInputGuard({ state: o.state, session: o.session, tty: o.q.tty, channel: o.channel, record: (e) => records.record(e), approval: (e) => records.approval(e), told: (data) => recording?.told(data) })
+    ? new ShellInputGuard({ state: o.state, session: o.session, tty: o.q.tty, channel: o.channel, record: (e) => { records.record(e); if (e.type === 'command') records.command?.(e.decision); }, approval: (e) => records.approval(e), told: (data) => recording?.told(data) })
     : undefined;
   const hooks: RelayHooks = {
     opened(p: string) { u.status = 101; recording?.opened(p); guard?.opened(p); },

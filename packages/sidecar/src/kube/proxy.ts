@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Decision } from '@chaperone/core/decision';
 import { decideKube } from '@chaperone/core/kube/decide';
 import type { CompiledKubePolicy } from '@chaperone/core/kube/decide';
 import type { RequestInfo } from '@chaperone/core/kube/request-info';
@@ -35,6 +36,8 @@ export interface KubeObserver {
   approval(session: string, event: ApprovalEvent): void;
   /** Exec and attach streams: CommandEvent, terminal records; port-forwards: ChannelEvent. */
   record?(session: string, event: RecordEvent): void;
+  /** A line typed in an exec or attach shell was decided (counted by rule when not allowed). */
+  command?(session: string, decision: { action: Decision['action']; policy: string; rule: string }): void;
   sessionEnded(s: { session: string; reason: string; requests: number; durationMs: number }): void;
 }
 
@@ -154,6 +157,7 @@ export class KubeProxy {
           request: (event) => observer.request(session.id, event),
           approval: (event) => observer.approval(session.id, event),
           record: (event) => observer.record?.(session.id, event),
+          command: (decision) => observer.command?.(session.id, decision),
         });
       } catch (err) {
         // Whatever an agent's upgrade request holds, it ends that connection, never the listener.

@@ -2,6 +2,7 @@
 // agent connection, commands counted by decision, bytes by direction, sessions open and total.
 import type { Decision } from '@chaperone/core/decision';
 import type { Identity, RecordEvent } from '@chaperone/core/records/types';
+import type { Logger } from 'pino';
 import type { BoundCounter, SidecarMetrics } from '../metrics.js';
 import type { Recorder } from '../recorder/recorder.js';
 
@@ -69,6 +70,37 @@ export function createSshObserver(o: SshObserverOptions): SshObserver {
           session.end({ type: 'session.end', reason, statements: commands, durationMs });
         },
       };
+    },
+  };
+}
+
+/**
+ * The session's log lines, with the session id its records carry: start, each refused or held
+ * command by policy and rule, and the end. Never the command's text: it can hold secrets, and
+ * the records have it.
+ */
+export function loggedSession(log: SshSessionLog, logger: Logger, connection: string, client: Record<string, string>): SshSessionLog {
+  logger.info({ session: log.id, protocol: 'ssh', connection, ...client }, 'session started');
+  let commands = 0;
+  let denied = 0;
+  let ended = false;
+  return {
+    id: log.id,
+    record: (event) => log.record(event),
+    command(decision) {
+      commands++;
+      if (decision.action === 'deny') denied++;
+      if (decision.action !== 'allow') {
+        logger.info({ session: log.id, connection, decision: decision.action, policy: decision.policy, rule: decision.rule }, decision.action === 'deny' ? 'command denied' : 'command held for approval');
+      }
+      log.command(decision);
+    },
+    bytes: (direction, n) => log.bytes(direction, n),
+    end(reason, durationMs) {
+      log.end(reason, durationMs);
+      if (ended) return;
+      ended = true;
+      logger.info({ session: log.id, connection, reason, commands, denied, durationMs: Math.round(durationMs) }, 'session ended');
     },
   };
 }

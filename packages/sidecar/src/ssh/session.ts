@@ -10,7 +10,7 @@ import { openAgentChannel, RelayedAgent } from './agent-forward.js';
 import { runExec } from './exec.js';
 import type { ActiveChannel } from './exec.js';
 import { authorize } from './hold.js';
-import { NOT_A_RULE, recordedDecision } from './observer.js';
+import { loggedSession, NOT_A_RULE, recordedDecision } from './observer.js';
 import type { SshObserver } from './observer.js';
 import { envAllowed } from './policy.js';
 import type { SshPolicy } from './policy.js';
@@ -46,7 +46,8 @@ export function handleAgentConnection(conn: Connection, info: { ip: string; port
   });
   conn.on('error', (err: Error) => deps.logger.debug({ err: err.message }, 'agent connection error'));
   conn.on('ready', () => {
-    const log = deps.observer.sessionStarted({ address: `${info.ip}:${info.port}` });
+    const client = { address: `${info.ip}:${info.port}` };
+    const log = loggedSession(deps.observer.sessionStarted(client), deps.logger, deps.connection, client);
     ctx = {
       session: log.id, connection: deps.connection, approvals: deps.approvals, log, signal: stop.signal, holding,
       logger: deps.logger.child({ session: log.id }),
