@@ -75,6 +75,11 @@ export async function startExecUpstream(): Promise<ExecUpstream> {
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, protocol: String(req.headers['sec-websocket-protocol'] ?? req.headersDistinct['x-stream-protocol-version']?.join(', ') ?? '') });
     if (!/\/pods\/[^/]+\/(exec|attach)\?/.test(req.url ?? '')) return void socket.destroy();
+    // A pod that is gone: answered as the kubelet would, without upgrading.
+    if (/\/pods\/gone\//.test(req.url ?? '')) {
+      const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', code: 404, message: 'pods "gone" not found (stand-in)' });
+      return void socket.end(`HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
     if (/^spdy\//i.test(String(req.headers.upgrade ?? ''))) return serveSpdyExec(req, socket, head);
     wss.handleUpgrade(req, socket, head, (ws) => runExec(ws, req.url ?? '', resizes));
   });

@@ -189,6 +189,16 @@ test('a denied command is refused with a 403 before the upgrade; nothing reaches
   assert.equal((denied.decision as { rule: string }).rule, 'exec#0');
 });
 
+test('an upstream that answers without upgrading (the pod is gone) is passed on whole, over WebSocket and SPDY', async () => {
+  for (const env of [{}, { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }] as Record<string, string>[]) {
+    const r = await kubectl(['exec', 'gone', '--', 'true'], { env });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /pods "gone" not found \(stand-in\)/, JSON.stringify(env));
+  }
+  const refused = await recordsUntil((events) => events.find((e) => e.type === 'kubernetes.request' && e.subresource === 'exec' && e.status === 404));
+  assert.equal(refused.name, 'gone');
+});
+
 test('hidden denied commands are seen through: sh -c, env, a wrapper', async () => {
   const before = execsSeen().length;
   for (const argv of [['sh', '-c', 'rm -rf /'], ['env', 'X=1', 'rm', '-rf', '/'], ['nice', 'sh', '-c', 'cd / && rm -rf *'], ['sh', '-c', 'eval "$(echo rm) -rf /"']]) {

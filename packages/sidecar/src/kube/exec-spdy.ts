@@ -7,7 +7,7 @@
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { statusBody, upstreamHeaders } from './http.js';
+import { answerWithoutUpgrade, statusBody, upstreamHeaders } from './http.js';
 import type { KubeProxyState } from './proxy.js';
 import type { RelayHooks } from './exec-websocket.js';
 
@@ -64,15 +64,7 @@ export function relayRaw(state: KubeProxyState, req: IncomingMessage, socket: Du
     // No upgrade: the upstream's answer goes to the agent, and the connection ends with it (nothing
     // more the agent sends on it may reach the upstream unchecked).
     settled = true;
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('error', () => socket.destroy());
-    res.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const status = res.statusCode ?? 502;
-      socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\ncontent-type: ${String(res.headers['content-type'] ?? 'text/plain')}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]));
-      hooks.refused(status, body.length);
-    });
+    answerWithoutUpgrade(res, socket, 'text/plain', (status, length) => hooks.refused(status, length));
   });
   up.on('error', (err) => {
     if (settled) return;

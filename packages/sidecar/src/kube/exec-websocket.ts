@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { statusBody } from './http.js';
+import { answerWithoutUpgrade, statusBody } from './http.js';
 import { EXEC_SUBPROTOCOLS } from './exec-protocol.js';
 import type { RelaySend } from './exec-shell.js';
 import type { KubeProxyState } from './proxy.js';
@@ -57,15 +57,8 @@ export function relayWebSocket(state: KubeProxyState, req: IncomingMessage, sock
   up.on('unexpected-response', (_r, res) => {
     // The upstream answered without upgrading (no such pod, no kubelet…): its answer is the agent's.
     settled = true;
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('error', () => socket.destroy());
-    res.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const type = String(res.headers['content-type'] ?? 'application/json');
-      const status = res.statusCode ?? 502;
-      socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]));
-      hooks.refused(status, body.length);
+    answerWithoutUpgrade(res, socket, 'application/json', (status, length) => {
+      hooks.refused(status, length);
       up.terminate();
     });
   });

@@ -1,13 +1,32 @@
-// HTTP pieces of the Kubernetes API proxy: the Status body of a refusal, the headers passed
-// upstream (agent's credentials and impersonation dropped), the Accept rewrite that keeps
-// Secret-bearing responses in JSON.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+// HTTP pieces of the Kubernetes API proxy: the Status body of a refusal, an upstream's refusal to
+// upgrade passed on, the headers passed upstream (agent's credentials and impersonation dropped),
+// the Accept rewrite that keeps Secret-bearing responses in JSON.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /** A `metav1.Status` failure, as the API server itself would answer. */
 export function statusBody(code: number, reason: string, message: string, details?: { group?: string; kind?: string; name?: string }): string {
   const status: Record<string, unknown> = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
   if (details && Object.keys(details).length > 0) status.details = details;
   return JSON.stringify(status);
+}
+
+/**
+ * An upstream answer that did not upgrade (no such pod, no kubelet…), passed whole to the agent's
+ * raw socket, which then closes: nothing more the agent sends on it may reach the upstream
+ * unchecked. `done` gets the status and body length once it is sent.
+ */
+export function answerWithoutUpgrade(res: IncomingMessage, socket: Duplex, defaultType: string, done: (status: number, bodyLength: number) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('error', () => socket.destroy());
+  res.on('end', () => {
+    const body = Buffer.concat(chunks);
+    const type = String(res.headers['content-type'] ?? defaultType);
+    const status = res.statusCode ?? 502;
+    socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`), body]));
+    done(status, body.length);
+  });
 }
 
 /**
