@@ -325,8 +325,9 @@ export class MaskStream {
         return;
       }
       case B.CommandComplete: case B.EmptyQueryResponse: case B.PortalSuspended: {
-        if (type === B.CommandComplete) {
-          // The tag decoded once: this runs for every statement, masked columns or not.
+        // Every statement ends here, masked columns or not: the commonest tag (SELECT n) ends no
+        // cursor and changes no schema, so it is not decoded; others are decoded once.
+        if (type === B.CommandComplete && !isSelectTag(frame)) {
           const tag = frame.toString('latin1', 5, Math.min(frame.length, 40));
           this.cursorCommand(tag);
           if (DDL_TAG.test(tag)) {
@@ -352,7 +353,7 @@ export class MaskStream {
         const h = this.expect.shift();
         if (h && h.t !== 'sync' && h.t !== 'query') while (this.expect.length > 0 && this.expect.shift()?.t !== 'sync');
         this.index = 0;
-        if (frame[5] !== 0x54) this.cursors.clear();
+        if (frame[5] !== 0x54 && this.cursors.size > 0) this.cursors.clear(); // clear() allocates, even when empty
         if (frame[5] === 0x49 && this.ddlInTransaction) { this.ddlInTransaction = false; this.catalog.invalidate(); }
         return;
       }
@@ -595,6 +596,11 @@ export const LATER_STATEMENTS_HINT = 'statements after this one in the same quer
 function hasLaterStatement(text: string): boolean {
   const semi = text.indexOf(';');
   return semi >= 0 && text.slice(semi + 1).trim().length > 0;
+}
+
+/** CommandComplete `SELECT n`: byte tests, no string made. */
+function isSelectTag(frame: Buffer): boolean {
+  return frame.length > 12 && frame[5] === 0x53 && frame[6] === 0x45 && frame[7] === 0x4c && frame[8] === 0x45 && frame[9] === 0x43 && frame[10] === 0x54 && frame[11] === 0x20;
 }
 
 function formatAt(formats: readonly number[], i: number): number {
