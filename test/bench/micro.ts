@@ -10,6 +10,7 @@ import { createPgObserver } from '@chaperone/sidecar/pg-observer';
 import { RecordQueue } from '@chaperone/sidecar/recorder/record-queue';
 import { SessionRecorder } from '@chaperone/sidecar/recorder/session-recorder';
 import { buildEnforcer } from '@chaperone/sidecar/sql-enforcement';
+import { maskStageExchange } from './mask-exchange.js';
 import { BENCH_CONNECTION, BENCH_IDENTITY, benchPolicyYaml } from './stack.js';
 
 export interface MicroResult { name: string; nsPerCall: number; note: string }
@@ -77,5 +78,6 @@ export async function runMicro(): Promise<MicroResult[]> {
     if (sealed.length >= 2_000) sealed.dropFront(sealed.length);
   });
   out.push({ name: 'record + seal into the line (delivery loop)', nsPerCall: sealCost, note: `${Math.round(1e9 / sealCost)} records/s per core` });
+  out.push({ name: 'masking stage, pgbench -S exchange', nsPerCall: timeIt(maskStageExchange(texts)), note: 'mask rule on another table' });
   return out;
 }

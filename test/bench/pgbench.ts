@@ -1,6 +1,8 @@
 // `make bench`: pgbench select-only against PostgreSQL directly, through PgBouncer and through the
-// chaperone sidecar (real control plane and sidecar processes), interleaved, side by side; plus
-// added latency, sidecar memory, and micro-benchmarks of the per-statement work.
+// chaperone sidecar (real control plane and sidecar processes) with the bench policy (a mask rule
+// active, on a table pgbench never reads) and with the same policy minus the mask rule,
+// interleaved, side by side; plus added latency, sidecar CPU and memory, and micro-benchmarks of
+// the per-statement work.
 // Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (default 3), BENCH_CPU_PROF=DIR
 // (write a CPU profile of the sidecar there).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,8 +20,11 @@ import type { PgbenchResult } from './stats.js';
 
 const SECONDS = positiveInt(process.env.BENCH_SECONDS, 10);
 const ROUNDS = positiveInt(process.env.BENCH_ROUNDS, 3);
-const TARGETS = ['direct', 'pgbouncer', 'sidecar'] as const;
+const TARGETS = ['direct', 'pgbouncer', 'sidecar', 'sidecar-nomask'] as const;
 type Target = (typeof TARGETS)[number];
+type SidecarTarget = Extract<Target, `sidecar${string}`>;
+const SIDECARS: readonly SidecarTarget[] = ['sidecar', 'sidecar-nomask'];
+const LABEL: Record<Target, string> = { direct: 'direct', pgbouncer: 'pgbouncer', sidecar: 'sidecar, mask rule', 'sidecar-nomask': 'sidecar, no mask rule' };
 const CLIENTS = [1, 16] as const;
 
 function positiveInt(v: string | undefined, dflt: number): number {
@@ -72,22 +77,28 @@ async function main(): Promise<void> {
       credential: USERS.scram,
     });
     await new Promise((r) => setTimeout(r, 1000));
-    const idleRss = rssMb(stack.sidecarPid);
+    const sidecars = { sidecar: stack.sidecar, 'sidecar-nomask': stack.noMask } satisfies Record<SidecarTarget, unknown>;
+    const isSidecar = (t: Target): t is SidecarTarget => t === 'sidecar' || t === 'sidecar-nomask';
+    log(`sidecar pids: mask rule ${stack.sidecar.pid}, no mask rule ${stack.noMask.pid}`);
+    const idleRss = rssMb(stack.sidecar.pid);
 
     const endpoints: Record<Target, Endpoint> = {
       direct,
       pgbouncer: { host: '127.0.0.1', port: bouncer.port, user: USERS.scram.username, database: DATABASE },
-      sidecar: { host: '127.0.0.1', port: stack.sidecarPort, user: 'agent', database: DATABASE },
+      sidecar: { host: '127.0.0.1', port: stack.sidecar.port, user: 'agent', database: DATABASE },
+      'sidecar-nomask': { host: '127.0.0.1', port: stack.noMask.port, user: 'agent', database: DATABASE },
     };
     log('warm-up (2 s each)');
     for (const t of TARGETS) await runPgbench(endpoints[t], 4, 2);
-    const metricsBefore = await stack.metrics();
+    const metricsBefore = await stack.sidecar.metrics();
+    const statementsBefore = { sidecar: 0, 'sidecar-nomask': 0 };
+    for (const t of SIDECARS) statementsBefore[t] = metricSum(await sidecars[t].metrics(), 'chaperone_sidecar_statements_total');
 
     const results = new Map<string, PgbenchResult[]>();
-    const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], sidecar: [] };
+    const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], sidecar: [], 'sidecar-nomask': [] };
     let peakRss = 0;
     let sidecarSeconds = 0;
-    let sidecarCpu = 0;
+    const sidecarCpu = { sidecar: 0, 'sidecar-nomask': 0 };
     let controlPlaneCpu = 0;
     let bouncerCpu = 0;
     let bouncerTx = 0;
@@ -95,13 +106,13 @@ async function main(): Promise<void> {
       for (const clients of CLIENTS) {
         for (const t of TARGETS) {
           log(`round ${round}/${ROUNDS}: ${t}, ${clients} client(s)`);
-          const sampler = t === 'sidecar' ? sampleRss(stack.sidecarPid) : undefined;
-          const cpu0 = [cpuMs(stack.sidecarPid), cpuMs(stack.controlPlanePid), cpuMs(bouncer.pid)];
+          const sampler = t === 'sidecar' ? sampleRss(stack.sidecar.pid) : undefined;
+          const cpu0 = [isSidecar(t) ? cpuMs(sidecars[t].pid) : 0, cpuMs(stack.controlPlanePid), cpuMs(bouncer.pid)];
           const run = await runPgbench(endpoints[t], clients, SECONDS, clients === 1 ? logDir : undefined);
           if (t === 'pgbouncer') { bouncerCpu += cpuMs(bouncer.pid) - (cpu0[2] as number); bouncerTx += run.result.tps * SECONDS; }
+          if (isSidecar(t)) sidecarCpu[t] += cpuMs(sidecars[t].pid) - (cpu0[0] as number);
           if (sampler) {
             peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS;
-            sidecarCpu += cpuMs(stack.sidecarPid) - (cpu0[0] as number);
             controlPlaneCpu += cpuMs(stack.controlPlanePid) - (cpu0[1] as number);
           }
           const key = `${t}/${clients}`;
@@ -110,17 +121,19 @@ async function main(): Promise<void> {
         }
       }
     }
-    const metricsAfter = await stack.metrics();
+    const metricsAfter = await stack.sidecar.metrics();
+    const statementsDuring = { sidecar: 0, 'sidecar-nomask': 0 };
+    for (const t of SIDECARS) statementsDuring[t] = metricSum(await sidecars[t].metrics(), 'chaperone_sidecar_statements_total') - statementsBefore[t];
     const drainStart = Date.now();
     let backlog = Infinity;
     while (Date.now() - drainStart < 15_000) {
-      const m = await stack.metrics();
+      const m = await stack.sidecar.metrics();
       backlog = metricSum(m, 'chaperone_sidecar_records_queued') + metricSum(m, 'chaperone_sidecar_records_spooled');
       if (backlog === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const drainMs = Date.now() - drainStart;
-    const idleAfterRss = rssMb(stack.sidecarPid);
+    const idleAfterRss = rssMb(stack.sidecar.pid);
 
     log('micro-benchmarks');
     const micro = await runMicro();
@@ -128,12 +141,13 @@ async function main(): Promise<void> {
     // ---- report --------------------------------------------------------------------------------
     const med = (t: Target, c: number, f: (r: PgbenchResult) => number): number => median((results.get(`${t}/${c}`) ?? []).map(f));
     const out: string[] = [];
-    out.push('', `pgbench -S (select-only), ${SECONDS} s per run, median of ${ROUNDS} interleaved rounds (direct, pgbouncer, sidecar)`, '');
+    out.push('', `pgbench -S (select-only), ${SECONDS} s per run, median of ${ROUNDS} interleaved rounds (${TARGETS.map((t) => LABEL[t]).join('; ')})`,
+      'The bench policy masks customers.card_number (a table pgbench never reads): "mask rule" is that policy, "no mask rule" the same rules without it.', '');
     const rows: string[][] = [];
     for (const c of CLIENTS) {
       for (const t of TARGETS) {
         const tps = med(t, c, (r) => r.tps);
-        rows.push([`${t}, ${c} client${c > 1 ? 's' : ''}`, fmt(tps), fmt(med(t, c, (r) => r.latencyMs), 3),
+        rows.push([`${LABEL[t]}, ${c} client${c > 1 ? 's' : ''}`, fmt(tps), fmt(med(t, c, (r) => r.latencyMs), 3),
           fmt(tps / med('direct', c, (r) => r.tps), 2), fmt(tps / med('pgbouncer', c, (r) => r.tps), 2),
           (results.get(`${t}/${c}`) ?? []).map((r) => fmt(r.tps)).join(' ')]);
       }
@@ -141,28 +155,32 @@ async function main(): Promise<void> {
     out.push(table(['target', 'TPS', 'avg ms', 'vs direct', 'vs bouncer', 'TPS per round'], rows));
 
     const sorted = (t: Target): number[] => [...latencies[t]].sort((a, b) => a - b);
-    const d = sorted('direct'); const b = sorted('pgbouncer'); const s = sorted('sidecar');
-    const avgAdded = (med('sidecar', 1, (r) => r.latencyMs) - med('direct', 1, (r) => r.latencyMs)) * 1000;
+    const d = sorted('direct');
+    const added = (t: Target): string[] => {
+      const s = sorted(t);
+      return [LABEL[t], fmt(percentile(s, 50)), fmt(percentile(s, 99)), fmt(percentile(s, 50) - percentile(d, 50)), fmt(percentile(s, 99) - percentile(d, 99)),
+        fmt((med(t, 1, (r) => r.latencyMs) - med('direct', 1, (r) => r.latencyMs)) * 1000), String(s.length)];
+    };
     out.push('', 'Added latency per statement, 1 client (pgbench -S: one statement per transaction).',
       'Method: pgbench -l per-transaction latencies of all rounds, pooled per target; added = percentile(target) - percentile(direct)',
       '(a difference of percentiles, not a percentile of per-statement differences); average = difference of the median "latency average".', '');
     out.push(table(['target', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'added avg µs', 'transactions'], [
       ['direct', fmt(percentile(d, 50)), fmt(percentile(d, 99)), '-', '-', '-', String(d.length)],
-      ['pgbouncer', fmt(percentile(b, 50)), fmt(percentile(b, 99)), fmt(percentile(b, 50) - percentile(d, 50)), fmt(percentile(b, 99) - percentile(d, 99)),
-        fmt((med('pgbouncer', 1, (r) => r.latencyMs) - med('direct', 1, (r) => r.latencyMs)) * 1000), String(b.length)],
-      ['sidecar', fmt(percentile(s, 50)), fmt(percentile(s, 99)), fmt(percentile(s, 50) - percentile(d, 50)), fmt(percentile(s, 99) - percentile(d, 99)),
-        fmt(avgAdded), String(s.length)],
+      added('pgbouncer'), added('sidecar'), added('sidecar-nomask'),
     ]));
 
     const statements = metricSum(metricsAfter, 'chaperone_sidecar_statements_total') - metricSum(metricsBefore, 'chaperone_sidecar_statements_total');
     const sent = metricSum(metricsAfter, 'chaperone_sidecar_records_sent_total') - metricSum(metricsBefore, 'chaperone_sidecar_records_sent_total');
-    out.push('', 'Sidecar process', '');
+    const perStatement = (t: SidecarTarget): string =>
+      `${fmt((sidecarCpu[t] * 1000) / statementsDuring[t], 1)} µs (${statementsDuring[t]} statements, ${fmt(sidecarCpu[t] / 10 / sidecarSeconds)} % of a core)`;
+    out.push('', 'Sidecar process (the mask-rule sidecar unless the row says otherwise)', '');
     out.push(table(['what', 'value'], [
       ['RSS idle after start (VmRSS)', `${fmt(idleRss, 1)} MB`],
       ['RSS peak under load (sampled every 100 ms)', `${fmt(peakRss, 1)} MB`],
       ['RSS idle after the runs', `${fmt(idleAfterRss, 1)} MB`],
       ['statements recorded during the sidecar runs', String(statements)],
-      ['sidecar CPU per statement (user+sys, /proc)', `${fmt((sidecarCpu * 1000) / statements, 1)} µs (${fmt(sidecarCpu / 10 / sidecarSeconds)} % of a core)`],
+      ['sidecar CPU per statement (user+sys, /proc), mask rule', perStatement('sidecar')],
+      ['sidecar CPU per statement (user+sys, /proc), no mask rule', perStatement('sidecar-nomask')],
       ['for comparison: PgBouncer CPU per statement', `${fmt((bouncerCpu * 1000) / bouncerTx, 1)} µs`],
       ['control plane CPU per statement (ingesting records)', `${fmt((controlPlaneCpu * 1000) / statements, 1)} µs (${fmt(controlPlaneCpu / 10 / sidecarSeconds)} % of a core)`],
       ['records delivered to the control plane meanwhile', `${sent} (${fmt(sent / sidecarSeconds)} records/s over ${sidecarSeconds} s of load)`],

@@ -1,5 +1,6 @@
 // The chaperone side of the benchmark, as a real deployment runs it: the control plane and the
-// sidecar as child processes of the CLI (packages/cli/bin/chaperone.js), with the bench policy.
+// sidecar as child processes of the CLI (packages/cli/bin/chaperone.js), with the bench policy; a
+// second sidecar for an agent whose policy lacks the mask rule, to show what masking costs.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { freePort } from '../harness/postgres.js';
 
 export const BENCH_CONNECTION = 'bench';
 export const BENCH_IDENTITY = { namespace: 'bench', serviceAccount: 'agent' };
+/** A second agent on the same connection whose policy has no mask rule: the baseline for masking's cost. */
+export const BENCH_IDENTITY_NO_MASK = { namespace: 'bench', serviceAccount: 'agent-nomask' };
 
 /** What a real deployment would run: reads allowed, schema changes denied, writes need approval. */
 export function benchPolicyYaml(target: { host: string; port: number; database: string }): string {
@@ -33,6 +36,22 @@ spec:
     - { action: deny, name: no-schema-changes, match: { statements: [drop, truncate, alter] }, message: "schema changes are not allowed" }
     - { action: approve, name: writes-need-a-dba, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 10m }
     - { action: mask, match: { columns: ["customers.card_number"] } }
+  default: allow
+`;
+}
+
+/** The same rules as the bench policy but the mask rule, for BENCH_IDENTITY_NO_MASK. */
+export function noMaskPolicyYaml(): string {
+  return `apiVersion: chaperone.dev/v1alpha1
+kind: AccessPolicy
+metadata: { name: bench-agents-nomask }
+spec:
+  subjects:
+    - serviceAccount: { namespace: ${BENCH_IDENTITY_NO_MASK.namespace}, name: ${BENCH_IDENTITY_NO_MASK.serviceAccount} }
+  connections: [${BENCH_CONNECTION}]
+  rules:
+    - { action: deny, name: no-schema-changes, match: { statements: [drop, truncate, alter] }, message: "schema changes are not allowed" }
+    - { action: approve, name: writes-need-a-dba, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 10m }
   default: allow
 `;
 }
@@ -78,13 +97,20 @@ export async function startCli(args: string[], ready: RegExp, what: string): Pro
   return { child: { proc, log: () => log, stop }, match };
 }
 
-export interface Stack {
-  sidecarPort: number;
+export interface Sidecar {
+  port: number;
   adminPort: number;
-  sidecarPid: number;
-  controlPlanePid: number;
+  pid: number;
   /** The sidecar's Prometheus text. */
   metrics(): Promise<string>;
+}
+
+export interface Stack {
+  /** The sidecar of BENCH_IDENTITY: the bench policy, with its mask rule. */
+  sidecar: Sidecar;
+  /** The sidecar of BENCH_IDENTITY_NO_MASK: the same rules without the mask rule. */
+  noMask: Sidecar;
+  controlPlanePid: number;
   stop(): Promise<void>;
 }
 
@@ -97,7 +123,7 @@ export async function startStack(o: {
   const dir = mkdtempSync(join(tmpdir(), 'chaperone-bench-'));
   const policy = join(dir, 'policy.yaml');
   const creds = join(dir, 'credentials.yaml');
-  writeFileSync(policy, benchPolicyYaml(o.pg));
+  writeFileSync(policy, `${benchPolicyYaml(o.pg)}---\n${noMaskPolicyYaml()}`);
   writeFileSync(creds, `bench-db: { username: ${JSON.stringify(o.credential.username)}, password: ${JSON.stringify(o.credential.password)} }\n`);
   const cpPort = await freePort();
   const cp = await startCli([
@@ -105,31 +131,31 @@ export async function startStack(o: {
     '--policy', policy, '--credentials', creds, '--dev-issuer', '--log-level', 'warn',
   ], /listening on (\S+)/, 'control plane');
   const cpUrl = cp.match[1] as string;
-  const sidecarPort = await freePort();
-  const adminPort = await freePort();
-  let sidecar: Child;
-  try {
-    sidecar = (await startCli([
-      'sidecar', '--control-plane', cpUrl, '--dev-identity', `${BENCH_IDENTITY.namespace}/${BENCH_IDENTITY.serviceAccount}`,
-      '--port', `${BENCH_CONNECTION}=${sidecarPort}`, '--spool-dir', join(dir, 'spool'), '--admin-listen', `127.0.0.1:${adminPort}`,
+  const sidecars: Child[] = [];
+  const start = async (identity: { namespace: string; serviceAccount: string }, name: string): Promise<Sidecar> => {
+    const port = await freePort();
+    const adminPort = await freePort();
+    const { child } = await startCli([
+      'sidecar', '--control-plane', cpUrl, '--dev-identity', `${identity.namespace}/${identity.serviceAccount}`,
+      '--port', `${BENCH_CONNECTION}=${port}`, '--spool-dir', join(dir, `spool-${name}`), '--admin-listen', `127.0.0.1:${adminPort}`,
       '--log-level', 'warn',
-    ], /chaperone sidecar: ready/, 'sidecar')).child;
-  } catch (err) {
+    ], /chaperone sidecar: ready/, `sidecar (${name})`);
+    sidecars.push(child);
+    return { port, adminPort, pid: child.proc.pid as number, metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text() };
+  };
+  const stop = async (): Promise<void> => {
+    for (const s of sidecars) await s.stop();
     await cp.child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const sidecar = await start(BENCH_IDENTITY, 'mask');
+    const noMask = await start(BENCH_IDENTITY_NO_MASK, 'nomask');
+    return { sidecar, noMask, controlPlanePid: cp.child.proc.pid as number, stop };
+  } catch (err) {
+    await stop();
     throw err;
   }
-  return {
-    sidecarPort,
-    adminPort,
-    sidecarPid: sidecar.proc.pid as number,
-    controlPlanePid: cp.child.proc.pid as number,
-    metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
-    stop: async () => {
-      await sidecar.stop();
-      await cp.child.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** VmRSS of a process in MB, or NaN when it is gone. */
