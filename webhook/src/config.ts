@@ -30,6 +30,12 @@ export const webhookConfigSchema = z.object({
     runAsUser: z.number().int().min(1).default(10001),
     /** Where the sidecar serves /healthz, /readyz and /metrics; bound on the pod IP so the kubelet's probes reach it. */
     adminPort: port.default(9090),
+    /**
+     * prometheus.io/scrape|port|path on injected pods (the admin port's /metrics) for a Prometheus
+     * that discovers pods by annotation. The chart turns it off when its PodMonitor scrapes the
+     * sidecars (one scrape per sidecar, not two). A pod with its own prometheus.io/* keeps them.
+     */
+    scrapeAnnotations: z.boolean().default(true),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     resources: z.object({
       requests: z.object({ cpu: quantity.default('50m'), memory: quantity.default('64Mi') }).prefault({}),

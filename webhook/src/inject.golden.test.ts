@@ -37,6 +37,8 @@ const CASES: Record<string, { config?: Partial<WebhookConfigInput>; native?: boo
     native: false,
     config: { connections: { 'orders-db': { type: 'postgres', port: 6000 }, 'reports-db': { type: 'postgres', port: 5433 } } },
   },
+  // The chart turns the prometheus.io annotations off when its PodMonitor scrapes the sidecars.
+  'scrape-annotations-off': { config: { sidecar: { image: 'ghcr.io/chaperone-dev/chaperone:0.1.0', scrapeAnnotations: false } } },
   'control-plane-ca': { config: { controlPlane: { url: 'https://cp.chaperone.svc:7443', ca: { kind: 'secret', name: 'chaperone-control-plane-ca' } } } },
 };
 

@@ -5,6 +5,7 @@ import { isObj, objArray, serviceAccountVolumes, wireAgent, type Obj } from './a
 import { appendAll, escapePointer, prepend, removeIndices, type JsonPatchOp } from './json-patch.js';
 import { planInjection, type InjectionPlan } from './overrides.js';
 import { buildRewirePatch, sidecarPlan } from './reinvocation.js';
+import { scrapeAnnotationOps } from './scrape-annotations.js';
 import type { InjectionCache } from './injection-cache.js';
 import { SIDECAR_NAME, sidecarContainer, sidecarVolumes } from './sidecar.js';
 
@@ -101,6 +102,7 @@ export function buildPatch(pod: PodView, plan: InjectionPlan, o: InjectOptions):
   if (!o.nativeSidecars && pod.annotations[DEFAULT_CONTAINER] === undefined && typeof firstAgent === 'string') {
     ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(DEFAULT_CONTAINER)}`, value: firstAgent });
   }
+  if (o.config.sidecar.scrapeAnnotations) ops.push(...scrapeAnnotationOps(pod.annotations, o.config.sidecar.adminPort));
   ops.push({ op: 'add', path: '/spec/automountServiceAccountToken', value: false });
   // Agents first, at their original indices; the sidecar is inserted last so no index shifts under them.
   for (const [i, c] of (pod.initContainers ?? []).entries()) ops.push(...wireAgent(`/spec/initContainers/${i}`, c, plan));
