@@ -7,19 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Approval, ApprovalCreateRequest } from '@chaperone/core/api';
 import { startTestIssuer, type TestIssuer } from '@chaperone/control-plane/approvals/testing/oidc-issuer';
 import { freePort } from '../harness/postgres.js';
-import { CliProcess, eventually, runCli, tempDir } from './support.js';
+import { CliProcess, eventually, ORDERS_DB_CONNECTION as CONNECTION, runCli, tempDir } from './support.js';
 
 const ADMIN = 'approvals-cli-admin-token-0123456789';
 const PUBLIC = 'https://chaperone.example.test';
-const CONNECTION = `apiVersion: chaperone.dev/v1alpha1
-kind: Connection
-metadata: { name: orders-db }
-spec:
-  type: postgres
-  target: { host: orders.prod.svc, port: 5432, database: orders }
-  credentials: { secretRef: { name: orders-admin } }
-  listen: { port: 5432 }
-`;
 const POLICY = `apiVersion: chaperone.dev/v1alpha1
 kind: AccessPolicy
 metadata: { name: support }

@@ -7,17 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../harness/postgres.js';
-import { CliProcess, DEMO_POLICY, eventually, runCli, tempDir } from './support.js';
-
-const CONNECTION = `apiVersion: chaperone.dev/v1alpha1
-kind: Connection
-metadata: { name: orders-db }
-spec:
-  type: postgres
-  target: { host: orders.prod.svc, port: 5432, database: orders }
-  credentials: { secretRef: { name: orders-admin } }
-  listen: { port: 5432 }
-`;
+import { CliProcess, DEMO_POLICY, eventually, ORDERS_DB_CONNECTION as CONNECTION, runCli, tempDir } from './support.js';
 
 const POLICY = `apiVersion: chaperone.dev/v1alpha1
 kind: AccessPolicy
@@ -105,7 +95,7 @@ describe('chaperone CLI', () => {
     assert.match(explain.stdout, /^policies: demo-agents$/m);
     assert.match(explain.stdout, /1\. deny +no-schema-changes: statements drop, truncate, alter "schema changes are not allowed for agents"/);
     assert.match(explain.stdout, /3\. approve writes-need-a-dba: statements delete, update \(approvers group:dba, timeout 10m\)/);
-    assert.match(explain.stdout, /emails-hashed: columns customers\.email → hash\n  - cards-partial: columns \*\.card_number → partial, keep 4\n/);
+    assert.match(explain.stdout, /emails-hashed: columns customers\.email → hash\n {2}- cards-partial: columns \*\.card_number → partial, keep 4\n/);
     assert.match(explain.stdout, /^default for anything else: allow/m);
 
     const drop = await runCli([...base, '--sql', 'drop table x']);

@@ -22,6 +22,17 @@ export const REPO_ROOT = (() => {
 export const CLI = join(REPO_ROOT, 'packages', 'cli', 'bin', 'chaperone.js');
 export const DEMO_POLICY = join(REPO_ROOT, 'packages', 'cli', 'assets', 'demo-policy.yaml');
 
+/** A postgres Connection document the CLI tests pair with their own AccessPolicy. */
+export const ORDERS_DB_CONNECTION = `apiVersion: chaperone.dev/v1alpha1
+kind: Connection
+metadata: { name: orders-db }
+spec:
+  type: postgres
+  target: { host: orders.prod.svc, port: 5432, database: orders }
+  credentials: { secretRef: { name: orders-admin } }
+  listen: { port: 5432 }
+`;
+
 /** The CLI runs from dist: fail with the fix rather than with a module-not-found trace. */
 export function requireBuiltCli(): void {
   if (!existsSync(join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js'))) {
