@@ -1,8 +1,10 @@
-// Error-based exfiltration on a masked connection: casts that make the server quote a column's
-// value as a name (::regclass, ::regtype), the JSON parser's detail and context, XML's detail.
-// What the agent wrote itself still comes back quoted.
+// Exfiltration on a masked connection around the results: casts that make the server quote a
+// column's value as a name (::regclass, ::regtype), the JSON parser's detail and context, XML's
+// detail; a NOTIFY payload; a setting the server reports (application_name). What the agent
+// wrote itself still comes back.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
 import { psql, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { CUSTOMERS_SQL, startMaskingProxy } from './mask-support.js';
@@ -45,5 +47,24 @@ describe('server errors on a masked connection do not carry masked values', () =
     // The agent's own identifiers are still named.
     assert.match(await stderrOf('select nosuchcolumn from customers'), /column "nosuchcolumn" does not exist/);
     assert.match(await stderrOf('select * from "No_Such_Table"'), /relation "No_Such_Table" does not exist/);
+  });
+  it('NOTIFY payloads and reported settings do not carry masked values', async () => {
+    const sql = postgres({ host: '127.0.0.1', port: p.port, user: 'agent', database: 'x', max: 1, onnotice: () => undefined, connect_timeout: 10 });
+    try {
+      const payloads: string[] = [];
+      let heardOne: () => void = () => undefined;
+      const heard = new Promise<void>((resolve) => { heardOne = resolve; });
+      // Resolves once its own connection is listening.
+      await sql.listen('leak', (payload) => { payloads.push(payload); heardOne(); });
+      await sql`select pg_notify('leak', name || ' ' || ssn) from customers where id = 1`;
+      await heard;
+      assert.deepEqual(payloads, ['[MASKED]']);
+      await sql`select set_config('application_name', ssn, false) from customers where id = 1`;
+      assert.equal(sql.parameters['application_name'], '[MASKED]');
+      await sql.unsafe(`set application_name = 'my-agent'`);
+      assert.equal(sql.parameters['application_name'], 'my-agent');
+    } finally {
+      await sql.end();
+    }
   });
 });

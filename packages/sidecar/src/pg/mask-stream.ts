@@ -12,6 +12,7 @@ import { loadNeeds, mayFetch, mayWrite, parseRowDescription, resolveWithCatalog 
 import { declaredCursorName } from '@chaperone/core/sql/lineage';
 import type { MaskPlanner } from './mask-plan.js';
 import type { Field, Needs, Resolution } from './mask-plan.js';
+import { scrubNotification, scrubParameterStatus } from './mask-async.js';
 import { scrubServerMessage } from './mask-errors.js';
 import { rewriteDataRow, RowWriter } from './mask-rows.js';
 import type { MaskTally, RowPlan } from './mask-rows.js';
@@ -133,13 +134,16 @@ export class MaskStream {
     switch (frame[0]) {
       case F.Query: {
         const end = frame.indexOf(0, 5);
-        this.expect.push({ t: 'query', text: frame.toString('utf8', 5, end < 0 ? frame.length : end) });
+        const text = frame.toString('utf8', 5, end < 0 ? frame.length : end);
+        this.expect.push({ t: 'query', text });
+        this.remember(text);
         return;
       }
       case F.FunctionCall: this.expect.push({ t: 'query', text: undefined }); return;
       case F.Parse: {
         const n1 = frame.indexOf(0, 5); const n2 = n1 < 0 ? -1 : frame.indexOf(0, n1 + 1);
         this.expect.push(n2 < 0 ? { t: 'parse', name: '', text: undefined } : { t: 'parse', name: frame.toString('utf8', 5, n1), text: frame.toString('utf8', n1 + 1, n2) });
+        if (n2 >= 0) this.remember(frame.toString('utf8', n1 + 1, n2));
         return;
       }
       case F.Bind: {
@@ -242,7 +246,7 @@ export class MaskStream {
       } else if (type === B.NoticeResponse) {
         this.emitScrubbed(frame, this.answeringText());
       } else if (type === B.ParameterStatus || type === B.NotificationResponse) {
-        this.emit(frame);
+        this.emitAsync(type, frame);
       }
       return;
     }
@@ -275,6 +279,9 @@ export class MaskStream {
         return;
       }
       case B.CopyOutResponse: { this.startCopy(frame); return; }
+      case B.ParameterStatus: case B.NotificationResponse:
+        this.emitAsync(type, frame);
+        return;
       case B.ErrorResponse: case B.NoticeResponse: {
         const text = this.answeringText();
         this.track(type, frame);
@@ -551,6 +558,29 @@ export class MaskStream {
     this.runBuf = buf;
     this.runStart = s;
     this.runEnd = buf.byteOffset + end;
+  }
+
+  /** The agent's latest statement texts: a reported setting may hold only what they spell out. */
+  private recentTexts: string[] = [];
+
+  private remember(text: string): void {
+    if (this.recentTexts.length >= 16) this.recentTexts.shift();
+    this.recentTexts.push(text);
+  }
+
+  /** NOTIFY payloads and reported settings, scrubbed on masked connections (mask-async.ts). */
+  private emitAsync(type: number, frame: Buffer): void {
+    const planner = this.planner;
+    let scrubbed: Buffer | null;
+    try {
+      scrubbed = type === B.NotificationResponse
+        ? scrubNotification(frame, planner.hasColumnRules, planner.detect, this.tally)
+        : scrubParameterStatus(frame, planner.hasColumnRules, this.recentTexts);
+    } catch (err) {
+      this.host.maskFailed(err);
+      return; // withheld: neither is needed to continue
+    }
+    if (scrubbed === null) this.emit(frame); else this.replace(scrubbed);
   }
 
   /** Errors and notices with the values they may quote masked (mask-errors.ts). */
