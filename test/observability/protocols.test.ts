@@ -2,8 +2,8 @@
 // scraping a real sidecar and control plane: the harness's sshd behind an SSH connection, the
 // exec stand-in (API server + kubelet on the exec path, test/kube/exec-upstream.ts) behind a
 // Kubernetes connection, an approver webhook. Allowed, denied and approved commands over ssh,
-// kubectl get/delete/exec. Every such dashboard query must return data; SSH commands and
-// Kubernetes exec are counted by rule; the sidecar's logs carry the records' session ids and
+// kubectl get/delete/exec and a line typed in an exec shell. Every such dashboard query must
+// return data; SSH commands, Kubernetes exec and typed lines are counted by rule; the sidecar's logs carry the records' session ids and
 // never a command's text.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -145,6 +145,10 @@ describe('SSH, Kubernetes and approver notifications on a real Prometheus', () =
     const refused = await kubectl(['exec', 'web', '--', 'rm', '-f', `/tmp/${SECRET}`]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /no rm in pods/);
+    // An interactive shell: each line typed is decided; the rm line is refused by the same rule.
+    const shell = await run(toolPath('kubectl'), ['--kubeconfig', kubeconfig, 'exec', '-i', 'web', '--', 'sh'], { input: `echo typed-$((1+1))\nrm -f /tmp/${SECRET}\necho after\n` });
+    assert.match(shell.stdout, /typed-2\n/, shell.stderr);
+    assert.match(shell.stderr + shell.stdout, /no rm in pods/);
   });
 
   after(async () => {
@@ -176,29 +180,29 @@ describe('SSH, Kubernetes and approver notifications on a real Prometheus', () =
     assert.equal(notified.length, 1, 'the approver webhook was told of the held command once');
   });
 
-  it('denied SSH commands and Kubernetes requests and exec are counted by their rule', async () => {
+  it('denied SSH commands, Kubernetes requests, exec and typed shell lines are counted by their rule', async () => {
     const series = await eventually('the rule decisions scraped', async () => {
       const a = await prom.query('sum by (protocol, decision, rule) (chaperone_sidecar_rule_decisions_total)');
       assert.ok(a.ok);
       const found = a.result.map((s) => [`${s.metric.protocol} ${s.metric.decision} ${s.metric.rule}`, Number(s.value[1])] as const);
       return found.length >= 4 ? Object.fromEntries(found) : undefined;
     }, 30_000);
-    // kubectl retries a refused WebSocket exec over SPDY: one refused `kubectl exec` is one or two requests.
-    const refusedExecs = series['kubernetes deny no-rm-in-pods'] ?? 0;
-    assert.ok(refusedExecs === 1 || refusedExecs === 2, JSON.stringify(series));
-    assert.deepEqual(series, {
-      'kubernetes deny no-pod-deletes': 1,
-      'kubernetes deny no-rm-in-pods': refusedExecs,
-      'ssh approve held-touch': 1,
-      'ssh deny no-rm': 1,
-    });
     const verbs = await prom.query('sum by (decision, verb) (chaperone_sidecar_kubernetes_requests_total)');
     assert.ok(verbs.ok);
     const byVerb = Object.fromEntries(verbs.result.map((s) => [`${s.metric.decision} ${s.metric.verb}`, Number(s.value[1])]));
     assert.equal(byVerb['deny delete'], 1);
     assert.ok((byVerb['allow get'] ?? 0) >= 1, JSON.stringify(byVerb));
-    assert.equal(byVerb['allow create'], 1, 'the allowed exec (the API server authorizes exec as create)');
-    assert.equal(byVerb['deny create'], refusedExecs, 'the refused exec');
+    assert.equal(byVerb['allow create'], 2, 'the allowed exec and the shell (the API server authorizes exec as create)');
+    // kubectl retries a refused WebSocket exec over SPDY: one refused `kubectl exec` is one or two requests.
+    const refusedExecs = byVerb['deny create'] ?? 0;
+    assert.ok(refusedExecs === 1 || refusedExecs === 2, JSON.stringify(byVerb));
+    assert.deepEqual(series, {
+      'kubernetes deny no-pod-deletes': 1,
+      // The refused exec request(s), and the line typed in the shell.
+      'kubernetes deny no-rm-in-pods': refusedExecs + 1,
+      'ssh approve held-touch': 1,
+      'ssh deny no-rm': 1,
+    });
   });
 
   it('the sidecar logs each session start and end with the records\' session id, and no command text', async () => {
@@ -218,6 +222,7 @@ describe('SSH, Kubernetes and approver notifications on a real Prometheus', () =
     }
     assert.ok(lines.some((l) => l.msg === 'command denied' && l.rule === 'no-rm' && l.session !== undefined), 'the SSH denial is logged with its rule and session');
     assert.ok(lines.some((l) => l.msg === 'request denied' && l.rule === 'no-rm-in-pods' && l.session !== undefined), 'the exec denial is logged with its rule and session');
+    assert.ok(lines.some((l) => l.msg === 'shell line denied' && l.rule === 'no-rm-in-pods' && l.session !== undefined), 'the typed line\'s denial too');
     assert.deepEqual(logLines.filter((l) => l.includes(SECRET)), [], 'no log line holds a command\'s arguments');
   });
 });
