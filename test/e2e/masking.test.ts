@@ -6,15 +6,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import postgres from 'postgres';
 import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
-import type { ConnectionDoc } from '@chaperone/core/policy/types';
-import { runControlPlane } from '@chaperone/control-plane/server';
 import type { RunningControlPlane } from '@chaperone/control-plane/server';
-import { runSidecar } from '@chaperone/sidecar/sidecar';
 import type { RunningSidecar } from '@chaperone/sidecar/sidecar';
-import { DATABASE, USERS, freePort, startPostgres } from '../harness/postgres.js';
+import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
+import { DATABASE, freePort, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { eventually, tempDir } from './support.js';
 
@@ -48,18 +45,11 @@ describe('masking through the sidecar, end to end', () => {
       insert into customers values (1, 'ann@example.com', '4111111111111111', 'reach me at ann.b@corp.example'), (2, 'bob@example.com', '5500000000000004', null);
       grant all on customers to public`, DATABASE);
     writeFileSync(join(dir.path, 'policy.yaml'), POLICY);
-    const connection: ConnectionDoc = {
-      apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: CONNECTION },
-      spec: { type: 'postgres', target: { host: pg.host, port: pg.port, database: DATABASE, sslmode: 'disable' }, credentials: { secretRef: { name: 'app-secret' } }, listen: { port: 5432 } },
-    };
-    cp = await runControlPlane({
-      listen: { host: '127.0.0.1', port: await freePort() }, databaseUrl: `postgres://postgres@127.0.0.1:${pg.port}/chaperone_store`, dataDir: join(dir.path, 'cp'),
-      policyPaths: [join(dir.path, 'policy.yaml')], devIssuer: true, adminToken: ADMIN_TOKEN, logLevel: 'silent',
-    }, { extraDocs: [connection], extraCredentials: { 'app-secret': { ...USERS.scram } }, reloadOnSighup: false, progress: () => undefined });
-    sidecar = await runSidecar({
-      controlPlane: { url: cp.url, requestTimeoutMs: 2_000 }, token: { type: 'dev', namespace: 'agents', serviceAccount: 'bot' },
-      ports: { [CONNECTION]: 0 }, spoolDir: join(dir.path, 'spool'), admin: { port: 0 }, logLevel: 'silent', bundleWaitSeconds: 1,
-    }, { logger: pino({ level: 'silent' }) });
+    cp = await startDevControlPlane({
+      port: await freePort(), databaseUrl: `postgres://postgres@127.0.0.1:${pg.port}/chaperone_store`, dir: dir.path,
+      policyPath: join(dir.path, 'policy.yaml'), adminToken: ADMIN_TOKEN, connection: CONNECTION, pg,
+    });
+    sidecar = await startDevSidecar(cp.url, CONNECTION, join(dir.path, 'spool'));
     await sidecar.ready;
   });
   after(async () => {

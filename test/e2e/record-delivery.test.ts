@@ -7,16 +7,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import postgres from 'postgres';
 import type { SessionDetail, SessionSummary } from '@chaperone/core/api';
-import type { ConnectionDoc } from '@chaperone/core/policy/types';
 import { verifyChain } from '@chaperone/core/records/chain';
-import { runControlPlane } from '@chaperone/control-plane/server';
 import type { RunningControlPlane } from '@chaperone/control-plane/server';
-import { runSidecar } from '@chaperone/sidecar/sidecar';
 import type { RunningSidecar } from '@chaperone/sidecar/sidecar';
-import { DATABASE, USERS, freePort, startPostgres } from '../harness/postgres.js';
+import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
+import { freePort, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { eventually, tempDir } from './support.js';
 
@@ -43,14 +40,10 @@ class ControlPlane {
   get url(): string { return `http://127.0.0.1:${this.port}`; }
 
   async start(): Promise<void> {
-    const connection: ConnectionDoc = {
-      apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: CONNECTION },
-      spec: { type: 'postgres', target: { host: this.pg.host, port: this.pg.port, database: DATABASE, sslmode: 'disable' }, credentials: { secretRef: { name: 'app-secret' } }, listen: { port: 5432 } },
-    };
-    this.running = await runControlPlane({
-      listen: { host: '127.0.0.1', port: this.port }, databaseUrl: this.databaseUrl, dataDir: join(this.dir, 'cp'),
-      policyPaths: [join(this.dir, 'policy.yaml')], devIssuer: true, adminToken: ADMIN_TOKEN, logLevel: 'silent',
-    }, { extraDocs: [connection], extraCredentials: { 'app-secret': { ...USERS.scram } }, reloadOnSighup: false, progress: () => undefined });
+    this.running = await startDevControlPlane({
+      port: this.port, databaseUrl: this.databaseUrl, dir: this.dir,
+      policyPath: join(this.dir, 'policy.yaml'), adminToken: ADMIN_TOKEN, connection: CONNECTION, pg: this.pg,
+    });
     assert.equal(this.running.url, this.url);
   }
 
@@ -67,11 +60,8 @@ class ControlPlane {
   }
 }
 
-async function startSidecar(cp: ControlPlane, spoolDir: string): Promise<RunningSidecar> {
-  return runSidecar({
-    controlPlane: { url: cp.url, requestTimeoutMs: 2_000 }, token: { type: 'dev', namespace: 'agents', serviceAccount: 'bot' },
-    ports: { [CONNECTION]: 0 }, spoolDir, admin: { port: 0 }, logLevel: 'silent', bundleWaitSeconds: 1,
-  }, { logger: pino({ level: 'silent' }) });
+function startSidecar(cp: ControlPlane, spoolDir: string): Promise<RunningSidecar> {
+  return startDevSidecar(cp.url, CONNECTION, spoolDir);
 }
 
 async function spooledGauge(sidecar: RunningSidecar): Promise<number> {

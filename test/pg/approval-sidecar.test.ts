@@ -7,16 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import postgres from 'postgres';
 import type { Approval, SessionDetail } from '@chaperone/core/api';
-import type { ConnectionDoc } from '@chaperone/core/policy/types';
 import { verifyChain } from '@chaperone/core/records/chain';
-import { runControlPlane } from '@chaperone/control-plane/server';
 import type { RunningControlPlane } from '@chaperone/control-plane/server';
-import { runSidecar } from '@chaperone/sidecar/sidecar';
 import type { RunningSidecar } from '@chaperone/sidecar/sidecar';
-import { DATABASE, USERS, startPostgres } from '../harness/postgres.js';
+import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
+import { DATABASE, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 
 const ADMIN_TOKEN = 'approval-e2e-admin-token-0123456789';
@@ -64,18 +61,11 @@ describe('approval through the sidecar and the control plane', () => {
     dir = mkdtempSync(join(tmpdir(), 'chaperone-approval-e2e-'));
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'policy.yaml'), POLICY);
-    const connection: ConnectionDoc = {
-      apiVersion: 'chaperone.dev/v1alpha1', kind: 'Connection', metadata: { name: CONNECTION },
-      spec: { type: 'postgres', target: { host: pg.host, port: pg.port, database: DATABASE, sslmode: 'disable' }, credentials: { secretRef: { name: 'app-secret' } }, listen: { port: 5432 } },
-    };
-    cp = await runControlPlane({
-      listen: { host: '127.0.0.1', port: 0 }, databaseUrl: `postgres://postgres@127.0.0.1:${pg.port}/approval_e2e_store`, dataDir: join(dir, 'cp'),
-      policyPaths: [join(dir, 'policy.yaml')], devIssuer: true, adminToken: ADMIN_TOKEN, logLevel: 'silent',
-    }, { extraDocs: [connection], extraCredentials: { 'app-secret': { ...USERS.scram } }, reloadOnSighup: false, progress: () => undefined });
-    sidecar = await runSidecar({
-      controlPlane: { url: cp.url, requestTimeoutMs: 2_000 }, token: { type: 'dev', namespace: 'agents', serviceAccount: 'bot' },
-      ports: { [CONNECTION]: 0 }, spoolDir: join(dir, 'spool'), admin: { port: 0 }, logLevel: 'silent', bundleWaitSeconds: 1,
-    }, { logger: pino({ level: 'silent' }) });
+    cp = await startDevControlPlane({
+      port: 0, databaseUrl: `postgres://postgres@127.0.0.1:${pg.port}/approval_e2e_store`, dir,
+      policyPath: join(dir, 'policy.yaml'), adminToken: ADMIN_TOKEN, connection: CONNECTION, pg,
+    });
+    sidecar = await startDevSidecar(cp.url, CONNECTION, join(dir, 'spool'));
     await sidecar.ready;
   });
   after(async () => {
