@@ -86,10 +86,15 @@ describe('chaperone approvals', () => {
       const listed = await cli(['list', '--state', 'pending', '--json', '--token', ADMIN]);
       assert.equal(listed.code, 0, listed.stderr);
       assert.deepEqual((JSON.parse(listed.stdout) as Approval[]).map((a) => a.id), [second.id, first.id]);
-      const table = await cli(['list'], { CHAPERONE_TOKEN: await idp.idToken('sam') });
+      // A dba, who may decide, sees what is held; someone outside the rule's groups does not.
+      const table = await cli(['list'], { CHAPERONE_TOKEN: await idp.idToken('dana') });
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /^ID +STATE +IDENTITY +CONNECTION +OPERATION/);
       assert.match(table.stdout, new RegExp(`${first.id} +pending +agents/support-bot +orders-db +DELETE FROM orders WHERE id = 1`));
+      const withheld = await cli(['list'], { CHAPERONE_TOKEN: await idp.idToken('sam') });
+      assert.equal(withheld.code, 0, withheld.stderr);
+      assert.match(withheld.stdout, new RegExp(`${first.id} +pending +agents/support-bot +orders-db +\\[withheld: only this approval's approvers see it\\]`));
+      assert.doesNotMatch(withheld.stdout, /DELETE FROM orders/);
 
       const outsider = await cli(['approve', first.id, '--token', await idp.idToken('sam')]);
       assert.equal(outsider.code, 1);
