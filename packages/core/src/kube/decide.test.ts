@@ -36,6 +36,20 @@ test('deny wins over approve over allow, whatever the order in the document', ()
   assert.equal(decide(rules, 'GET', '/api/v1/namespaces/prod/secrets').action, 'allow');
 });
 
+test('a rule without a message: the request, the rule and the policy are named', () => {
+  const rules: Rule[] = [
+    { action: 'deny', name: 'no-secrets', match: { resources: ['secrets'] } },
+    { action: 'approve', match: { verbs: ['delete'] }, approvers: ['group:sre'], timeout: '30s' },
+  ];
+  assert.deepEqual(decide(rules, 'GET', '/api/v1/namespaces/prod/secrets/s'), {
+    action: 'deny', policy: 'p', rule: 'no-secrets', message: 'get secrets "s" in namespace prod denied by rule no-secrets of policy p',
+  });
+  assert.deepEqual(decide(rules, 'DELETE', '/api/v1/namespaces/prod/pods/web'), {
+    action: 'approve', policy: 'p', rule: 'p#1', approvers: ['group:sre'], timeoutSeconds: 30,
+    message: 'delete pods "web" in namespace prod needs approval under rule p#1 of policy p',
+  });
+});
+
 test('default deny names the request; no covering policy denies', () => {
   const d = decide([{ action: 'allow', match: { verbs: ['get', 'list'] } }], 'POST', '/apis/apps/v1/namespaces/a/deployments', 'deny');
   assert.equal(d.action, 'deny');

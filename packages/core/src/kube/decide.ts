@@ -1,7 +1,7 @@
 // Decides each Kubernetes API request against the kubernetes-family rules of one connection's
 // policies: deny over approve over allow, then the policies' default (like policy/decide.ts).
 import type { Decision } from '../decision.js';
-import { compileRuleSet } from '../policy/compile-common.js';
+import { compileRuleSet, defaultDecision, noPolicyDecision, ruleDecision } from '../policy/compile-common.js';
 import type { CompiledRuleBase, CompiledRuleSet } from '../policy/compile-common.js';
 import type { AccessPolicyDoc } from '../policy/types.js';
 import type { RequestInfo } from './request-info.js';
@@ -42,7 +42,7 @@ const READABLE_NON_RESOURCE = /^\/(?:api|apis|version|openapi|healthz|livez|read
 
 export function decideKube(compiled: CompiledKubePolicy, info: RequestInfo): Decision {
   if (compiled.policies.length === 0) {
-    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${compiled.connection}" for this identity` };
+    return noPolicyDecision(compiled.connection);
   }
   if (info.kind === 'non-resource') {
     if (!READABLE_NON_RESOURCE.test(info.path)) {
@@ -52,22 +52,9 @@ export function decideKube(compiled: CompiledKubePolicy, info: RequestInfo): Dec
     return { action: 'deny', policy: '', rule: 'non-resource-write', message: `${info.verb.toUpperCase()} ${info.path} is not allowed: non-resource paths are read-only through chaperone` };
   }
   for (const r of compiled.rules) {
-    if (!matches(r, info)) continue;
-    const ref = { policy: r.policy, rule: r.rule };
-    switch (r.action) {
-      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${describeRequest(info)} denied by rule ${r.rule} of policy ${r.policy}` };
-      case 'approve': return {
-        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
-        message: r.message ?? `${describeRequest(info)} needs approval under rule ${r.rule} of policy ${r.policy}`,
-      };
-      case 'allow': return { action: 'allow', ...ref };
-    }
+    if (matches(r, info)) return ruleDecision(r, () => describeRequest(info), 'rule-and-policy');
   }
-  if (compiled.defaultDenyPolicy !== undefined) {
-    const policy = compiled.defaultDenyPolicy;
-    return { action: 'deny', policy, rule: 'default', message: `${describeRequest(info)} is not allowed by any rule of policy ${policy} (default deny)` };
-  }
-  return { action: 'allow', policy: compiled.policies[0] ?? '', rule: 'default' };
+  return defaultDecision(compiled, () => describeRequest(info));
 }
 
 /** `list secrets in namespace prod`, `delete apps/deployments "web" in namespace prod`. */

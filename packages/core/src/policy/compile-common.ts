@@ -1,5 +1,7 @@
 // The compiled-rule skeleton the SQL, shell and Kubernetes deciders share: the policies covering
-// a connection, rule names, the fields of every allow/deny/approve rule, precedence, the default.
+// a connection, rule names, the fields of every allow/deny/approve rule, precedence, and the
+// decisions every decider gives alike (a matching rule's, no policy, the policies' default).
+import type { Decision } from '../decision.js';
 import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from './schema.js';
 import type { RuleFamily } from './schema.js';
 import type { AccessPolicyDoc, Rule, RuleMatch } from './types.js';
@@ -74,4 +76,32 @@ export function compileRuleSet<R extends CompiledRuleBase>(
     rules,
     defaultDenyPolicy: covering.find((p) => p.spec.default === 'deny')?.metadata.name,
   };
+}
+
+/** A matching rule's decision; `subject` names what is decided in messages (`command "rm"`). */
+export function ruleDecision(r: CompiledRuleBase, subject: () => string, naming: 'policy' | 'rule-and-policy' = 'policy'): Decision {
+  const ref = { policy: r.policy, rule: r.rule };
+  const by = () => (naming === 'policy' ? `policy ${r.policy}` : `rule ${r.rule} of policy ${r.policy}`);
+  switch (r.action) {
+    case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${subject()} denied by ${by()}` };
+    case 'approve': return {
+      action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
+      message: r.message ?? `${subject()} needs approval under ${by()}`,
+    };
+    case 'allow': return { action: 'allow', ...ref };
+  }
+}
+
+/** No policy covers the connection for this identity: everything is denied. */
+export function noPolicyDecision(connection: string): Extract<Decision, { action: 'deny' }> {
+  return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${connection}" for this identity` };
+}
+
+/** What no rule matches gets: the first default-deny policy denies it, else the first policy allows it. */
+export function defaultDecision(set: CompiledRuleSet<CompiledRuleBase>, subject: () => string): Decision {
+  if (set.defaultDenyPolicy !== undefined) {
+    const policy = set.defaultDenyPolicy;
+    return { action: 'deny', policy, rule: 'default', message: `${subject()} is not allowed by any rule of policy ${policy} (default deny)` };
+  }
+  return { action: 'allow', policy: set.policies[0] ?? '', rule: 'default' };
 }

@@ -4,7 +4,7 @@ import type { Decision } from '../decision.js';
 import type { Classification, StatementFacts } from '../sql/facts.js';
 import { expandKinds } from '../sql/kinds.js';
 import type { StatementKind } from '../sql/kinds.js';
-import { ACTION_RANK, compileRuleSet } from './compile-common.js';
+import { ACTION_RANK, compileRuleSet, defaultDecision, noPolicyDecision, ruleDecision } from './compile-common.js';
 import type { CompiledRuleBase, CompiledRuleSet } from './compile-common.js';
 import type { AccessPolicyDoc } from './types.js';
 
@@ -69,7 +69,7 @@ export function decide(compiled: CompiledPolicy, c: Classification): SqlDecision
 
 function decideUncached(compiled: CompiledPolicy, c: Classification): SqlDecision {
   if (compiled.policies.length === 0) {
-    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${compiled.connection}" for this identity`, redactLiterals: false };
+    return { ...noPolicyDecision(compiled.connection), redactLiterals: false };
   }
   if (!c.ok) {
     // Unparsed text may carry anything a mask rule protects.
@@ -91,23 +91,9 @@ function decideUncached(compiled: CompiledPolicy, c: Classification): SqlDecisio
 export function decideStatement(compiled: CompiledPolicy, s: StatementFacts): Decision {
   for (const r of compiled.rules) {
     const hit = matchRule(r, s);
-    if (hit === undefined) continue;
-    const ref = { policy: r.policy, rule: r.rule };
-    switch (r.action) {
-      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${describe(hit)} denied by policy ${r.policy}` };
-      case 'approve': return {
-        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
-        message: r.message ?? `${describe(hit)} needs approval under policy ${r.policy}`,
-      };
-      case 'allow': return { action: 'allow', ...ref };
-    }
+    if (hit !== undefined) return ruleDecision(r, () => describe(hit));
   }
-  const kind = s.kinds[0] ?? 'other';
-  if (compiled.defaultDenyPolicy !== undefined) {
-    const policy = compiled.defaultDenyPolicy;
-    return { action: 'deny', policy, rule: 'default', message: `statement kind "${kind}" is not allowed by any rule of policy ${policy} (default deny)` };
-  }
-  return { action: 'allow', policy: compiled.policies[0] ?? '', rule: 'default' };
+  return defaultDecision(compiled, () => `statement kind "${s.kinds[0] ?? 'other'}"`);
 }
 
 /**

@@ -2,7 +2,7 @@
 // connection (SSH, and the exec of Kubernetes pods). Compiled once per bundle; decisions cached
 // by exact command line.
 import type { Decision } from '../decision.js';
-import { ACTION_RANK, compileRuleSet } from '../policy/compile-common.js';
+import { ACTION_RANK, compileRuleSet, defaultDecision, noPolicyDecision, ruleDecision } from '../policy/compile-common.js';
 import type { CompiledRuleBase, CompiledRuleSet } from '../policy/compile-common.js';
 import type { AccessPolicyDoc, ShellOperation } from '../policy/types.js';
 import { analyzeArgv, analyzeCommandLine } from './analyze.js';
@@ -82,7 +82,7 @@ function remember(p: CompiledShellPolicy, key: string, decision: ShellCommandDec
 /** decideCommand for an already analysed line (policy check explains with it). */
 export function decideAnalysis(p: CompiledShellPolicy, analysis: CommandAnalysis, operation: CommandOperation = 'exec'): ShellCommandDecision {
   if (p.policies.length === 0) {
-    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${p.connection}" for this identity`, programs: [] };
+    return { ...noPolicyDecision(p.connection), programs: [] };
   }
   if (!analysis.ok) {
     return { action: 'deny', policy: '', rule: 'unparseable', message: `command line could not be parsed and is denied: ${analysis.error}`, programs: [] };
@@ -107,27 +107,14 @@ function strength(d: Decision): number {
 /** One simple command: the first matching rule in precedence order, else the built-in or default. */
 export function decideSimpleCommand(p: CompiledShellPolicy, c: SimpleCommand, operation: CommandOperation = 'exec'): Decision {
   for (const r of p.rules) {
-    if (!matchShellRule(r, c, operation)) continue;
-    const ref = { policy: r.policy, rule: r.rule };
-    switch (r.action) {
-      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `command "${c.program}" denied by policy ${r.policy}` };
-      case 'approve': return {
-        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
-        message: r.message ?? `command "${c.program}" needs approval under policy ${r.policy}`,
-      };
-      case 'allow': return { action: 'allow', ...ref };
-    }
+    if (matchShellRule(r, c, operation)) return ruleDecision(r, () => `command "${c.program}"`);
   }
   if (c.dynamicProgram) {
     // Unknown content is named `(reason)` by analyze.ts; a dynamic word by its stand-in (`$X`).
     const what = c.program.startsWith('(') ? `what runs cannot be known before it runs ${c.program}` : `the program ${c.program} cannot be known before it runs`;
     return { action: 'deny', policy: '', rule: 'dynamic-program', message: `${what} and is denied` };
   }
-  if (p.defaultDenyPolicy !== undefined) {
-    const policy = p.defaultDenyPolicy;
-    return { action: 'deny', policy, rule: 'default', message: `command "${c.program}" is not allowed by any rule of policy ${policy} (default deny)` };
-  }
-  return { action: 'allow', policy: p.policies[0] ?? '', rule: 'default' };
+  return defaultDecision(p, () => `command "${c.program}"`);
 }
 
 /**
@@ -149,27 +136,14 @@ export function matchShellRule(r: CompiledShellRule, c: SimpleCommand, operation
  */
 export function decideOperation(p: CompiledShellPolicy, op: ShellOperation): Decision {
   if (p.policies.length === 0) {
-    return { action: 'deny', policy: '', rule: 'no-policy', message: `no access policy covers connection "${p.connection}" for this identity` };
+    return noPolicyDecision(p.connection);
   }
   for (const r of p.rules) {
-    if (r.commands !== undefined || r.operations === undefined || !r.operations.has(op)) continue;
-    const ref = { policy: r.policy, rule: r.rule };
-    switch (r.action) {
-      case 'deny': return { action: 'deny', ...ref, message: r.message ?? `${op} denied by policy ${r.policy}` };
-      case 'approve': return {
-        action: 'approve', ...ref, approvers: [...r.approvers], timeoutSeconds: r.timeoutSeconds,
-        message: r.message ?? `${op} needs approval under policy ${r.policy}`,
-      };
-      case 'allow': return { action: 'allow', ...ref };
-    }
+    if (r.commands === undefined && r.operations !== undefined && r.operations.has(op)) return ruleDecision(r, () => op);
   }
   if (op === 'exec') return { action: 'allow', policy: p.policies[0] ?? '', rule: 'per-command' };
   if (DENIED_UNLESS_ALLOWED.has(op)) {
     return { action: 'deny', policy: '', rule: 'forwarding', message: `${op} is denied unless a policy rule allows it` };
   }
-  if (p.defaultDenyPolicy !== undefined) {
-    const policy = p.defaultDenyPolicy;
-    return { action: 'deny', policy, rule: 'default', message: `${op} is not allowed by any rule of policy ${policy} (default deny)` };
-  }
-  return { action: 'allow', policy: p.policies[0] ?? '', rule: 'default' };
+  return defaultDecision(p, () => op);
 }
