@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../harness/postgres.js';
+import type { MetricFamily } from './conventions.js';
 
 export interface ScrapeJob { job: string; url: string }
 
@@ -85,4 +86,19 @@ export async function startPrometheus(dir: string, jobs: ScrapeJob[], ruleFiles:
       await exited;
     },
   };
+}
+
+/** Every chaperone_* family Prometheus scraped, with its type from the targets' metadata and its series' labels (job and instance left out). */
+export async function scrapedFamilies(prom: RunningPrometheus): Promise<MetricFamily[]> {
+  const meta = await prom.get<{ data: Record<string, { type: string }[]> }>('/api/v1/metadata');
+  const series = await prom.get<{ data: Record<string, string>[] }>(`/api/v1/series?match[]=${encodeURIComponent('{__name__=~"chaperone_.+"}')}`);
+  const families = new Map<string, MetricFamily & { series: Record<string, string>[] }>();
+  for (const s of series.data) {
+    const { __name__: name = '', job: _job, instance: _instance, ...labels } = s;
+    const family = [name, name.replace(/_(bucket|sum|count)$/, '')].find((n) => meta.data[n]) ?? name;
+    const f = families.get(family) ?? { name: family, type: meta.data[family]?.[0]?.type ?? 'unknown', labelNames: [], series: [] };
+    f.series.push(labels);
+    families.set(family, f);
+  }
+  return [...families.values()];
 }

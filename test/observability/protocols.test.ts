@@ -24,7 +24,8 @@ import { startSshd, type SshServer } from '../harness/sshd.js';
 import { toolPath } from '../harness/tools.js';
 import { startExecUpstream, type ExecUpstream } from '../kube/exec-upstream.js';
 import { CLIENT_OPTIONS } from '../ssh/support.js';
-import { startPrometheus, type RunningPrometheus } from './prometheus-server.js';
+import { conventionViolations } from './conventions.js';
+import { scrapedFamilies, startPrometheus, type RunningPrometheus } from './prometheus-server.js';
 import { dashboardQueries, needsProtocolStack, RELEASE, resolveVariables, shippedDashboard, type Dashboard } from './shipped.js';
 
 const ADMIN = 'observability-protocols-admin-token-0123';
@@ -203,6 +204,12 @@ describe('SSH, Kubernetes and approver notifications on a real Prometheus', () =
       'ssh approve held-touch': 1,
       'ssh deny no-rm': 1,
     });
+  });
+
+  it('every scraped SSH and Kubernetes series follows the conventions (names, units, bounded labels and values)', async () => {
+    const families = await scrapedFamilies(prom);
+    assert.ok(families.some((f) => f.name === 'chaperone_sidecar_kubernetes_streams_total'), families.map((f) => f.name).join(' '));
+    assert.deepEqual(families.flatMap(conventionViolations), []);
   });
 
   it('the sidecar logs each session start and end with the records\' session id, and no command text', async () => {
