@@ -101,10 +101,10 @@ describe('psql through the PostgreSQL proxy', () => {
     } finally { raw.close(); }
   });
 
-  it('refuses statements needing approval (not available yet) with 42501', async () => {
+  it('refuses statements needing approval with 42501 when the proxy has no approval service to ask', async () => {
     const r = await psql(p.endpoint, ['-v', 'VERBOSITY=verbose', '-c', 'truncate multi']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /42501: statement requires approval \(not available\)/);
+    assert.match(r.stderr, /42501: needs a DBA \(needs approval, and approvals are not available here\)/);
   });
 
   it('runs a script file with -f', async () => {
