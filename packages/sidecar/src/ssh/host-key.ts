@@ -1,6 +1,7 @@
 // The target's expected host key (a Connection's `hostKey`, as in known_hosts or `*.pub`) and
 // the check of the key the target presents: the key blobs must be equal, byte for byte.
 import { timingSafeEqual } from 'node:crypto';
+import ssh2 from 'ssh2';
 
 export interface ExpectedHostKey {
   /** The key type of the line (`ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256`…). */
@@ -43,4 +44,16 @@ function blobType(blob: Buffer): string | undefined {
   const n = blob.readUInt32BE(0);
   if (n > 64 || blob.length < 4 + n) return undefined;
   return blob.subarray(4, 4 + n).toString('latin1');
+}
+
+/**
+ * A new ed25519 key pair (OpenSSH format) that ssh2 can read back: a few in a thousand of the
+ * keys its own generator makes it then refuses to load (mscdex/ssh2#1390), which would fail a
+ * listener's start.
+ */
+export function generateHostKey(): { private: string; public: string } {
+  for (;;) {
+    const key = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(key.private) instanceof Error) && !(ssh2.utils.parseKey(key.public) instanceof Error)) return key;
+  }
 }

@@ -11,6 +11,7 @@ import type { SshTarget } from '@chaperone/core/policy/types';
 import type { ApprovalGate } from '../approvals/gate.js';
 import type { SshObserver } from './observer.js';
 import type { SshPolicy } from './policy.js';
+import { generateHostKey } from './host-key.js';
 import { handleAgentConnection } from './session.js';
 import type { SshCredential } from './upstream.js';
 
@@ -53,7 +54,7 @@ export class SshProxy {
   constructor(private readonly o: SshProxyOptions) {
     this.logger = o.logger ?? pino({ level: 'silent' });
     this.current = { target: o.target, credential: o.credential, policy: o.policy };
-    const key = readableHostKey();
+    const key = generateHostKey();
     this.hostKey = key.public;
     this.server = new ssh2.Server({ hostKeys: [key.private], ident: 'chaperone' }, (conn, info) => {
       this.connections.add(conn);
@@ -96,16 +97,5 @@ export class SshProxy {
       ((conn as unknown as { _sock?: Socket })._sock)?.destroy();
     }
     await closed;
-  }
-}
-
-/**
- * An ed25519 host key ssh2 can read back: a few in a thousand of the keys its own generator makes
- * it then refuses to load (mscdex/ssh2#1390), which would fail the listener's start.
- */
-function readableHostKey(): { private: string; public: string } {
-  for (;;) {
-    const key = ssh2.utils.generateKeyPairSync('ed25519');
-    if (!(ssh2.utils.parseKey(key.private) instanceof Error)) return key;
   }
 }
