@@ -70,7 +70,7 @@ export interface Subject {
   namespace?: string;
   /** Only pods whose labels include all of these (Kubernetes identities, which name their pod). */
   podSelector?: PodSelector;
-  /** `group:<name>`-style subjects come with OIDC in a later issue. */
+  /** Matches no sidecar identity today (those are service accounts); people and their groups appear as approvers (`approvers: [group:…]`), verified through OIDC. */
   group?: string;
 }
 
