@@ -49,6 +49,17 @@ const VARIANTS: Record<string, object> = {
     },
   },
   'existing ConfigMap': { controlPlane: { policy: { existingConfigMap: 'my-policies' } } },
+  'external database, 3 replicas, approvals (OIDC, notify Secret, public URL), mask key Secret': {
+    controlPlane: {
+      replicas: 3, database: { mode: 'external', external: { secretName: 'chaperone-db' } },
+      approvals: {
+        oidc: { issuer: 'https://login.example.com/realms/ops', clientId: 'chaperone-approvals', groupsClaim: 'roles', usernameClaim: 'preferred_username' },
+        notify: { webhookUrlSecret: { name: 'chaperone-slack', key: 'webhook-url' } },
+        publicUrl: 'https://chaperone.example.com',
+      },
+      maskKey: { secretName: 'chaperone-mask-key' },
+    },
+  },
   'kubernetes Connection tokens': {
     controlPlane: {
       policy: { documents: [...POLICY_DOCUMENTS, KUBE_CONNECTION] },
@@ -264,6 +275,40 @@ test('kubernetes Connections: a Role per namespace lets the control plane create
   }
 });
 
+test('approvals and the mask key: OIDC flags, the webhook URL from a Secret, the key mounted from a Secret; none by default', async () => {
+  interface CpPod {
+    containers: Array<{ args: string[]; env?: Array<{ name: string; value?: string; valueFrom?: object }>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+    volumes: Array<{ name: string; secret?: object }>;
+  }
+  const podOf = (objects: K8sObject[]) => (find<K8sObject & { spec: { template: { spec: CpPod } } }>(objects, 'Deployment', 'rel-chaperone-control-plane')).spec.template.spec;
+  const name = 'external database, 3 replicas, approvals (OIDC, notify Secret, public URL), mask key Secret';
+  const rendered = (await ok(template(VARIANTS[name]!, 'approvals'), 'helm template')).stdout;
+  const pod = podOf(await dryRun(rendered));
+  const [c] = pod.containers;
+  assert.ok(c);
+  const wanted = [
+    '--oidc-issuer=https://login.example.com/realms/ops', '--oidc-client-id=chaperone-approvals', '--oidc-groups-claim=roles',
+    '--oidc-username-claim=preferred_username', '--public-url=https://chaperone.example.com', '--mask-key-file=/etc/chaperone/mask-key/mask-key',
+  ];
+  for (const arg of wanted) assert.ok(c.args.includes(arg), `${arg} missing in ${c.args.join(' ')}`);
+  const hook = c.env?.find((e) => e.name === 'CHAPERONE_APPROVALS_WEBHOOK');
+  assert.deepEqual(hook, { name: 'CHAPERONE_APPROVALS_WEBHOOK', valueFrom: { secretKeyRef: { name: 'chaperone-slack', key: 'webhook-url' } } });
+  assert.deepEqual(c.volumeMounts.find((m) => m.name === 'mask-key'), { name: 'mask-key', mountPath: '/etc/chaperone/mask-key', readOnly: true });
+  assert.deepEqual(pod.volumes.find((v) => v.name === 'mask-key')?.secret, { secretName: 'chaperone-mask-key', defaultMode: 0o440, items: [{ key: 'mask-key', path: 'mask-key' }] });
+
+  // Without the values: no approval flags, no webhook env, no key volume (the store keeps the key).
+  const plain = podOf(await dryRun((await ok(template({}), 'helm template')).stdout));
+  const [p] = plain.containers;
+  assert.ok(p);
+  assert.deepEqual(p.args.filter((a) => /^--(oidc|public-url|mask-key)/.test(a)), []);
+  assert.equal(p.env?.find((e) => e.name === 'CHAPERONE_APPROVALS_WEBHOOK'), undefined);
+  assert.equal(plain.volumes.find((v) => v.name === 'mask-key'), undefined);
+  // The issuer alone with its client id: the claims stay the control plane's defaults.
+  const minimal = (await ok(template({ controlPlane: { approvals: { oidc: { issuer: 'https://login.example.com', clientId: 'c' } } } }, 'oidc-only'), 'helm template')).stdout;
+  const [m] = podOf(await dryRun(minimal)).containers;
+  assert.deepEqual(m?.args.filter((a) => a.startsWith('--oidc')), ['--oidc-issuer=https://login.example.com', '--oidc-client-id=c']);
+});
+
 test('the schema and the template refuse bad values with a clear message', async () => {
   const cases: Array<[string, object, RegExp]> = [
     ['failurePolicy', { webhook: { failurePolicy: 'Sometimes' } }, /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/],
@@ -275,6 +320,13 @@ test('the schema and the template refuse bad values with a clear message', async
     ['secret TLS without Secret', { webhook: { tls: { mode: 'secret' } } }, /set webhook\.tls\.secretName/],
     ['jwksUrl without issuer', { controlPlane: { identity: { mode: 'jwks', jwksUrl: 'https://issuer.example/jwks' } } }, /jwksUrl needs controlPlane\.identity\.issuer/],
     ['service account without namespace', { controlPlane: { credentials: { serviceAccounts: [{ name: 'deployer' }] } } }, /at '\/controlPlane\/credentials\/serviceAccounts\/0': missing property 'namespace'/],
+    ['OIDC issuer without client id', { controlPlane: { approvals: { oidc: { issuer: 'https://login.example.com' } } } }, /controlPlane\.approvals\.oidc: set issuer and clientId together/],
+    ['OIDC claims without issuer', { controlPlane: { approvals: { oidc: { groupsClaim: 'roles' } } } }, /groupsClaim and usernameClaim need controlPlane\.approvals\.oidc\.issuer/],
+    ['OIDC issuer not a URL', { controlPlane: { approvals: { oidc: { issuer: 'login.example.com', clientId: 'c' } } } }, /at '\/controlPlane\/approvals\/oidc\/issuer': 'login\.example\.com' does not match pattern/],
+    // The webhook URL holds a token: there is no key for it inline, only a Secret reference.
+    ['webhook URL inline', { controlPlane: { approvals: { notify: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/secret' } } } }, /at '\/controlPlane\/approvals\/notify': additional properties 'webhookUrl' not allowed/],
+    ['mask key Secret name', { controlPlane: { maskKey: { secretName: 'Mask_Key' } } }, /at '\/controlPlane\/maskKey\/secretName': 'Mask_Key' does not match pattern/],
+    ['mask key without key', { controlPlane: { maskKey: { secretName: 'm', key: '' } } }, /at '\/controlPlane\/maskKey\/key': minLength: got 0, want 1/],
     ['sidecar token too short', { webhook: { sidecar: { tokenExpirationSeconds: 60 } } }, /at '\/webhook\/sidecar\/tokenExpirationSeconds': minimum: got 60, want 600/],
   ];
   for (const [name, values, message] of cases) {

@@ -152,6 +152,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (ne $cp.identity.mode "jwks") (or $cp.identity.jwksUrl $cp.identity.issuer) -}}
 {{- fail "controlPlane.identity.jwksUrl and issuer are only for controlPlane.identity.mode: jwks" -}}
 {{- end -}}
+{{- if ne (empty $cp.approvals.oidc.issuer) (empty $cp.approvals.oidc.clientId) -}}
+{{- fail "controlPlane.approvals.oidc: set issuer and clientId together (the approvers' OIDC issuer and the client id their ID tokens are issued to)" -}}
+{{- end -}}
+{{- if and (or $cp.approvals.oidc.groupsClaim $cp.approvals.oidc.usernameClaim) (not $cp.approvals.oidc.issuer) -}}
+{{- fail "controlPlane.approvals.oidc.groupsClaim and usernameClaim need controlPlane.approvals.oidc.issuer and clientId" -}}
+{{- end -}}
 {{- if and (eq .Values.webhook.tls.mode "secret") (not .Values.webhook.tls.secretName) -}}
 {{- fail "webhook.tls.mode is secret: set webhook.tls.secretName (a kubernetes.io/tls Secret with ca.crt, e.g. from cert-manager)" -}}
 {{- end -}}
