@@ -8,20 +8,16 @@ import type { Approval, ApprovalCreateRequest } from '@chaperone/core/api';
 import { startTestIssuer, type TestIssuer } from '@chaperone/control-plane/approvals/testing/oidc-issuer';
 import { freePort } from '../harness/postgres.js';
 import { CliProcess, eventually, ORDERS_DB_CONNECTION as CONNECTION, runCli, tempDir } from './support.js';
+import { accessPolicyYaml } from '../harness/policy-yaml.js';
 
 const ADMIN = 'approvals-cli-admin-token-0123456789';
 const PUBLIC = 'https://chaperone.example.test';
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: AccessPolicy
-metadata: { name: support }
-spec:
-  subjects:
-    - serviceAccount: { namespace: agents, name: support-bot }
-  connections: [orders-db]
-  rules:
-    - { action: approve, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 10m, message: "deletes need a DBA" }
-  default: allow
-`;
+const POLICY = accessPolicyYaml({
+  name: 'support', serviceAccount: { namespace: 'agents', name: 'support-bot' }, connection: 'orders-db',
+  rules: [
+    '{ action: approve, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 10m, message: "deletes need a DBA" }',
+  ],
+});
 
 describe('chaperone approvals', () => {
   const dir = tempDir('approvals-cli');

@@ -8,18 +8,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../harness/postgres.js';
 import { CliProcess, DEMO_POLICY, eventually, ORDERS_DB_CONNECTION as CONNECTION, runCli, tempDir } from './support.js';
+import { accessPolicyYaml } from '../harness/policy-yaml.js';
 
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: AccessPolicy
-metadata: { name: support }
-spec:
-  subjects:
-    - serviceAccount: { namespace: agents, name: support-bot }
-  connections: [orders-db]
-  rules:
-    - { action: deny, name: no-ddl, match: { statements: [drop, truncate, alter] }, message: "no schema changes" }
-  default: allow
-`;
+const POLICY = accessPolicyYaml({
+  name: 'support', serviceAccount: { namespace: 'agents', name: 'support-bot' }, connection: 'orders-db',
+  rules: [
+    '{ action: deny, name: no-ddl, match: { statements: [drop, truncate, alter] }, message: "no schema changes" }',
+  ],
+});
 
 // Line 11 is the bad action of the second rule.
 const BAD_ACTION = `apiVersion: chaperone.dev/v1alpha1

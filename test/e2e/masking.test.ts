@@ -14,23 +14,19 @@ import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
 import { DATABASE, freePort, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { eventually, tempDir } from './support.js';
+import { accessPolicyYaml } from '../harness/policy-yaml.js';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const CONNECTION = 'app-db';
 
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: AccessPolicy
-metadata: { name: bots }
-spec:
-  subjects:
-    - serviceAccount: { namespace: agents, name: bot }
-  connections: [${CONNECTION}]
-  rules:
-    - { action: mask, name: emails, match: { columns: ["customers.email"] }, strategy: hash }
-    - { action: mask, name: cards, match: { columns: ["customers.card_number"] }, strategy: partial, keep: 4 }
-    - { action: mask, name: free-text, match: { detectors: [email, credit_card] } }
-  default: allow
-`;
+const POLICY = accessPolicyYaml({
+  name: 'bots', serviceAccount: { namespace: 'agents', name: 'bot' }, connection: CONNECTION,
+  rules: [
+    '{ action: mask, name: emails, match: { columns: ["customers.email"] }, strategy: hash }',
+    '{ action: mask, name: cards, match: { columns: ["customers.card_number"] }, strategy: partial, keep: 4 }',
+    '{ action: mask, name: free-text, match: { detectors: [email, credit_card] } }',
+  ],
+});
 
 describe('masking through the sidecar, end to end', () => {
   const dir = tempDir('masking');

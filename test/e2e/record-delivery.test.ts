@@ -16,21 +16,17 @@ import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
 import { freePort, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { eventually, tempDir } from './support.js';
+import { accessPolicyYaml } from '../harness/policy-yaml.js';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const CONNECTION = 'app-db';
 
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: AccessPolicy
-metadata: { name: bots }
-spec:
-  subjects:
-    - serviceAccount: { namespace: agents, name: bot }
-  connections: [${CONNECTION}]
-  rules:
-    - { action: deny, name: no-drop, match: { statements: [drop] }, message: "no drops" }
-  default: allow
-`;
+const POLICY = accessPolicyYaml({
+  name: 'bots', serviceAccount: { namespace: 'agents', name: 'bot' }, connection: CONNECTION,
+  rules: [
+    '{ action: deny, name: no-drop, match: { statements: [drop] }, message: "no drops" }',
+  ],
+});
 
 /** The control plane, restartable on the same address with the same store. */
 class ControlPlane {

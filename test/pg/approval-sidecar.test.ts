@@ -15,20 +15,16 @@ import type { RunningSidecar } from '@chaperone/sidecar/sidecar';
 import { startDevControlPlane, startDevSidecar } from '../harness/dev-stack.js';
 import { DATABASE, startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
+import { accessPolicyYaml } from '../harness/policy-yaml.js';
 
 const ADMIN_TOKEN = 'approval-e2e-admin-token-0123456789';
 const CONNECTION = 'app-db';
-const POLICY = `apiVersion: chaperone.dev/v1alpha1
-kind: AccessPolicy
-metadata: { name: bots }
-spec:
-  subjects:
-    - serviceAccount: { namespace: agents, name: bot }
-  connections: [${CONNECTION}]
-  rules:
-    - { action: approve, name: deletes, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 60s, message: "deletes need a DBA" }
-  default: allow
-`;
+const POLICY = accessPolicyYaml({
+  name: 'bots', serviceAccount: { namespace: 'agents', name: 'bot' }, connection: CONNECTION,
+  rules: [
+    '{ action: approve, name: deletes, match: { statements: [delete] }, approvers: ["group:dba"], timeout: 60s, message: "deletes need a DBA" }',
+  ],
+});
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
