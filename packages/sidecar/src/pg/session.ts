@@ -71,6 +71,7 @@ interface Prepared {
 }
 
 type ApproveDecision = Extract<Decision, { action: 'approve' }>;
+type StatementInfo = Parameters<PgObserver['statement']>[0];
 
 /** A statement held for approval: the message that runs it (Query or Execute, a copy) waits here. */
 interface Hold {
@@ -161,6 +162,11 @@ export class PgSession {
   /** What to write in the current read callback; reused, emptied by each flush. */
   private readonly toUpstream: Buffer[] = [];
   private readonly toClient: Buffer[] = [];
+  /**
+   * Statements ended or refused during the current callback, recorded once its writes are out:
+   * the record and its metrics are not part of the agent's round trip.
+   */
+  private readonly reports: StatementInfo[] = [];
 
   private status: TxStatus = 'I';
   /** ReadyForQuery messages the server owes (one per forwarded Query or Sync) and has sent. */
@@ -575,16 +581,11 @@ export class PgSession {
 
   private recordDenied(flow: 'simple' | 'extended', text: string, verdict: SqlVerdict, fields: ErrorFields, approval?: string): void {
     this.statements++;
-    const observer = this.host.observer;
-    if (!observer) return;
-    try {
-      const info: Parameters<PgObserver['statement']>[0] = { session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } };
-      if (approval !== undefined) info.approval = approval;
-      info.refused = true;
-      observer.statement(info);
-    } catch (err) {
-      this.observerFailed(err);
-    }
+    if (!this.host.observer) return;
+    const info: StatementInfo = { session: this.id, text, flow, verdict, durationMs: 0, error: { code: fields.C ?? '42501', message: fields.M ?? '' } };
+    if (approval !== undefined) info.approval = approval;
+    info.refused = true;
+    this.reports.push(info);
   }
 
   // ---- server → agent ------------------------------------------------------------------------
@@ -653,9 +654,8 @@ export class PgSession {
 
   private finish(s: InFlight): void {
     this.statements++;
-    const observer = this.host.observer;
-    if (!observer) return;
-    const info: Parameters<PgObserver['statement']>[0] = {
+    if (!this.host.observer) return;
+    const info: StatementInfo = {
       session: this.id, text: s.text, flow: s.flow, verdict: s.verdict, durationMs: microseconds(performance.now() - s.start),
     };
     if (s.rows !== undefined) info.rows = s.rows;
@@ -664,11 +664,17 @@ export class PgSession {
     if (s.approval !== undefined) info.approval = s.approval;
     const masked = this.mask?.takeCounts();
     if (masked) info.masked = masked;
-    try {
-      observer.statement(info);
-    } catch (err) {
-      this.observerFailed(err);
+    this.reports.push(info);
+  }
+
+  /** Hands the waiting statement records to the observer, in order (see `reports`). */
+  private report(): void {
+    const observer = this.host.observer;
+    const reports = this.reports;
+    for (let i = 0; i < reports.length; i++) {
+      try { observer?.statement(reports[i] as StatementInfo); } catch (err) { this.observerFailed(err); }
     }
+    reports.length = 0;
   }
 
   // ---- I/O, failures, shutdown ---------------------------------------------------------------
@@ -687,6 +693,7 @@ export class PgSession {
       if (!writeAll(this.client, this.toClient) && up) this.backpressure(up, this.client);
     }
     if (source && (this.client.writableLength > 0 || (up !== undefined && up.writableLength > 0))) source.detach();
+    if (this.reports.length > 0) this.report();
   }
 
   /** Stops reading `from` until `to` has drained: memory stays bounded for any result size. */
@@ -745,6 +752,8 @@ export class PgSession {
   }
 
   private safeObserve(f: () => void): void {
+    // Statement records waiting for a flush come first: records stay in the order things happened.
+    if (this.reports.length > 0) this.report();
     try { f(); } catch (err) { this.observerFailed(err); }
   }
 
