@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIDECAR_RUNTIME_ENV } from '@chaperone/webhook/sidecar';
 import { freePort } from '../harness/postgres.js';
 
 export const BENCH_CONNECTION = 'bench';
@@ -73,7 +74,9 @@ export async function startCli(args: string[], ready: RegExp, what: string): Pro
   if (!existsSync(join(root, 'packages/cli/dist/main.js'))) throw new Error('the CLI is not built: run `npx tsc -b` (make build) first');
   // BENCH_CPU_PROF=DIR profiles the sidecar (node --cpu-prof; the profile is written at exit).
   const prof = process.env.BENCH_CPU_PROF && args[0] === 'sidecar' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...prof, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: root });
+  // A sidecar runs with the environment the webhook gives the injected container.
+  const env = args[0] === 'sidecar' ? { ...process.env, ...Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value])) } : process.env;
+  const proc = spawn(process.execPath, [...prof, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: root, env });
   let log = '';
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {

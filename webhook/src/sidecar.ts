@@ -17,6 +17,16 @@ export const AGENT_CA_DIR = '/var/run/secrets/chaperone-ca';
 /** Where the ServiceAccount admission plugin mounts the API credential into every container. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const SERVICE_ACCOUNT_VOLUME_PREFIX = 'kube-api-access-';
+/**
+ * The sidecar's runtime settings, the same wherever it runs (the benchmarks start it with these):
+ * a young generation of 2 MB semi-spaces instead of V8's default 16 MB (idle and peak RSS, for a
+ * scavenge a few times a second under load), and two malloc arenas instead of one per thread
+ * (memory that V8's helper threads free goes back to a shared arena instead of staying resident).
+ */
+export const SIDECAR_RUNTIME_ENV: readonly { name: string; value: string }[] = [
+  { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+  { name: 'MALLOC_ARENA_MAX', value: '2' },
+];
 /** Container port names are at most 15 characters. */
 const ADMIN_PORT_NAME = 'chaperone-admin';
 
@@ -101,6 +111,7 @@ export function sidecarContainer(config: WebhookConfig, plan: InjectionPlan, nat
     { name: 'CHAPERONE_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
     { name: 'CHAPERONE_SPOOL_DIR', value: SPOOL_DIR },
     { name: 'CHAPERONE_LOG_LEVEL', value: plan.logLevel },
+    ...SIDECAR_RUNTIME_ENV,
   ];
   if (plan.requested) env.push({ name: 'CHAPERONE_CONNECTIONS', value: plan.requested.join(',') });
   // Where the sidecar writes ca.crt, token and namespace (its mount of the agents' volume), said explicitly rather than left to its default.
