@@ -1,30 +1,36 @@
-// `make bench`: pgbench select-only against PostgreSQL directly, through PgBouncer and through the
-// chaperone sidecar (real control plane and sidecar processes) with the bench policy (a mask rule
-// active, on a table pgbench never reads) and with the same policy minus the mask rule,
-// interleaved, side by side; plus added latency, sidecar CPU and memory, and micro-benchmarks of
-// the per-statement work.
+// `make bench`: pgbench select-only against PostgreSQL directly, through PgBouncer, through a bare
+// Node relay (node-relay.ts: what Node itself costs per hop) and through the chaperone sidecar
+// (real control plane and sidecar processes) with the bench policy (a mask rule active, on a table
+// pgbench never reads) and with the same policy minus the mask rule, interleaved, side by side;
+// plus added latency, CPU per transaction of each process involved, sidecar memory, and
+// micro-benchmarks of the per-statement work.
 // Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (default 3), BENCH_CPU_PROF=DIR
 // (write a CPU profile of the sidecar there).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DATABASE, USERS, pgbench, startPostgres } from '../harness/postgres.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DATABASE, USERS, freePort, pgbench, startPostgres } from '../harness/postgres.js';
 import type { Endpoint, PostgresServer } from '../harness/postgres.js';
 import { runMicro } from './micro.js';
 import { startPgBouncer } from './pgbouncer.js';
 import type { Bouncer } from './pgbouncer.js';
-import { cpuMs, metricSum, rssMb, sampleRss, startStack } from './stack.js';
+import { clusterCpuMs, cpuMs, metricSum, rssMb, sampleRss, startStack } from './stack.js';
 import type { Stack } from './stack.js';
 import { fmt, median, parsePgbench, parseTransactionLog, percentile, table } from './stats.js';
 import type { PgbenchResult } from './stats.js';
 
 const SECONDS = positiveInt(process.env.BENCH_SECONDS, 10);
 const ROUNDS = positiveInt(process.env.BENCH_ROUNDS, 3);
-const TARGETS = ['direct', 'pgbouncer', 'sidecar', 'sidecar-nomask'] as const;
+const TARGETS = ['direct', 'pgbouncer', 'node-relay', 'sidecar', 'sidecar-nomask'] as const;
 type Target = (typeof TARGETS)[number];
 type SidecarTarget = Extract<Target, `sidecar${string}`>;
 const SIDECARS: readonly SidecarTarget[] = ['sidecar', 'sidecar-nomask'];
-const LABEL: Record<Target, string> = { direct: 'direct', pgbouncer: 'pgbouncer', sidecar: 'sidecar, mask rule', 'sidecar-nomask': 'sidecar, no mask rule' };
+const LABEL: Record<Target, string> = {
+  direct: 'direct', pgbouncer: 'pgbouncer', 'node-relay': 'bare Node relay', sidecar: 'sidecar, mask rule', 'sidecar-nomask': 'sidecar, no mask rule',
+};
 const CLIENTS = [1, 16] as const;
 
 function positiveInt(v: string | undefined, dflt: number): number {
@@ -54,10 +60,31 @@ async function runPgbench(e: Endpoint, clients: number, seconds: number, logDir?
   return { result, latenciesUs };
 }
 
+interface NodeRelay { port: number; pid: number; stop(): Promise<void> }
+
+/** Starts node-relay.js (beside this file) in front of the upstream; resolves once it listens. */
+async function startNodeRelay(upstream: { host: string; port: number }): Promise<NodeRelay> {
+  const port = await freePort();
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'node-relay.js');
+  const child: ChildProcess = spawn(process.execPath, [script, String(port), upstream.host, String(upstream.port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the Node relay did not listen within 10 s: ${stderr}`)), 10_000);
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (stderr.includes('listening')) { clearTimeout(timer); resolve(); } });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the Node relay exited (${String(code)}): ${stderr}`)); });
+  });
+  return { port, pid: child.pid as number, stop: async () => { if (child.exitCode === null) { child.kill(); await exited; } } };
+}
+
+/** CPU used during one target's runs, summed over rounds, per clients count. */
+interface CpuTally { proxyMs: number; postgresMs: number; controlPlaneMs: number; transactions: number }
+
 async function main(): Promise<void> {
   const began = Date.now();
   let pg: PostgresServer | undefined;
   let bouncer: Bouncer | undefined;
+  let relay: NodeRelay | undefined;
   let stack: Stack | undefined;
   const logDir = mkdtempSync(join(tmpdir(), 'chaperone-bench-log-'));
   try {
@@ -70,6 +97,7 @@ async function main(): Promise<void> {
     await pg.sql('CREATE DATABASE chaperone_store');
 
     bouncer = await startPgBouncer({ upstream: { host: pg.host, port: pg.port, database: DATABASE }, user: USERS.scram, maxClients: 16 });
+    relay = await startNodeRelay({ host: pg.host, port: pg.port });
     log('starting the control plane and the sidecar (CLI child processes)');
     stack = await startStack({
       pg: { host: pg.host, port: pg.port, database: DATABASE },
@@ -85,6 +113,8 @@ async function main(): Promise<void> {
     const endpoints: Record<Target, Endpoint> = {
       direct,
       pgbouncer: { host: '127.0.0.1', port: bouncer.port, user: USERS.scram.username, database: DATABASE },
+      // Bytes only: the agent's own SCRAM login goes through to PostgreSQL.
+      'node-relay': { host: '127.0.0.1', port: relay.port, user: USERS.scram.username, password: USERS.scram.password, database: DATABASE },
       sidecar: { host: '127.0.0.1', port: stack.sidecar.port, user: 'agent', database: DATABASE },
       'sidecar-nomask': { host: '127.0.0.1', port: stack.noMask.port, user: 'agent', database: DATABASE },
     };
@@ -95,26 +125,29 @@ async function main(): Promise<void> {
     for (const t of SIDECARS) statementsBefore[t] = metricSum(await sidecars[t].metrics(), 'chaperone_sidecar_statements_total');
 
     const results = new Map<string, PgbenchResult[]>();
-    const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], sidecar: [], 'sidecar-nomask': [] };
+    const latencies: Record<Target, number[]> = { direct: [], pgbouncer: [], 'node-relay': [], sidecar: [], 'sidecar-nomask': [] };
     let peakRss = 0;
     let sidecarSeconds = 0;
-    const sidecarCpu = { sidecar: 0, 'sidecar-nomask': 0 };
-    let controlPlaneCpu = 0;
-    let bouncerCpu = 0;
-    let bouncerTx = 0;
+    const proxyPid: Record<Target, number | undefined> = {
+      direct: undefined, pgbouncer: bouncer.pid, 'node-relay': relay.pid, sidecar: stack.sidecar.pid, 'sidecar-nomask': stack.noMask.pid,
+    };
+    const pgData = join(pg.dir, 'data');
+    const cpu = new Map<string, CpuTally>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const clients of CLIENTS) {
         for (const t of TARGETS) {
           log(`round ${round}/${ROUNDS}: ${t}, ${clients} client(s)`);
           const sampler = t === 'sidecar' ? sampleRss(stack.sidecar.pid) : undefined;
-          const cpu0 = [isSidecar(t) ? cpuMs(sidecars[t].pid) : 0, cpuMs(stack.controlPlanePid), cpuMs(bouncer.pid)];
+          const pid = proxyPid[t];
+          const before = { proxy: pid === undefined ? 0 : cpuMs(pid), postgres: clusterCpuMs(pgData), controlPlane: cpuMs(stack.controlPlanePid) };
           const run = await runPgbench(endpoints[t], clients, SECONDS, clients === 1 ? logDir : undefined);
-          if (t === 'pgbouncer') { bouncerCpu += cpuMs(bouncer.pid) - (cpu0[2] as number); bouncerTx += run.result.tps * SECONDS; }
-          if (isSidecar(t)) sidecarCpu[t] += cpuMs(sidecars[t].pid) - (cpu0[0] as number);
-          if (sampler) {
-            peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS;
-            controlPlaneCpu += cpuMs(stack.controlPlanePid) - (cpu0[1] as number);
-          }
+          const tally = cpu.get(`${t}/${clients}`) ?? { proxyMs: 0, postgresMs: 0, controlPlaneMs: 0, transactions: 0 };
+          tally.proxyMs += pid === undefined ? 0 : cpuMs(pid) - before.proxy;
+          tally.postgresMs += clusterCpuMs(pgData) - before.postgres;
+          tally.controlPlaneMs += cpuMs(stack.controlPlanePid) - before.controlPlane;
+          tally.transactions += run.result.transactions;
+          cpu.set(`${t}/${clients}`, tally);
+          if (sampler) { peakRss = Math.max(peakRss, sampler.stop()); sidecarSeconds += SECONDS; }
           const key = `${t}/${clients}`;
           results.set(key, [...(results.get(key) ?? []), run.result]);
           if (clients === 1) for (const v of run.latenciesUs) latencies[t].push(v);
@@ -148,11 +181,26 @@ async function main(): Promise<void> {
       for (const t of TARGETS) {
         const tps = med(t, c, (r) => r.tps);
         rows.push([`${LABEL[t]}, ${c} client${c > 1 ? 's' : ''}`, fmt(tps), fmt(med(t, c, (r) => r.latencyMs), 3),
-          fmt(tps / med('direct', c, (r) => r.tps), 2), fmt(tps / med('pgbouncer', c, (r) => r.tps), 2),
+          fmt(tps / med('direct', c, (r) => r.tps), 2), fmt(tps / med('pgbouncer', c, (r) => r.tps), 2), fmt(tps / med('node-relay', c, (r) => r.tps), 2),
           (results.get(`${t}/${c}`) ?? []).map((r) => fmt(r.tps)).join(' ')]);
       }
     }
-    out.push(table(['target', 'TPS', 'avg ms', 'vs direct', 'vs bouncer', 'TPS per round'], rows));
+    out.push(table(['target', 'TPS', 'avg ms', 'vs direct', 'vs bouncer', 'vs Node relay', 'TPS per round'], rows));
+
+    // Two cores run everything: a transaction's TPS is bounded by all the CPU it costs, wherever.
+    const perTx = (ms: number, tx: number): string => (tx > 0 ? fmt((ms * 1000) / tx, 1) : '-');
+    const cpuRows: string[][] = [];
+    for (const c of CLIENTS) {
+      for (const t of TARGETS) {
+        const k = cpu.get(`${t}/${c}`);
+        if (!k) continue;
+        cpuRows.push([`${LABEL[t]}, ${c} client${c > 1 ? 's' : ''}`, t === 'direct' ? '-' : perTx(k.proxyMs, k.transactions), perTx(k.postgresMs, k.transactions),
+          isSidecar(t) ? perTx(k.controlPlaneMs, k.transactions) : '-', perTx(k.proxyMs + k.postgresMs + (isSidecar(t) ? k.controlPlaneMs : 0), k.transactions)]);
+      }
+    }
+    out.push('', 'CPU per transaction (user+sys from /proc, summed over the rounds). PostgreSQL is the whole cluster: pgbench\'s backends and,',
+      'for the sidecars, the control plane\'s store too (records are stored in the same cluster). pgbench\'s own CPU is not counted.', '');
+    out.push(table(['target', 'proxy µs', 'PostgreSQL µs', 'control plane µs', 'sum µs'], cpuRows));
 
     const sorted = (t: Target): number[] => [...latencies[t]].sort((a, b) => a - b);
     const d = sorted('direct');
@@ -166,13 +214,17 @@ async function main(): Promise<void> {
       '(a difference of percentiles, not a percentile of per-statement differences); average = difference of the median "latency average".', '');
     out.push(table(['target', 'p50 µs', 'p99 µs', 'added p50 µs', 'added p99 µs', 'added avg µs', 'transactions'], [
       ['direct', fmt(percentile(d, 50)), fmt(percentile(d, 99)), '-', '-', '-', String(d.length)],
-      added('pgbouncer'), added('sidecar'), added('sidecar-nomask'),
+      added('pgbouncer'), added('node-relay'), added('sidecar'), added('sidecar-nomask'),
     ]));
 
     const statements = metricSum(metricsAfter, 'chaperone_sidecar_statements_total') - metricSum(metricsBefore, 'chaperone_sidecar_statements_total');
     const sent = metricSum(metricsAfter, 'chaperone_sidecar_records_sent_total') - metricSum(metricsBefore, 'chaperone_sidecar_records_sent_total');
-    const perStatement = (t: SidecarTarget): string =>
-      `${fmt((sidecarCpu[t] * 1000) / statementsDuring[t], 1)} µs (${statementsDuring[t]} statements, ${fmt(sidecarCpu[t] / 10 / sidecarSeconds)} % of a core)`;
+    const sum = (t: Target, f: (k: CpuTally) => number): number => CLIENTS.reduce((a, c) => { const k = cpu.get(`${t}/${c}`); return a + (k ? f(k) : 0); }, 0);
+    const perStatement = (t: SidecarTarget): string => {
+      const ms = sum(t, (k) => k.proxyMs);
+      return `${fmt((ms * 1000) / statementsDuring[t], 1)} µs (${statementsDuring[t]} statements, ${fmt(ms / 10 / sidecarSeconds)} % of a core)`;
+    };
+    const controlPlaneCpu = sum('sidecar', (k) => k.controlPlaneMs);
     out.push('', 'Sidecar process (the mask-rule sidecar unless the row says otherwise)', '');
     out.push(table(['what', 'value'], [
       ['RSS idle after start (VmRSS)', `${fmt(idleRss, 1)} MB`],
@@ -181,7 +233,8 @@ async function main(): Promise<void> {
       ['statements recorded during the sidecar runs', String(statements)],
       ['sidecar CPU per statement (user+sys, /proc), mask rule', perStatement('sidecar')],
       ['sidecar CPU per statement (user+sys, /proc), no mask rule', perStatement('sidecar-nomask')],
-      ['for comparison: PgBouncer CPU per statement', `${fmt((bouncerCpu * 1000) / bouncerTx, 1)} µs`],
+      ['for comparison: PgBouncer CPU per statement', `${perTx(sum('pgbouncer', (k) => k.proxyMs), sum('pgbouncer', (k) => k.transactions))} µs`],
+      ['for comparison: bare Node relay CPU per statement', `${perTx(sum('node-relay', (k) => k.proxyMs), sum('node-relay', (k) => k.transactions))} µs`],
       ['control plane CPU per statement (ingesting records)', `${fmt((controlPlaneCpu * 1000) / statements, 1)} µs (${fmt(controlPlaneCpu / 10 / sidecarSeconds)} % of a core)`],
       ['records delivered to the control plane meanwhile', `${sent} (${fmt(sent / sidecarSeconds)} records/s over ${sidecarSeconds} s of load)`],
       ['backlog after the runs (queued + spooled)', backlog === 0 ? `0, drained ${drainMs} ms after the last run` : `${backlog} still undelivered after ${drainMs} ms`],
@@ -194,6 +247,7 @@ async function main(): Promise<void> {
   } finally {
     await stack?.stop().catch((err: unknown) => log(`stopping the stack: ${String(err)}`));
     await bouncer?.stop().catch((err: unknown) => log(`stopping pgbouncer: ${String(err)}`));
+    await relay?.stop().catch((err: unknown) => log(`stopping the Node relay: ${String(err)}`));
     await pg?.destroy().catch((err: unknown) => log(`stopping postgres: ${String(err)}`));
     rmSync(logDir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // second sidecar for an agent whose policy lacks the mask rule, to show what masking costs.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,33 @@ export function cpuMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU time a PostgreSQL cluster has used so far, in ms: the postmaster with its reaped children
+ * (cutime/cstime, where a backend's time goes when it exits) plus the children still running.
+ * Differences of two readings count every backend that ran in between, short-lived ones included.
+ */
+export function clusterCpuMs(dataDir: string): number {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const fields = (pid: number | string): string[] | null => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      return null;
+    }
+  };
+  const own = fields(postmaster);
+  if (!own) return NaN;
+  // After the command name: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const f = fields(pid);
+    if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks * 10;
 }
 
 /** Samples a process's RSS every `everyMs` until stopped; returns the peak. */

@@ -1,13 +1,17 @@
 // Benchmark arithmetic and output: pgbench output parsing, medians, percentiles and the table.
 
-export interface PgbenchResult { tps: number; latencyMs: number }
+export interface PgbenchResult { tps: number; latencyMs: number; transactions: number }
 
-/** TPS ("tps = 12345.6 (without initial connection time)") and "latency average = 0.081 ms". */
+/**
+ * TPS ("tps = 12345.6 (without initial connection time)"), "latency average = 0.081 ms" and
+ * "number of transactions actually processed: 123456".
+ */
 export function parsePgbench(stdout: string): PgbenchResult | null {
   const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];
   const lat = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
-  if (tps === undefined || lat === undefined) return null;
-  return { tps: Number(tps), latencyMs: Number(lat) };
+  const transactions = /number of transactions actually processed: (\d+)/.exec(stdout)?.[1];
+  if (tps === undefined || lat === undefined || transactions === undefined) return null;
+  return { tps: Number(tps), latencyMs: Number(lat), transactions: Number(transactions) };
 }
 
 /**
