@@ -55,7 +55,6 @@ export async function runSidecar(input: SidecarConfig, deps: SidecarDeps = {}): 
   const config = parsed.config;
   const logger = deps.logger ?? pino({ name: 'chaperone-sidecar', level: config.logLevel, redact: LOG_REDACT });
   const metrics = deps.metrics ?? new SidecarMetrics();
-  await loadSqlParser();
   const runtime = new SidecarRuntime(config, logger, metrics, new SqlClassifier());
   const admin = await startAdminServer({ metrics, readiness: () => runtime.readiness(), logger, host: config.admin.host, port: config.admin.port });
   const ready = runtime.start();
@@ -241,6 +240,8 @@ class SidecarRuntime {
     if (previous !== undefined && previous !== bundle.version) this.log.info({ from: previous, to: bundle.version }, 'policy bundle updated');
     const wanted = bundle.connections.filter((c) => c.spec.type === 'postgres' && (!this.config.connections || this.config.connections.includes(c.metadata.name)));
     let needCredentials = false;
+    // The SQL parser (WASM, some 13 MB resident) only once a PostgreSQL connection needs it.
+    if (wanted.length > 0) await loadSqlParser();
     for (const conn of wanted) {
       const name = conn.metadata.name;
       const target = postgresTarget(conn);
