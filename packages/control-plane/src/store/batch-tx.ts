@@ -1,10 +1,11 @@
 // A record batch's transaction on PostgreSQL: every operation is one statement for the whole
-// batch. Bulk inputs travel as a single jsonb parameter expanded by jsonb_to_recordset, so the
-// client serialises once per statement (one native JSON.stringify, or records' JSON joined),
-// not once per row or field.
+// batch. Bulk inputs travel as a single jsonb parameter expanded by jsonb_to_recordset, or as
+// parallel arrays beside one text of records' JSON joined, so the client serialises once per
+// statement, not once per row or field.
 import type { JSONValue, TransactionSql } from 'postgres';
 import type { Identity } from '@chaperone/core/records/types';
 import type { BatchTx, EncodedRecord, RecordKey, SessionRow, SessionUpdate, StoredLink } from './store.js';
+import { insertedSeqs, planRunsInsert } from './record-runs.js';
 import { toSessionRow, type SessionDbRow } from './rows.js';
 
 /** Creates the missing session rows, locks all of them in id order and reads them back. */
@@ -31,26 +32,48 @@ export async function lockSessions(tx: TransactionSql, owner: Identity, sessions
 export class PostgresBatchTx implements BatchTx {
   constructor(private readonly tx: TransactionSql, readonly sessions: ReadonlyMap<string, SessionRow>) {}
 
+  /** Per session, the greatest seq this transaction inserted (the locked row learns it only at updateSessions). */
+  private readonly insertedTop = new Map<string, number>();
+
   async insertRecords(records: readonly EncodedRecord[]): Promise<Map<string, Set<number>>> {
-    const inserted = new Map<string, Set<number>>();
-    if (records.length === 0) return inserted;
-    // The records' JSON as ingest encoded it (for their hashes): joined, not serialised again, and
-    // sent as text (postgres.js would JSON.stringify a parameter the server types as jsonb).
-    let json = '[';
-    for (let i = 0; i < records.length; i++) json += i === 0 ? records[i]!.json : `,${records[i]!.json}`;
-    json += ']';
-    const rows = await this.tx<{ session_id: string; seq: number }[]>`
-      INSERT INTO records (session_id, seq, time, hash, prev_hash, event)
-      SELECT r.session, r.seq, r.time, r.hash, r."prevHash", r.event
-      FROM jsonb_to_recordset(${json}::text::jsonb)
-        AS r(session text, seq integer, time timestamptz, hash text, "prevHash" text, event jsonb)
-      ON CONFLICT (session_id, seq) DO NOTHING
-      RETURNING session_id, seq`;
-    for (const r of rows) {
-      const set = inserted.get(r.session_id) ?? new Set<number>();
-      set.add(r.seq);
-      inserted.set(r.session_id, set);
-    }
+    if (records.length === 0) return new Map();
+    // The locked row's lastSeq is the greatest stored seq: a record above it cannot be stored yet
+    // and goes into a run unlooked-up. A session not locked here is looked up record by record.
+    const plan = planRunsInsert(records, (session) => {
+      const row = this.sessions.get(session);
+      if (!row) return Number.MAX_SAFE_INTEGER;
+      return Math.max(row.lastSeq ?? -1, this.insertedTop.get(session) ?? -1);
+    });
+    const { runs, below } = plan;
+    // One statement. The records at or below the stored top are kept when neither the old table
+    // nor the run with the greatest first_seq <= seq holds them (runs never overlap), then grouped
+    // into runs (seq - row_number() is constant along a contiguous stretch). They cannot touch the
+    // other runs: the record at the top itself is stored, between the two.
+    const rows = await this.tx<{ session_id: string; first_seq: number; last_seq: number }[]>`
+      INSERT INTO record_runs (session_id, first_seq, last_seq, records)
+      WITH below AS (
+        SELECT b.session, b.seq, b.json
+        FROM unnest(${below.sessions}::text[], ${below.seqs}::integer[], string_to_array(${below.texts}::text, E'\n'))
+          AS b(session, seq, json)
+      ), missing AS (
+        SELECT b.*, b.seq - row_number() OVER (PARTITION BY b.session ORDER BY b.seq) AS stretch
+        FROM below b
+        WHERE NOT EXISTS (SELECT 1 FROM records o WHERE o.session_id = b.session AND o.seq = b.seq)
+          AND NOT EXISTS (
+            SELECT 1 FROM (
+              SELECT r.last_seq FROM record_runs r
+              WHERE r.session_id = b.session AND r.first_seq <= b.seq
+              ORDER BY r.first_seq DESC LIMIT 1) r
+            WHERE r.last_seq >= b.seq)
+      )
+      SELECT m.session, min(m.seq), max(m.seq), '[' || string_agg(m.json, ',' ORDER BY m.seq) || ']'
+      FROM missing m GROUP BY m.session, m.stretch
+      UNION ALL
+      SELECT * FROM unnest(${runs.sessions}::text[], ${runs.firsts}::integer[], ${runs.lasts}::integer[],
+        string_to_array(${runs.texts}::text, E'\n'))
+      RETURNING session_id, first_seq, last_seq`;
+    const inserted = insertedSeqs(rows);
+    for (const r of rows) this.insertedTop.set(r.session_id, Math.max(r.last_seq, this.insertedTop.get(r.session_id) ?? -1));
     return inserted;
   }
 
@@ -58,12 +81,25 @@ export class PostgresBatchTx implements BatchTx {
     const out: (StoredLink | undefined)[] = probes.map(() => undefined);
     if (probes.length === 0) return out;
     const numbered = probes.map((p, i) => ({ session: p.session, seq: p.seq, i }));
+    // Per probe, the greater of two candidates: the old table's floor row, and in the run with the
+    // greatest first_seq <= seq the record at seq (when the run reaches it) or else its last one.
+    // Parsing a run's text as json per probe is slow, but probes are rare (gap fills, duplicates).
     const rows = await this.tx<{ i: number; seq: number; hash: string; prev_hash: string }[]>`
       SELECT p.i, f.seq, f.hash, f.prev_hash
       FROM jsonb_to_recordset(${this.tx.json(numbered)}::jsonb) AS p(session text, seq integer, i integer)
       CROSS JOIN LATERAL (
-        SELECT seq, hash, prev_hash FROM records
-        WHERE session_id = p.session AND seq <= p.seq
+        SELECT * FROM (
+          SELECT o.seq, o.hash, o.prev_hash FROM records o
+          WHERE o.session_id = p.session AND o.seq <= p.seq
+          ORDER BY o.seq DESC LIMIT 1) old
+        UNION ALL
+        SELECT e.seq, e.record ->> 'hash', e.record ->> 'prevHash' FROM (
+          SELECT r.first_seq, r.last_seq, r.records FROM record_runs r
+          WHERE r.session_id = p.session AND r.first_seq <= p.seq
+          ORDER BY r.first_seq DESC LIMIT 1) run
+        CROSS JOIN LATERAL (
+          SELECT least(run.last_seq, p.seq) AS seq,
+            run.records::json -> (least(run.last_seq, p.seq) - run.first_seq) AS record) e
         ORDER BY seq DESC LIMIT 1) f`;
     for (const r of rows) out[r.i] = { seq: r.seq, hash: r.hash, prevHash: r.prev_hash };
     return out;

@@ -26,7 +26,7 @@ test('a fresh database is migrated once; running again applies nothing', async (
       assert.equal(await schemaVersion(db), latestVersion());
       const tables = await db<{ table_name: string }[]>`
         SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
-      assert.deepEqual(tables.map((t) => t.table_name), ['approvals', 'records', 'schema_migrations', 'sessions', 'signing_keys']);
+      assert.deepEqual(tables.map((t) => t.table_name), ['approvals', 'record_runs', 'records', 'schema_migrations', 'sessions', 'signing_keys']);
     } finally {
       await db.end();
     }

@@ -7,7 +7,7 @@ import { PostgresApprovalStore } from '../approvals/postgres-approval-store.js';
 import { cpError } from '../errors.js';
 import { latestVersion, migrate, schemaVersion } from './migrations.js';
 import { lockSessions, PostgresBatchTx } from './batch-tx.js';
-import { toSummary, type RecordDbRow, type SessionDbRow } from './rows.js';
+import { fromRecordRow, fromRunRow, toSummary, type RecordDbRow, type RecordRunDbRow, type SessionDbRow } from './rows.js';
 import type { BatchTx, KeyPurpose, SessionQuery, Store, StoredKey } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -70,12 +70,26 @@ export class PostgresStore implements Store {
     return row ? toSummary(row) : undefined;
   }
 
+  /** The session's records by seq: its runs expanded, and its rows of the old records table. */
   async listRecords(sessionId: string): Promise<SessionRecord[]> {
-    const rows = await this.sql<RecordDbRow[]>`
-      SELECT * FROM records WHERE session_id = ${sessionId} ORDER BY seq`;
-    return rows.map((r) => ({
-      session: r.session_id, seq: r.seq, time: r.time.toISOString(), prevHash: r.prev_hash, hash: r.hash, event: r.event,
-    }));
+    const [runs, rows] = await Promise.all([
+      this.sql<RecordRunDbRow[]>`SELECT first_seq, records FROM record_runs WHERE session_id = ${sessionId} ORDER BY first_seq`,
+      this.sql<RecordDbRow[]>`SELECT * FROM records WHERE session_id = ${sessionId} ORDER BY seq`,
+    ]);
+    const fromRuns = runs.flatMap(fromRunRow);
+    const fromRows = rows.map(fromRecordRow);
+    if (fromRows.length === 0) return fromRuns;
+    if (fromRuns.length === 0) return fromRows;
+    // Both sorted and never overlapping: merge.
+    const out: SessionRecord[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < fromRuns.length || j < fromRows.length) {
+      const a = fromRuns[i];
+      const b = fromRows[j];
+      if (a && (!b || a.seq < b.seq)) { out.push(a); i++; } else { out.push(b!); j++; }
+    }
+    return out;
   }
 
   async signingKeys(purpose: KeyPurpose): Promise<StoredKey[]> {
