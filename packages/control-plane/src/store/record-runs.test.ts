@@ -72,7 +72,8 @@ test('a retry of an overlapping range counts duplicates and stores nothing twice
 });
 
 test('gaps filled later are stored as runs between the stored ones and read back in order', async () => {
-  const chain = sessionChain(randomUUID(), bot, { statements: 14 });
+  // A session id that array literals and the texts' separator would trip over, were they not escaped.
+  const chain = sessionChain(`gap "{a,b}" \\ NULL\n${randomUUID()}`, bot, { statements: 14 });
   const id = chain[0]!.session;
   await ingestBatch(store, bot, [...chain.slice(0, 2), ...chain.slice(4, 6), ...chain.slice(8, 10)]);
   await ingestBatch(store, bot, chain.slice(12));
