@@ -141,6 +141,9 @@ async function main(): Promise<void> {
           const pid = proxyPid[t];
           const before = { proxy: pid === undefined ? 0 : cpuMs(pid), postgres: clusterCpuMs(pgData), controlPlane: cpuMs(stack.controlPlanePid) };
           const run = await runPgbench(endpoints[t], clients, SECONDS, clients === 1 ? logDir : undefined);
+          // Before reading CPU: the last records are delivered and ingested (every 250 ms), and
+          // pgbench's backends have exited and been reaped (their time moves to the postmaster's).
+          await new Promise((r) => setTimeout(r, 750));
           const tally = cpu.get(`${t}/${clients}`) ?? { proxyMs: 0, postgresMs: 0, controlPlaneMs: 0, transactions: 0 };
           tally.proxyMs += pid === undefined ? 0 : cpuMs(pid) - before.proxy;
           tally.postgresMs += clusterCpuMs(pgData) - before.postgres;
