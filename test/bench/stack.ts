@@ -171,16 +171,23 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms; NaN when it is gone. */
-export function cpuMs(pid: number): number {
+/**
+ * The fields of /proc/PID/stat after the parenthesised command name (so state is [0], ppid [1],
+ * utime [11], stime [12], cutime [13], cstime [14]; clock ticks, 100/s); null when it is gone.
+ */
+function statFields(pid: number | string): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks, 100/s).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return NaN;
+    return null;
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms; NaN when it is gone. */
+export function cpuMs(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) * 10 : NaN;
 }
 
 /**
@@ -190,21 +197,12 @@ export function cpuMs(pid: number): number {
  */
 export function clusterCpuMs(dataDir: string): number {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const fields = (pid: number | string): string[] | null => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    } catch {
-      return null;
-    }
-  };
-  const own = fields(postmaster);
+  const own = statFields(postmaster);
   if (!own) return NaN;
-  // After the command name: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
   let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    const f = fields(pid);
+    const f = statFields(pid);
     if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
   }
   return ticks * 10;

@@ -7,15 +7,10 @@ import { EXIT_REFUSED, EXIT_UPSTREAM, channelOptions } from './context.js';
 import { authorize } from './hold.js';
 import { recordedDecision } from './observer.js';
 import { classifyScp } from './policy.js';
-import { relay, finish } from './relay.js';
+import { bridgeChannels, finish, relay } from './relay.js';
+import type { ActiveChannel } from './relay.js';
 import { ScpRecorder } from './scp-recorder.js';
 import { TerminalRecorder } from './terminal-recorder.js';
-
-/** What the session forwards to a running exec or shell. */
-export interface ActiveChannel {
-  setWindow(rows: number, cols: number, height: number, width: number): void;
-  signal(name: string): void;
-}
 
 export async function runExec(ctx: SessionContext, agent: ServerChannel, command: string, setup: ChannelSetup): Promise<ActiveChannel | undefined> {
   const started = performance.now();
@@ -73,28 +68,12 @@ export async function runExec(ctx: SessionContext, agent: ServerChannel, command
     term?.output(d);
   });
   agent.on('end', () => remote.end());
-  let exit: { code: number } | { signal: string; dump: boolean; desc: string } | undefined;
-  remote.on('exit', (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
-    exit = code !== null && code !== undefined ? { code } : { signal: (signal ?? 'SIGKILL').replace(/^SIG/, ''), dump: dump ?? false, desc: desc ?? '' };
-  });
-  remote.on('close', () => {
-    term?.close();
+  return bridgeChannels(agent, remote, term, (exit) => {
     ctx.log.record({
       ...base, durationMs: ms(started), ...approval,
       ...(exit && 'code' in exit ? { exitStatus: exit.code } : {}), ...(exit && 'signal' in exit ? { signal: exit.signal } : {}),
     });
-    if (exit && 'code' in exit) agent.exit(exit.code);
-    else if (exit) agent.exit(exit.signal, exit.dump, exit.desc);
-    agent.end();
   });
-  agent.on('close', () => remote.close());
-  return {
-    setWindow(rows, cols, height, width) {
-      term?.resize(cols, rows);
-      remote.setWindow(rows, cols, height, width);
-    },
-    signal: (name) => remote.signal(name),
-  };
 }
 
 export function termEnv(setup: ChannelSetup): Record<string, string> {

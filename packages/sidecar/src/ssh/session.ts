@@ -8,7 +8,7 @@ import type { ApprovalGate } from '../approvals/gate.js';
 import type { ChannelSetup, SessionContext } from './context.js';
 import { openAgentChannel, RelayedAgent } from './agent-forward.js';
 import { runExec } from './exec.js';
-import type { ActiveChannel } from './exec.js';
+import type { ActiveChannel } from './relay.js';
 import { authorize } from './hold.js';
 import { loggedSession, NOT_A_RULE, recordedDecision } from './observer.js';
 import type { SshObserver } from './observer.js';

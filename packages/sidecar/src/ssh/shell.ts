@@ -3,13 +3,13 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { ChannelSetup, SessionContext } from './context.js';
 import { EXIT_REFUSED, EXIT_UPSTREAM, channelOptions } from './context.js';
-import type { ActiveChannel } from './exec.js';
 import { termEnv } from './exec.js';
 import { authorize } from './hold.js';
 import { LineGuard, mayExpandHistory } from './line-guard.js';
 import type { GuardStep } from './line-guard.js';
 import { recordedDecision } from './observer.js';
-import { relay, finish } from './relay.js';
+import { bridgeChannels, finish, relay } from './relay.js';
+import type { ActiveChannel } from './relay.js';
 import { TerminalRecorder } from './terminal-recorder.js';
 
 /** Ctrl-U kills the typed line (readline, and the tty driver's VKILL); the CR then gives a fresh prompt. */
@@ -95,20 +95,5 @@ export async function runShell(ctx: SessionContext, agent: ServerChannel, setup:
   relay(remote, agent, (d) => { ctx.log.bytes('out', d.length); term?.output(d); });
   relay(remote.stderr, agent.stderr, (d) => { ctx.log.bytes('out', d.length); term?.output(d); });
   agent.on('end', () => { void queue.then(() => remote.end()); });
-  let exit: { code: number } | { signal: string } | undefined;
-  remote.on('exit', (code: number | null, signal?: string) => { exit = code !== null && code !== undefined ? { code } : { signal: (signal ?? 'SIGKILL').replace(/^SIG/, '') }; });
-  remote.on('close', () => {
-    term?.close();
-    if (exit && 'code' in exit) agent.exit(exit.code);
-    else if (exit) agent.exit(exit.signal, false, '');
-    agent.end();
-  });
-  agent.on('close', () => remote.close());
-  return {
-    setWindow(rows, cols, height, width) {
-      term?.resize(cols, rows);
-      remote.setWindow(rows, cols, height, width);
-    },
-    signal: (name) => remote.signal(name),
-  };
+  return bridgeChannels(agent, remote, term);
 }
