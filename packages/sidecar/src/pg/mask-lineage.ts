@@ -1,25 +1,15 @@
 // The parse-tree lineage masking relies on (core/sql/lineage.ts): which source columns feed each
-// result column. Types as that module publishes them, and the seam the planner calls through.
+// result column. The seam the planner calls through, and the core analyser behind it.
 import type { LineageAnalyzer } from '@chaperone/core/sql/lineage-cache';
 import type { LineageCatalog } from '@chaperone/core/sql/lineage';
+import type { StatementLineage } from '@chaperone/core/sql/lineage-types';
 import type { Catalog, Relation } from './catalog.js';
 import type { Needs } from './mask-plan.js';
 
-export interface SourceColumn { schema?: string; table: string; column: string }
-export interface ResultColumnLineage {
-  sources: SourceColumn[];
-  wholeRows: { schema?: string; table: string }[];
-  direct: boolean;
-  /** Something feeds this column that the parse tree cannot see through. */
-  unknown?: string;
-}
-export type StatementLineage =
-  | { kind: 'rows'; columns: ResultColumnLineage[]; writes?: true }
-  | { kind: 'none'; cursor?: { name: string; lineage: StatementLineage } }
-  | { kind: 'unknown'; reason: string; writes?: true; cursor?: string };
+export type { ResultColumnLineage, SourceColumn, StatementLineage } from '@chaperone/core/sql/lineage-types';
 
 /** Lineage of each statement of a text, or the catalog look-ups it needs first. */
-export type LineageFn = (sql: string) => StatementLineage[] | Needs;
+export type LineageFn = (sql: string) => readonly StatementLineage[] | Needs;
 
 /** Makes a proxy's lineage function over its catalog. */
 export interface LineageSource { forCatalog(catalog: Catalog): LineageFn }
@@ -63,7 +53,7 @@ export function coreLineage(analyzer: LineageAnalyzer): LineageSource {
         misses = null;
         const result = analyzer.lineage(sql, view);
         const missing = misses as Needs | null;
-        if (missing === null) return result as StatementLineage[];
+        if (missing === null) return result;
         // The analyser cached this incomplete answer under `view`: drop the view, so the next
         // call (another column of the same result, before the catalog answered) does not take it.
         view = undefined;

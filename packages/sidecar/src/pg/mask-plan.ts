@@ -86,9 +86,9 @@ export class MaskPlanner {
     private readonly lineageFn: LineageFn,
   ) {}
 
-  private lineage(sql: string): StatementLineage[] {
+  private lineage(sql: string): readonly StatementLineage[] {
     const r = this.lineageFn(sql);
-    if (!Array.isArray(r)) throw new Miss(r);
+    if ('oids' in r) throw new Miss(r);
     return r;
   }
 
