@@ -49,8 +49,8 @@ export interface RecordKey {
   seq: number;
 }
 
-/** A record with its JSON text (the SessionRecord fields, any key order), encoded once by ingest. */
-export interface EncodedRecord { record: SessionRecord; json: string }
+/** A record's place with its JSON text (the SessionRecord fields, any key order), encoded once by ingest. */
+export interface EncodedRecord { record: RecordKey; json: string }
 
 /** What chain checks need of a stored record. */
 export type StoredLink = Pick<SessionRecord, 'seq' | 'hash' | 'prevHash'>;
