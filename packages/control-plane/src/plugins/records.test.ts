@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { RecordsResult } from '@chaperone/core/api';
+import { canonicalRecordJson } from '@chaperone/core/records/canonical';
 import { sealRecord } from '@chaperone/core/records/chain';
 import type { SessionRecord } from '@chaperone/core/records/types';
 import { startTestPostgres, type TestPostgres } from '../testing/embedded.js';
 import { buildTestApp, sampleDocs, type TestApp } from '../testing/app.js';
 import { sessionChain } from '../testing/records.js';
+import { MAX_BATCH_RECORDS } from './records.js';
 
 const bot = { namespace: 'agents', serviceAccount: 'support-bot' };
 const other = { namespace: 'agents', serviceAccount: 'other-bot' };
@@ -147,4 +149,60 @@ test('malformed records are refused whole with 400', async () => {
     assert.equal(res.statusCode, 400, JSON.stringify(bad));
   }
   assert.equal(await t.store.getSession(id), undefined);
+});
+
+/** A body as the sidecar's record queue writes it: canonical lines with the hash appended, no whitespace. */
+function sidecarBody(records: readonly SessionRecord[]): string {
+  return `{"records":[${records.map((r) => `${canonicalRecordJson(r).slice(0, -1)},"hash":"${r.hash}"}`).join(',')}]}`;
+}
+
+async function sendText(body: string) {
+  return t.app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${grant}`, 'content-type': 'application/json' }, payload: body });
+}
+
+test('sidecar bodies are stored as sent and checked like any other', async () => {
+  const id = randomUUID();
+  const chain = sessionChain(id, bot, { statements: 3, denied: 1 });
+  const first = await sendText(sidecarBody(chain));
+  assert.equal(first.statusCode, 200, first.body);
+  assert.deepEqual(first.json(), { accepted: 5, duplicates: 0, broken: [] });
+  assert.deepEqual((await sendText(sidecarBody(chain))).json(), { accepted: 0, duplicates: 5, broken: [] });
+  assert.deepEqual(await t.store.listRecords(id), chain);
+  const s = await t.store.getSession(id);
+  assert.equal(s?.statements, 3);
+  assert.equal(s?.denied, 1);
+  assert.equal(s?.endedAt, chain[4]!.time);
+  // A line altered after sealing, still in canonical form: its hash no longer matches.
+  const other = sessionChain(randomUUID(), bot, { statements: 2 });
+  const tampered = sidecarBody(other).replace('SELECT 1', 'SELECT 9');
+  assert.deepEqual((await sendText(tampered)).json(), { accepted: 4, duplicates: 0, broken: [{ session: other[0]!.session, seq: 2, reason: 'hash-mismatch' }] });
+});
+
+test('malformed sidecar-shaped bodies get the answers of fastify\'s JSON parser and the validator', async () => {
+  const id = randomUUID();
+  const body = sidecarBody(sessionChain(id, bot, { statements: 2 }));
+  const invalidJson = { error: { code: 'API_ERR_BAD_REQUEST', message: 'Body is not valid JSON but content-type is set to \'application/json\'' } };
+  const cases: [string, number, unknown][] = [
+    [body.slice(0, -30), 400, invalidJson],
+    [`${body.slice(0, -2)},]}`, 400, invalidJson],
+    [body.replace('"seq":1,', '"seq":1,,'), 400, invalidJson],
+    ['', 400, { error: { code: 'API_ERR_BAD_REQUEST', message: 'Body cannot be empty when content-type is set to \'application/json\'' } }],
+    [body.replace('"seq":1,', '"seq":-1,'), 400, { error: { code: 'API_ERR_VALIDATION', message: 'body/records/1/seq must be >= 0' } }],
+    [body.replace('{"records":[', '{"x":1,"records":['), 400, { error: { code: 'API_ERR_VALIDATION', message: 'body must NOT have additional properties' } }],
+    [body.replace('"type":"statement"', '"type":"statement","__proto__":{"polluted":true}'), 400, invalidJson],
+    [body.replace('"protocol":"postgres",', ''), 400, { error: { code: 'API_ERR_VALIDATION', message: `record ${id}#0: session.start needs protocol, connection and identity {namespace, serviceAccount}` } }],
+  ];
+  for (const [text, status, answer] of cases) {
+    const res = await sendText(text);
+    assert.equal(res.statusCode, status, text);
+    assert.deepEqual(res.json(), answer, text);
+  }
+  assert.equal(await t.store.getSession(id), undefined);
+});
+
+test('a body of more records than a batch may hold is refused with the schema\'s message', async () => {
+  const chain = sessionChain(randomUUID(), bot, { statements: MAX_BATCH_RECORDS, end: false });
+  const res = await sendText(sidecarBody(chain));
+  assert.equal(res.statusCode, 400);
+  assert.deepEqual(res.json(), { error: { code: 'API_ERR_VALIDATION', message: `body/records must NOT have more than ${MAX_BATCH_RECORDS} items` } });
 });

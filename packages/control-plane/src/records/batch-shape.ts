@@ -78,7 +78,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Why one record does not fit recordSchema, as a JSON pointer below the record and a message; null when it fits. */
-function recordProblem(r: unknown): [string, string] | null {
+export function recordProblem(r: unknown): [string, string] | null {
   if (!isPlainObject(r)) return ['', 'must be object'];
   const { session, seq, time, event } = r;
   if (typeof session !== 'string') return ['/session', 'must be string'];

@@ -1,12 +1,12 @@
 // Ingestion of session-record batches: idempotent by (session, seq), chain verified against
 // what is stored, problems recorded on the session and reported — records are always kept.
 import type { RecordsResult } from '@chaperone/core/api';
-import { canonicalRecordJson } from '@chaperone/core/records/canonical';
-import { hashCanonical, hashRecord, verifyChain } from '@chaperone/core/records/chain';
-import type { Identity, SessionRecord, SessionStartEvent } from '@chaperone/core/records/types';
+import { GENESIS_HASH, hashCanonical, type ChainCheck } from '@chaperone/core/records/chain';
+import type { Identity, SessionRecord } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
 import type { BatchTx, EncodedRecord, RecordKey, SessionRow, SessionUpdate, Store, StoredLink } from '../store/store.js';
+import { toIngestRecord, type IngestRecord } from './ingest-record.js';
 
 export type Broken = RecordsResult['broken'][number];
 
@@ -18,18 +18,18 @@ export type Broken = RecordsResult['broken'][number];
  * update each session once. A session owned by another identity refuses the whole batch
  * (RECORDS_ERR_FORBIDDEN) and nothing of it is stored.
  */
-export async function ingestBatch(store: Store, owner: Identity, records: readonly SessionRecord[]): Promise<RecordsResult> {
-  const bySession = new Map<string, SessionRecord[]>();
+export async function ingestRecords(store: Store, owner: Identity, records: readonly IngestRecord[]): Promise<RecordsResult> {
+  const bySession = new Map<string, IngestRecord[]>();
   for (const r of records) {
-    if (r.event.type === 'session.start' && !wellFormedStart(r.event)) {
+    if (r.event.type === 'malformed-start') {
       throw cpError('API_ERR_VALIDATION', `record ${r.session}#${r.seq}: session.start needs protocol, connection and identity {namespace, serviceAccount}`);
     }
     if (r.event.type === 'session.start' && !sameIdentity(r.event.identity, owner)) {
       throw cpError('RECORDS_ERR_FORBIDDEN', `session ${r.session} was started by another identity than this grant's`);
     }
-    const list = bySession.get(r.session) ?? [];
-    list.push(r);
-    bySession.set(r.session, list);
+    const list = bySession.get(r.session);
+    if (list) list.push(r);
+    else bySession.set(r.session, [r]);
   }
   // Stable sort: repeats of a seq keep their batch order, the first one is the candidate.
   for (const list of bySession.values()) list.sort((a, b) => a.seq - b.seq);
@@ -38,7 +38,12 @@ export async function ingestBatch(store: Store, owner: Identity, records: readon
   return store.withSessions(owner, init, (tx) => ingestLocked(tx, owner, bySession));
 }
 
-async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap<string, SessionRecord[]>): Promise<RecordsResult> {
+/** ingestRecords for whole records, each encoded here (tests, benchmarks, any caller without a body). */
+export async function ingestBatch(store: Store, owner: Identity, records: readonly SessionRecord[]): Promise<RecordsResult> {
+  return ingestRecords(store, owner, records.map((r) => toIngestRecord(r)));
+}
+
+async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap<string, IngestRecord[]>): Promise<RecordsResult> {
   const plans: SessionPlan[] = [];
   for (const [id, sorted] of bySession) {
     const row = tx.sessions.get(id);
@@ -48,21 +53,9 @@ async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap
     }
     plans.push({ row, sorted, candidates: firstOfEachSeq(sorted) });
   }
-  // Each record's canonical JSON is made once: its hash is checked over it, and with the hash
-  // appended it is the record's JSON for the insert.
-  const canonical = new Map<SessionRecord, string>();
+  // Each record arrives with its stored JSON; its hash is checked over the canonical JSON inside it.
   const encoded: EncodedRecord[] = [];
-  for (const p of plans) {
-    for (const r of p.candidates) {
-      const json = canonicalRecordJson(r);
-      canonical.set(r, json);
-      encoded.push({ record: r, json: `${json.slice(0, -1)},"hash":${JSON.stringify(r.hash)}}` });
-    }
-  }
-  const hashOf = (r: SessionRecord): string => {
-    const json = canonical.get(r);
-    return json === undefined ? hashRecord(r) : hashCanonical(json);
-  };
+  for (const p of plans) for (const r of p.candidates) encoded.push({ record: r, json: r.json });
   const inserted = await tx.insertRecords(encoded);
   const probes = new Probes();
   const checks = plans.map((p) => planChecks(p, inserted.get(p.row.id) ?? new Set(), probes));
@@ -70,7 +63,7 @@ async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap
   const result: RecordsResult = { accepted: 0, duplicates: 0, broken: [] };
   const changes = new Map<string, SessionUpdate>();
   for (const c of checks) {
-    const broken = runChecks(c, stored, result, hashOf);
+    const broken = runChecks(c, stored, result);
     result.accepted += c.fresh.length;
     result.broken.push(...broken);
     if (c.fresh.length > 0 || broken.length > 0) changes.set(c.session, summarise(c.fresh, broken));
@@ -82,9 +75,9 @@ async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap
 interface SessionPlan {
   row: SessionRow;
   /** The session's records in the batch, by seq. */
-  sorted: readonly SessionRecord[];
+  sorted: readonly IngestRecord[];
   /** The first record of each seq, what the batch inserts. */
-  candidates: SessionRecord[];
+  candidates: IngestRecord[];
 }
 
 /** Stored-record lookups gathered from all sessions, answered by one floorRecords call. */
@@ -101,11 +94,11 @@ type Neighbour = { from: 'none' } | { from: 'known'; link: Pick<SessionRecord, '
 
 interface SessionChecks {
   session: string;
-  sorted: readonly SessionRecord[];
-  fresh: SessionRecord[];
+  sorted: readonly IngestRecord[];
+  fresh: IngestRecord[];
   /** Candidates already stored, with the probe that reads the stored one. */
   conflicts: Map<number, number>;
-  runs: { records: SessionRecord[]; previous: Neighbour; next: Neighbour }[];
+  runs: { records: IngestRecord[]; previous: Neighbour; next: Neighbour }[];
 }
 
 /**
@@ -118,14 +111,14 @@ function planChecks(plan: SessionPlan, inserted: ReadonlySet<number>, probes: Pr
   const id = plan.row.id;
   const top = plan.row.lastSeq ?? -1;
   const head = plan.row.lastSeq === null || plan.row.lastHash === null ? undefined : { seq: plan.row.lastSeq, hash: plan.row.lastHash };
-  const fresh: SessionRecord[] = [];
+  const fresh: IngestRecord[] = [];
   const conflicts = new Map<number, number>();
   for (const r of plan.candidates) {
     if (inserted.has(r.seq)) fresh.push(r);
     else conflicts.set(r.seq, probes.add(id, r.seq));
   }
   const runs: SessionChecks['runs'] = [];
-  let before: SessionRecord | undefined;
+  let before: IngestRecord | undefined;
   for (const run of contiguousRuns(fresh)) {
     const first = run[0]!;
     const last = run[run.length - 1]!;
@@ -143,10 +136,10 @@ function planChecks(plan: SessionPlan, inserted: ReadonlySet<number>, probes: Pr
 }
 
 /** Duplicates first (counted into `totals`), then each run's chain, as broken entries in order. */
-function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[], totals: RecordsResult, hashOf: (r: SessionRecord) => string): Broken[] {
+function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[], totals: RecordsResult): Broken[] {
   const broken: Broken[] = [];
   // Duplicates: already stored, or twice in this batch. Same hash is a harmless retry.
-  let candidate: SessionRecord | undefined;
+  let candidate: IngestRecord | undefined;
   for (const r of c.sorted) {
     const isCandidate = candidate?.seq !== r.seq;
     if (isCandidate) candidate = r;
@@ -160,7 +153,7 @@ function runChecks(c: SessionChecks, stored: readonly (StoredLink | undefined)[]
   for (const run of c.runs) {
     const first = run.records[0]!;
     const last = run.records[run.records.length - 1]!;
-    const check = verifyChain(run.records, resolve(run.previous, stored), hashOf);
+    const check = verifyRun(run.records, resolve(run.previous, stored));
     if (!check.ok) broken.push({ session: c.session, seq: check.seq, reason: check.reason });
     // A run that fills a gap must also link to the record stored after it.
     const after = run.next.from === 'probe' ? stored[run.next.index] : undefined;
@@ -179,13 +172,28 @@ function resolve(n: Neighbour, stored: readonly (StoredLink | undefined)[]): Pic
   }
 }
 
-function firstOfEachSeq(sorted: readonly SessionRecord[]): SessionRecord[] {
-  const out: SessionRecord[] = [];
+/** core's verifyChain over ingestion records: each hash checked over the canonical JSON inside the stored one. */
+function verifyRun(records: readonly IngestRecord[], previous: Pick<SessionRecord, 'seq' | 'hash'> | undefined): ChainCheck {
+  let expectedSeq = previous ? previous.seq + 1 : 0;
+  let expectedPrev = previous ? previous.hash : GENESIS_HASH;
+  for (const r of records) {
+    if (r.seq !== expectedSeq) return { ok: false, seq: expectedSeq, reason: 'gap' };
+    const hash = r.hash;
+    if (r.prevHash !== expectedPrev) return { ok: false, seq: r.seq, reason: 'prev-hash-mismatch' };
+    if (hashCanonical(r.canonical()) !== hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
+    expectedSeq = r.seq + 1;
+    expectedPrev = hash;
+  }
+  return { ok: true };
+}
+
+function firstOfEachSeq(sorted: readonly IngestRecord[]): IngestRecord[] {
+  const out: IngestRecord[] = [];
   for (const r of sorted) if (out.at(-1)?.seq !== r.seq) out.push(r);
   return out;
 }
 
-function summarise(fresh: readonly SessionRecord[], broken: readonly Broken[]): SessionUpdate {
+function summarise(fresh: readonly IngestRecord[], broken: readonly Broken[]): SessionUpdate {
   const change: SessionUpdate = { addRecords: fresh.length, addStatements: 0, addDenied: 0 };
   for (const r of fresh) {
     const e = r.event;
@@ -197,7 +205,7 @@ function summarise(fresh: readonly SessionRecord[], broken: readonly Broken[]): 
       change.endedAt = new Date(r.time);
     } else if (e.type === 'statement') {
       change.addStatements++;
-      if (e.decision?.action === 'deny') change.addDenied++;
+      if (e.denied) change.addDenied++;
     }
   }
   const top = fresh.at(-1);
@@ -207,15 +215,8 @@ function summarise(fresh: readonly SessionRecord[], broken: readonly Broken[]): 
   return change;
 }
 
-/** The JSON schema checks only the event's type; these fields feed the session row. */
-function wellFormedStart(e: Partial<SessionStartEvent>): boolean {
-  const id = e.identity as Partial<Identity> | undefined;
-  return typeof e.protocol === 'string' && typeof e.connection === 'string' && typeof id === 'object' && id !== null
-    && typeof id.namespace === 'string' && typeof id.serviceAccount === 'string';
-}
-
-function contiguousRuns(sorted: readonly SessionRecord[]): SessionRecord[][] {
-  const runs: SessionRecord[][] = [];
+function contiguousRuns(sorted: readonly IngestRecord[]): IngestRecord[][] {
+  const runs: IngestRecord[][] = [];
   for (const r of sorted) {
     const current = runs.at(-1);
     const tail = current?.at(-1);
@@ -225,7 +226,7 @@ function contiguousRuns(sorted: readonly SessionRecord[]): SessionRecord[][] {
   return runs;
 }
 
-function earliest(records: readonly SessionRecord[]): Date {
+function earliest(records: readonly IngestRecord[]): Date {
   let min = Number.POSITIVE_INFINITY;
   for (const r of records) {
     const t = Date.parse(r.time);
