@@ -35,6 +35,8 @@ export class CanonicalScanner {
   /** The first backslash at or after `searchedFrom` (text length when none): one search per escape, not per string. */
   private backslash = -1;
   private searchedFrom = Number.POSITIVE_INFINITY;
+  /** Where the prevHash value's text (inside its quotes) starts in the last line recordEnd took. */
+  prevHashAt = -1;
 
   constructor(private readonly s: string) {}
 
@@ -48,6 +50,7 @@ export class CanonicalScanner {
     const s = this.s;
     if (!s.startsWith('{"event":', start)) return -1;
     let i = this.valueEnd(start + 9, 0);
+    this.prevHashAt = i + RECORD_KEYS[0].length + 1;
     for (const key of RECORD_KEYS) {
       if (i < 0 || !s.startsWith(key, i)) return -1;
       i = this.valueEnd(i + key.length, 0);

@@ -4,6 +4,7 @@
 // full collection; parsed events are therefore dropped at once and the hashes read from the JSON.
 import { canonicalRecordJson } from '@chaperone/core/records/canonical';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
+import type { RecordKey } from '../store/store.js';
 
 /** `,"hash":"<64 hex>"}`: what follows a record's canonical JSON (minus its `}`) in its stored form. */
 export const HASH_TAIL_LENGTH = 9 + 64 + 2;
@@ -47,15 +48,22 @@ export class IngestRecord {
   /**
    * `json` is the record's stored form: its canonical JSON (core/records/canonical.ts) with the
    * hash appended as the last key, the sidecar's line format. Its hash and prevHash are read
-   * from it when needed rather than held as strings of their own.
+   * from it when needed rather than held as strings of their own; `prevAt` is where the
+   * prevHash's 64 hex digits start in it.
    */
   constructor(
     readonly session: string,
     readonly seq: number,
     readonly time: string,
     readonly json: string,
+    private readonly prevAt: number,
     readonly event: EventSummary,
   ) {}
+
+  /** The record is its own EncodedRecord (store/store.ts) for the insert: no wrapper object per record. */
+  get record(): RecordKey {
+    return this;
+  }
 
   /** The hash the record claims (validated as 64 lowercase hex before construction). */
   get hash(): string {
@@ -64,10 +72,7 @@ export class IngestRecord {
   }
 
   get prevHash(): string {
-    // The top-level key is the last one in the text: later keys (seq, session, time, hash) cannot
-    // hold it unescaped, earlier ones are inside the event.
-    const at = this.json.lastIndexOf('"prevHash":"') + 12;
-    return this.json.slice(at, at + 64);
+    return this.json.slice(this.prevAt, this.prevAt + 64);
   }
 
   /** The bytes the record's hash covers: its canonical JSON. */
@@ -83,6 +88,14 @@ export function storedJson(canonical: string, hash: string): string {
 
 /** A record's ingestion form, its JSON encoded here (records not sent in canonical form, tests, benchmarks). */
 export function toIngestRecord(r: Readonly<SessionRecord>, session: string = r.session): IngestRecord {
-  return new IngestRecord(session, r.seq, r.time, storedJson(canonicalRecordJson(r), r.hash),
-    summariseEvent(r.event as unknown as Record<string, unknown>));
+  const json = storedJson(canonicalRecordJson(r), r.hash);
+  return new IngestRecord(session, r.seq, r.time, json, prevHashAt(json), summariseEvent(r.event as unknown as Record<string, unknown>));
+}
+
+/**
+ * Where the prevHash's digits start in a stored JSON. The top-level key is the last one in the
+ * text: later keys (seq, session, time, hash) cannot hold it unescaped, earlier ones are inside the event.
+ */
+export function prevHashAt(json: string): number {
+  return json.lastIndexOf('"prevHash":"') + 12;
 }

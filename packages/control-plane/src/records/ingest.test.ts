@@ -104,3 +104,17 @@ test('any sequence of batches gives the reference model\'s answers and stored st
     }
   }), { numRuns: 60 });
 });
+
+test('a session created without its start record starts at the batch\'s earliest time, whatever the times\' form', async () => {
+  const id = randomUUID();
+  const base = Date.parse('2024-03-01T12:00:00.000Z');
+  const [, r1, r2, r3] = sessionChain(id, bot, { statements: 3, end: false, start: new Date(base) });
+  // Hashes do not matter here (a broken chain is kept), only the session row's start.
+  const records = [
+    { ...r2!, time: '2024-03-01T11:59:59.500Z' },
+    { ...r1!, time: '2024-03-01 12:59:59.250+01:00' },
+    { ...r3!, time: '2024-03-01T12:00:03.000Z' },
+  ];
+  await ingestBatch(store, bot, records);
+  assert.equal((await store.getSession(id))?.startedAt, '2024-03-01T11:59:59.250Z');
+});

@@ -6,6 +6,7 @@ import type { Identity, SessionRecord } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
 import type { BatchTx, EncodedRecord, RecordKey, SessionRow, SessionUpdate, Store, StoredLink } from '../store/store.js';
+import { isIsoInstant } from './batch-shape.js';
 import { toIngestRecord, type IngestRecord } from './ingest-record.js';
 
 export type Broken = RecordsResult['broken'][number];
@@ -53,9 +54,10 @@ async function ingestLocked(tx: BatchTx, owner: Identity, bySession: ReadonlyMap
     }
     plans.push({ row, sorted, candidates: firstOfEachSeq(sorted) });
   }
-  // Each record arrives with its stored JSON; its hash is checked over the canonical JSON inside it.
+  // Each record arrives with its stored JSON (and is its own EncodedRecord); its hash is checked
+  // over the canonical JSON inside it.
   const encoded: EncodedRecord[] = [];
-  for (const p of plans) for (const r of p.candidates) encoded.push({ record: r, json: r.json });
+  for (const p of plans) for (const r of p.candidates) encoded.push(r);
   const inserted = await tx.insertRecords(encoded);
   const probes = new Probes();
   const checks = plans.map((p) => planChecks(p, inserted.get(p.row.id) ?? new Set(), probes));
@@ -228,9 +230,16 @@ function contiguousRuns(sorted: readonly IngestRecord[]): IngestRecord[][] {
 
 function earliest(records: readonly IngestRecord[]): Date {
   let min = Number.POSITIVE_INFINITY;
+  // The sidecar's times (Date#toISOString, four-digit years) sort as text: one Date.parse, not one a record.
+  let minIso: string | undefined;
   for (const r of records) {
+    if (isIsoInstant(r.time)) {
+      if (minIso === undefined || r.time < minIso) minIso = r.time;
+      continue;
+    }
     const t = Date.parse(r.time);
     if (Number.isFinite(t) && t < min) min = t;
   }
+  if (minIso !== undefined) min = Math.min(min, Date.parse(minIso));
   return Number.isFinite(min) ? new Date(min) : new Date();
 }

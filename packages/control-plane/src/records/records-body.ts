@@ -8,7 +8,7 @@ import { canonicalRecordJson } from '@chaperone/core/records/canonical';
 import type { SessionRecord } from '@chaperone/core/records/types';
 import { recordProblem } from './batch-shape.js';
 import { CanonicalScanner, valueEnd } from './canonical-scan.js';
-import { IngestRecord, storedJson, summariseEvent } from './ingest-record.js';
+import { IngestRecord, prevHashAt, storedJson, summariseEvent } from './ingest-record.js';
 
 const BODY_OPEN = '{"records":[';
 const BODY_CLOSE = ']}';
@@ -65,7 +65,8 @@ export function scanRecordsBody(text: string, maxRecords: number): ScannedBody {
     if (session === undefined) sessions.set(r.session, session = r.session);
     // Not known to be canonical: encoded again, as every record was before (other key order, extra keys, escapes).
     const json = canonical ? line : storedJson(canonicalRecordJson(r), r.hash);
-    records.push(new IngestRecord(session, r.seq, r.time, json, summariseEvent(r.event as unknown as Record<string, unknown>)));
+    const prevAt = canonical ? scanner.prevHashAt - i : prevHashAt(json);
+    records.push(new IngestRecord(session, r.seq, r.time, json, prevAt, summariseEvent(r.event as unknown as Record<string, unknown>)));
     if (end === last) return { ok: true, records };
     if (text.charCodeAt(end) !== COMMA) return { ok: false, why: 'shape' };
     i = end + 1;
