@@ -3,8 +3,11 @@
 // bodies built as the sidecar's record queue builds them, sent from a child process so that only
 // the control plane's own CPU (all its threads, GC helpers included) is counted.
 //   node --conditions=source --import tsx packages/control-plane/src/store/http-ingest-bench.ts [records] [sessions] [batch]
+// With BENCH_CPU_PROFILE=<file>, the measured stretch is also CPU-profiled into <file> (.cpuprofile).
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { request, Agent } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { canonicalRecordJson } from '@chaperone/core/records/canonical';
@@ -109,11 +112,21 @@ async function main(): Promise<void> {
       for (const e of list.getEntries()) { gcMs += e.duration; gcs++; }
     });
     gc.observe({ entryTypes: ['gc'] });
+    const profileFile = process.env.BENCH_CPU_PROFILE;
+    const profiler = profileFile ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+    }
     const child = fork(process.argv[1]!, ['client'], { execArgv: process.execArgv });
     let cpu0 = process.cpuUsage();
     const done = await new Promise<Extract<ToParent, { phase: 'done' }>>((resolve, reject) => {
       child.on('message', (m: ToParent) => {
-        if (m.phase === 'measuring') { measuring = true; cpu0 = process.cpuUsage(); } else resolve(m);
+        if (m.phase === 'measuring') {
+          measuring = true;
+          void profiler?.post('Profiler.start');
+          cpu0 = process.cpuUsage();
+        } else resolve(m);
       });
       child.on('exit', (code) => reject(new Error(`client exited with ${code}`)));
       child.send({ url, grant, records, sessions, batch } satisfies ToClient);
@@ -121,6 +134,11 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     measuring = false;
     gc.disconnect();
+    if (profiler && profileFile) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(profileFile, JSON.stringify(profile));
+      profiler.disconnect();
+    }
     const per = (us: number) => +(us / done.accepted).toFixed(2);
     console.log(JSON.stringify({
       records: done.accepted, sessions, batch, bytesPerRecord: Math.round(done.bodyBytes / done.accepted),
