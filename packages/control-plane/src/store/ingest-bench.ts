@@ -1,6 +1,7 @@
 // Ingestion micro-benchmark, run by hand (not a test): CPU per record of ingestBatch in this
 // process and in the store's PostgreSQL, on a fresh embedded cluster.
 //   node --conditions=source --import tsx packages/control-plane/src/store/ingest-bench.ts [records] [sessions] [batch]
+// The whole HTTP path, sidecar-shaped bodies parsed included, is measured by http-ingest-bench.ts beside it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
