@@ -1,7 +1,7 @@
 // Ingestion of session-record batches: idempotent by (session, seq), chain verified against
 // what is stored, problems recorded on the session and reported — records are always kept.
 import type { RecordsResult } from '@chaperone/core/api';
-import { GENESIS_HASH, hashCanonical, type ChainCheck } from '@chaperone/core/records/chain';
+import { hashCanonical, verifyChain, type ChainCheck } from '@chaperone/core/records/chain';
 import type { Identity, SessionRecord } from '@chaperone/core/records/types';
 import { cpError } from '../errors.js';
 import { sameIdentity } from '../identity/verifier.js';
@@ -176,17 +176,7 @@ function resolve(n: Neighbour, stored: readonly (StoredLink | undefined)[]): Pic
 
 /** core's verifyChain over ingestion records: each hash checked over the canonical JSON inside the stored one. */
 function verifyRun(records: readonly IngestRecord[], previous: Pick<SessionRecord, 'seq' | 'hash'> | undefined): ChainCheck {
-  let expectedSeq = previous ? previous.seq + 1 : 0;
-  let expectedPrev = previous ? previous.hash : GENESIS_HASH;
-  for (const r of records) {
-    if (r.seq !== expectedSeq) return { ok: false, seq: expectedSeq, reason: 'gap' };
-    const hash = r.hash;
-    if (r.prevHash !== expectedPrev) return { ok: false, seq: r.seq, reason: 'prev-hash-mismatch' };
-    if (hashCanonical(r.canonical()) !== hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
-    expectedSeq = r.seq + 1;
-    expectedPrev = hash;
-  }
-  return { ok: true };
+  return verifyChain(records, previous, (r) => hashCanonical(r.canonical()));
 }
 
 function firstOfEachSeq(sorted: readonly IngestRecord[]): IngestRecord[] {

@@ -27,22 +27,28 @@ export type ChainCheck =
   | { ok: true }
   | { ok: false; seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'gap' };
 
+/** What the chain checks read of a record: ingestion keeps records in other shapes than SessionRecord. */
+export type ChainLink = Pick<SessionRecord, 'seq' | 'prevHash' | 'hash'>;
+
 /**
  * Verifies consecutive records of one session. `previous` is the last stored record before
  * `records[0]` (undefined when records[0] must be seq 0). `hashOf` is hashRecord, or the same
  * computed from canonical JSON the caller already holds.
  */
+export function verifyChain(records: readonly SessionRecord[], previous?: Pick<SessionRecord, 'seq' | 'hash'>): ChainCheck;
+export function verifyChain<R extends ChainLink>(records: readonly R[], previous: Pick<SessionRecord, 'seq' | 'hash'> | undefined, hashOf: (r: R) => string): ChainCheck;
 export function verifyChain(
-  records: readonly SessionRecord[], previous?: Pick<SessionRecord, 'seq' | 'hash'>, hashOf: (r: SessionRecord) => string = hashRecord,
+  records: readonly ChainLink[], previous?: Pick<SessionRecord, 'seq' | 'hash'>, hashOf: (r: ChainLink) => string = (r) => hashRecord(r as SessionRecord),
 ): ChainCheck {
   let expectedSeq = previous ? previous.seq + 1 : 0;
   let expectedPrev = previous ? previous.hash : GENESIS_HASH;
   for (const r of records) {
     if (r.seq !== expectedSeq) return { ok: false, seq: expectedSeq, reason: 'gap' };
+    const hash = r.hash;
     if (r.prevHash !== expectedPrev) return { ok: false, seq: r.seq, reason: 'prev-hash-mismatch' };
-    if (hashOf(r) !== r.hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
+    if (hashOf(r) !== hash) return { ok: false, seq: r.seq, reason: 'hash-mismatch' };
     expectedSeq = r.seq + 1;
-    expectedPrev = r.hash;
+    expectedPrev = hash;
   }
   return { ok: true };
 }
