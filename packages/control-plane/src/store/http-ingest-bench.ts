@@ -5,18 +5,17 @@
 //   node --conditions=source --import tsx packages/control-plane/src/store/http-ingest-bench.ts [records] [sessions] [batch]
 // With BENCH_CPU_PROFILE=<file>, the measured stretch is also CPU-profiled into <file> (.cpuprofile).
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { request, Agent } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { canonicalRecordJson } from '@chaperone/core/records/canonical';
-import { GENESIS_HASH, sealRecord } from '@chaperone/core/records/chain';
-import type { RecordEvent, SessionRecord } from '@chaperone/core/records/types';
+import type { SessionRecord } from '@chaperone/core/records/types';
 import { buildTestApp, sampleDocs } from '../testing/app.js';
 import { startTestPostgres } from '../testing/embedded.js';
+import { BENCH_IDENTITY, workload } from './bench-workload.js';
 
-const bot = { namespace: 'agents', serviceAccount: 'bench-bot' };
+const bot = BENCH_IDENTITY;
 
 /** Parent to client: where to send and as whom. Client to parent: phase changes. */
 type ToClient = { url: string; grant: string; records: number; sessions: number; batch: number };
@@ -25,34 +24,6 @@ type ToParent = { phase: 'measuring' } | { phase: 'done'; accepted: number; batc
 /** A sidecar line: the record's canonical JSON with `,"hash":"<hex>"` as its last key (sidecar/src/recorder/record-queue.ts). */
 function line(r: SessionRecord): string {
   return `${canonicalRecordJson(r).slice(0, -1)},"hash":"${r.hash}"}`;
-}
-
-/** Sessions of pgbench -S statements, interleaved in slices of a few records as a sidecar's flushes carry them. */
-function workload(records: number, sessions: number): SessionRecord[] {
-  const chains: SessionRecord[][] = [];
-  const perSession = Math.ceil(records / sessions);
-  const start = Date.now();
-  for (let s = 0; s < sessions; s++) {
-    const id = randomUUID();
-    const chain: SessionRecord[] = [];
-    let prev = GENESIS_HASH;
-    for (let seq = 0; seq < perSession; seq++) {
-      const event: RecordEvent = seq === 0
-        ? { type: 'session.start', protocol: 'postgres', connection: 'orders-db', identity: bot, client: { user: 'agent', database: 'orders' } }
-        : {
-          type: 'statement', text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${(seq * 7919) % 100000};`, flow: 'extended',
-          kinds: ['select'], tables: ['pgbench_accounts'], decision: { action: 'allow', policy: 'bench', rule: 'bench#0' },
-          tag: 'SELECT 1', rows: 1, durationMs: 0.11,
-        };
-      const r = sealRecord(id, seq, prev, event, new Date(start + seq));
-      chain.push(r);
-      prev = r.hash;
-    }
-    chains.push(chain);
-  }
-  const out: SessionRecord[] = [];
-  for (let i = 0; i < perSession; i += 4) for (const c of chains) out.push(...c.slice(i, i + 4));
-  return out.slice(0, records);
 }
 
 function bodies(records: readonly SessionRecord[], batch: number): Buffer[] {

@@ -4,44 +4,13 @@
 // The whole HTTP path, sidecar-shaped bodies parsed included, is measured by http-ingest-bench.ts beside it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { GENESIS_HASH, sealRecord } from '@chaperone/core/records/chain';
-import type { RecordEvent, SessionRecord } from '@chaperone/core/records/types';
 import { ingestBatch } from '../records/ingest.js';
 import { startTestPostgres } from '../testing/embedded.js';
+import { BENCH_IDENTITY, workload } from './bench-workload.js';
 import { PostgresStore } from './postgres-store.js';
 
-const bot = { namespace: 'agents', serviceAccount: 'bench-bot' };
+const bot = BENCH_IDENTITY;
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s.
-
-/** Sessions of pgbench -S statements, interleaved as a sidecar's flushes would carry them. */
-function workload(records: number, sessions: number): SessionRecord[] {
-  const chains: SessionRecord[][] = [];
-  const perSession = Math.ceil(records / sessions);
-  const start = Date.now();
-  for (let s = 0; s < sessions; s++) {
-    const id = randomUUID();
-    const chain: SessionRecord[] = [];
-    let prev = GENESIS_HASH;
-    for (let seq = 0; seq < perSession; seq++) {
-      const event: RecordEvent = seq === 0
-        ? { type: 'session.start', protocol: 'postgres', connection: 'orders-db', identity: bot, client: { user: 'agent', database: 'orders' } }
-        : {
-          type: 'statement', text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${(seq * 7919) % 100000};`, flow: 'extended',
-          kinds: ['select'], tables: ['pgbench_accounts'], decision: { action: 'allow', policy: 'bench', rule: 'bench#0' },
-          tag: 'SELECT 1', rows: 1, durationMs: 0.11,
-        };
-      const r = sealRecord(id, seq, prev, event, new Date(start + seq));
-      chain.push(r);
-      prev = r.hash;
-    }
-    chains.push(chain);
-  }
-  // Round robin in slices of a few records: every batch holds a run of each session.
-  const out: SessionRecord[] = [];
-  for (let i = 0; i < perSession; i += 4) for (const c of chains) out.push(...c.slice(i, i + 4));
-  return out.slice(0, records);
-}
 
 /** utime + stime of a process, in µs. */
 function cpuOf(pid: number): number {
