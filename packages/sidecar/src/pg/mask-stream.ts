@@ -142,8 +142,10 @@ export class MaskStream {
       case F.FunctionCall: this.expect.push({ t: 'query', text: undefined }); return;
       case F.Parse: {
         const n1 = frame.indexOf(0, 5); const n2 = n1 < 0 ? -1 : frame.indexOf(0, n1 + 1);
-        this.expect.push(n2 < 0 ? { t: 'parse', name: '', text: undefined } : { t: 'parse', name: frame.toString('utf8', 5, n1), text: frame.toString('utf8', n1 + 1, n2) });
-        if (n2 >= 0) this.remember(frame.toString('utf8', n1 + 1, n2));
+        if (n2 < 0) { this.expect.push({ t: 'parse', name: '', text: undefined }); return; }
+        const text = frame.toString('utf8', n1 + 1, n2);
+        this.expect.push({ t: 'parse', name: frame.toString('utf8', 5, n1), text });
+        this.remember(text);
         return;
       }
       case F.Bind: {
@@ -564,6 +566,8 @@ export class MaskStream {
   private recentTexts: string[] = [];
 
   private remember(text: string): void {
+    // Only column rules scrub reported settings (mask-async.ts); without them nothing reads these.
+    if (!this.planner.hasColumnRules) return;
     if (this.recentTexts.length >= 16) this.recentTexts.shift();
     this.recentTexts.push(text);
   }
