@@ -2,8 +2,8 @@
 // a connection, rule names, the fields of every allow/deny/approve rule, precedence, and the
 // decisions every decider gives alike (a matching rule's, no policy, the policies' default).
 import type { Decision } from '../decision.js';
-import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from './schema.js';
-import type { RuleFamily } from './schema.js';
+import { DEFAULT_APPROVAL_TIMEOUT, parseDuration, ruleFamilies } from './rule-terms.js';
+import type { RuleFamily } from './rule-terms.js';
 import type { AccessPolicyDoc, Rule, RuleMatch } from './types.js';
 
 /** The actions that decide an operation; mask rules only change what comes back. */

@@ -1,7 +1,8 @@
 // Table-driven tests of the policy document schemas: what is accepted, defaults, and each refusal's path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccessPolicySchema, ConnectionSchema, parseDuration, PolicyDocSchema } from './schema.js';
+import { parseDuration } from './rule-terms.js';
+import { AccessPolicySchema, ConnectionSchema, PolicyDocSchema } from './schema.js';
 
 const API = 'chaperone.dev/v1alpha1';
 

@@ -1,8 +1,9 @@
 // zod schemas that turn parsed YAML into exactly the policy documents of policy/types.ts.
 import { z } from 'zod';
 import { expandKinds } from '../sql/kinds.js';
+import { DEFAULT_APPROVAL_TIMEOUT, MAX_APPROVAL_SECONDS, parseDuration, ruleFamilies } from './rule-terms.js';
 import { API_VERSION, DETECTOR_NAMES, MASK_STRATEGIES, SHELL_OPERATIONS } from './types.js';
-import type { AccessPolicyDoc, ConnectionDoc, PolicyDoc, RuleMatch } from './types.js';
+import type { AccessPolicyDoc, ConnectionDoc, PolicyDoc } from './types.js';
 
 // Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label), so the same
 // documents can later be served as CRDs.
@@ -68,19 +69,6 @@ export const ConnectionSchema = z.strictObject({
   spec: connectionSpec,
 });
 
-const DURATION = /^([1-9][0-9]*)(s|m|h)$/;
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
-/** Longest approval wait a rule may ask for: a held statement keeps a database session open. */
-export const MAX_APPROVAL_SECONDS = 24 * 3600;
-export const DEFAULT_APPROVAL_TIMEOUT = '10m';
-
-/** `30s`, `10m`, `1h` → seconds; anything else → undefined. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_SECONDS[m[2] as keyof typeof UNIT_SECONDS];
-}
-
 const duration = z.string().superRefine((v, ctx) => {
   const seconds = parseDuration(v);
   if (seconds === undefined) ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 30s, 10m or 1h` });
@@ -126,19 +114,6 @@ const ruleMatch = z.strictObject({
   columns: z.array(qualifiedPattern('column ([schema.]table.column)', 2, 3)).min(1, 'must not be empty').optional(),
   detectors: z.array(z.enum(DETECTOR_NAMES, { error: `must be one of ${DETECTOR_NAMES.join(', ')}` })).min(1, 'must not be empty').optional(),
 });
-
-/** Which connections a rule speaks for, by the match fields it uses (RuleMatch). */
-export type RuleFamily = 'sql' | 'shell' | 'kubernetes';
-const FAMILY_FIELDS: Record<RuleFamily, readonly (keyof RuleMatch)[]> = {
-  sql: ['statements', 'tables', 'functions'],
-  shell: ['commands', 'operations'],
-  kubernetes: ['verbs', 'resources', 'namespaces', 'names'],
-};
-
-/** The families whose fields a deciding (non-mask) rule uses; exactly one in a valid rule. */
-export function ruleFamilies(match: RuleMatch): RuleFamily[] {
-  return (Object.keys(FAMILY_FIELDS) as RuleFamily[]).filter((f) => FAMILY_FIELDS[f].some((k) => match[k] !== undefined));
-}
 
 const RULE_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 
